@@ -1,0 +1,396 @@
+"""Command line: ingest footage and snapshots, manage campaigns, export, purge.
+
+Every failure ends with a non-zero exit and one line saying what went wrong and what to do;
+tracebacks are for bugs, not for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from tqdm import tqdm
+
+from pipeline.analysis import AnalysisParams
+from pipeline.errors import ReactionError
+from pipeline.settings import get_float, get_int, get_setting
+
+
+def _params(args: argparse.Namespace) -> AnalysisParams:
+    return AnalysisParams(
+        sample_fps=args.fps,
+        detector=args.detector,
+        min_face_px=args.min_face,
+        margin=get_float("EMOTION_FACE_MARGIN"),
+        batch_size=get_int("EMOTION_BATCH_SIZE"),
+        bucket_s=args.bucket,
+        start_s=getattr(args, "start", 0.0) or 0.0,
+        end_s=getattr(args, "end", None),
+    )
+
+
+def _add_analysis_args(parser: argparse.ArgumentParser, bucket_default: float) -> None:
+    parser.add_argument("--campaign", required=True, help="campaign name (must exist)")
+    parser.add_argument("--stimulus", required=True, help="stimulus name (created if new)")
+    parser.add_argument(
+        "--kind",
+        default=None,
+        choices=["display", "ad", "product"],
+        help="stimulus kind when it is created",
+    )
+    parser.add_argument("--duration", type=float, default=None, help="ad length in seconds")
+    parser.add_argument(
+        "--fps",
+        type=float,
+        default=get_float("EMOTION_SAMPLE_FPS"),
+        help="frames sampled per second of footage",
+    )
+    parser.add_argument("--detector", default=get_setting("EMOTION_DETECTOR"))
+    parser.add_argument("--min-face", type=int, default=get_int("EMOTION_MIN_FACE_PX"))
+    parser.add_argument(
+        "--bucket", type=float, default=bucket_default, help="series bucket in seconds"
+    )
+    parser.add_argument("--force", action="store_true", help="re-analyse what is stored")
+    parser.add_argument("--db", type=Path, default=None, help="DuckDB file")
+
+
+class _Progress:
+    """tqdm bar with frames/s and faces found, fed by the ingest progress callback."""
+
+    def __init__(self, name: str) -> None:
+        self._bar = tqdm(
+            total=100,
+            desc=name[:30],
+            unit="%",
+            leave=False,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}",
+        )
+        self._start = time.perf_counter()
+
+    def __call__(self, fraction: float, frames: int, faces: int) -> None:
+        rate = frames / max(1e-6, time.perf_counter() - self._start)
+        self._bar.n = round(fraction * 100)
+        self._bar.set_postfix_str(f"{frames} frames, {faces} faces, {rate:.1f} frames/s")
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from pipeline.ingest import Target, ingest
+    from pipeline.workers import ingest_parallel
+
+    kind = "images" if args.command in ("ingest-images", "watch") else "video"
+    stimulus_kind = args.kind or ("display" if kind == "images" else "ad")
+    source_kind = "camera" if kind == "images" else "footage"
+    start_time = (
+        dt.datetime.fromisoformat(args.start_time) if getattr(args, "start_time", None) else None
+    )
+    params = _params(args)
+    paths = [Path(p) for p in (args.paths if kind == "video" else [args.folder])]
+    summaries = []
+    if kind == "video" and args.workers > 1 and len(paths) > 1:
+        targets = [
+            Target(
+                args.campaign,
+                args.stimulus,
+                stimulus_kind,
+                args.source or p.name,
+                source_kind,
+                args.duration,
+            )
+            for p in paths
+        ]
+        summaries = ingest_parallel(paths, targets, params, args.workers, args.db, args.force)
+    else:
+        for path in tqdm(paths, desc="files", unit="file", disable=len(paths) < 2):
+            source = args.source or path.name
+            target = Target(
+                args.campaign, args.stimulus, stimulus_kind, source, source_kind, args.duration
+            )
+            bar = _Progress(path.name)
+            try:
+                summaries.append(
+                    ingest(kind, path, target, params, args.db, args.force, start_time, bar)
+                )
+            finally:
+                bar.close()
+    for s in summaries:
+        print(
+            f"{s.input_name}: {s.status}"
+            + (
+                f" (job {s.job_id}: {s.frames} frames, {s.faces} faces, {s.tracks} viewers, "
+                f"{s.frames_per_s:.1f} frames/s)"
+                if s.status == "done"
+                else f" ({s.message})"
+            )
+        )
+    return 0
+
+
+def _cmd_watch(args: argparse.Namespace) -> int:
+    from pipeline.ingest import Target, ingest
+    from pipeline.sources.images import IMAGE_SUFFIXES
+    from pipeline.sources.watch import watch_folder
+
+    params = _params(args)
+    target = Target(
+        args.campaign,
+        args.stimulus,
+        args.kind or "display",
+        args.camera or Path(args.folder).name,
+        "camera",
+    )
+    deadline = time.monotonic() + args.seconds if args.seconds else None
+    done = 0
+
+    def stop() -> bool:
+        return (deadline is not None and time.monotonic() > deadline) or (
+            args.max_files is not None and done >= args.max_files
+        )
+
+    for path in watch_folder(Path(args.folder), poll_s=args.poll, stop=stop):
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        try:
+            summary = ingest("images", path, target, params, args.db, args.force)
+            print(f"{path.name}: {summary.status}, {summary.faces} faces", flush=True)
+        except ReactionError as error:
+            print(f"{path.name}: skipped: {error.title}: {error.message}", flush=True)
+        done += 1
+    return 0
+
+
+def _cmd_camera(args: argparse.Namespace) -> int:
+    from pipeline.camera_job import run_camera
+
+    params = _params(args)
+    return run_camera(args, params)
+
+
+def _cmd_campaigns(args: argparse.Namespace) -> int:
+    from pipeline.store import catalog
+    from pipeline.store.database import connect
+
+    with connect(args.db) as con:
+        if args.action == "add":
+            campaign = catalog.create_campaign(con, args.name, args.description or "")
+            print(f"created campaign {campaign.name!r} (id {campaign.campaign_id})")
+        else:
+            for c in catalog.list_campaigns(con):
+                print(f"{c.campaign_id}\t{c.name}\t{c.description}")
+    return 0
+
+
+def _cmd_stimuli(args: argparse.Namespace) -> int:
+    from pipeline.store import catalog
+    from pipeline.store.database import connect
+
+    with connect(args.db) as con:
+        campaign = catalog.get_campaign(con, args.campaign)
+        if args.action == "add":
+            stimulus = catalog.create_stimulus(con, campaign, args.name, args.kind, args.duration)
+            if args.segments:
+                catalog.set_segments(con, stimulus, parse_segments(args.segments))
+            print(f"created {stimulus.kind} {stimulus.name!r} (id {stimulus.stimulus_id})")
+        else:
+            for s in catalog.list_stimuli(con, campaign):
+                print(f"{s.stimulus_id}\t{s.kind}\t{s.name}\t{s.duration_s or ''}")
+    return 0
+
+
+def parse_segments(text: str) -> list:
+    """'intro:0-5,product:5-12' -> [Segment('intro', 0, 5), Segment('product', 5, 12)]."""
+    from pipeline.errors import InputError
+    from pipeline.store.catalog import Segment
+
+    segments = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            name, span = part.rsplit(":", 1)
+            start, end = (float(v) for v in span.split("-", 1))
+        except ValueError as error:
+            raise InputError("Invalid segments", f"{part!r} is not NAME:START-END.") from error
+        segments.append(Segment(name.strip(), start, end))
+    return segments
+
+
+def _cmd_zones(args: argparse.Namespace) -> int:
+    from pipeline.store import catalog
+    from pipeline.store.database import connect
+
+    zones = json.loads(args.zones)
+    with connect(args.db) as con:
+        campaign = catalog.get_campaign(con, args.campaign)
+        stimulus = catalog.get_stimulus(con, campaign, args.stimulus)
+        source = catalog.ensure_source(con, stimulus, "camera", args.camera, exclusion_zones=zones)
+    print(f"{len(source.exclusion_zones)} exclusion zone(s) set for camera {source.name!r}")
+    return 0
+
+
+def _cmd_purge(args: argparse.Namespace) -> int:
+    from pipeline.store.database import connect
+    from pipeline.store.retention import purge_older_than
+
+    with connect(args.db) as con:
+        removed = purge_older_than(con, args.older_than_days)
+    print(
+        f"removed {removed['face_observations']} face rows and {removed['jobs']} jobs older "
+        f"than {args.older_than_days} days"
+    )
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from pipeline.exports import export_to_file
+
+    path = export_to_file(
+        args.format,
+        Path(args.out),
+        args.campaign,
+        args.stimulus,
+        args.bucket,
+        args.db,
+        min_crowd=args.min_crowd,
+    )
+    print(f"wrote {path}")
+    return 0
+
+
+def _cmd_run_job(args: argparse.Namespace) -> int:
+    from pipeline.uploads import run_queued_job
+
+    run_queued_job(args.job_id, args.db)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from pipeline.demo import build_demo, rebuild_demo
+
+    if args.rebuild:
+        print(rebuild_demo())
+    summary = build_demo(args.db, if_missing=args.if_missing)
+    print(summary)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="analyse video files (mp4/mov/avi/mkv/webm)")
+    p.add_argument("paths", nargs="+")
+    _add_analysis_args(p, bucket_default=1.0)
+    p.add_argument("--source", default=None, help="source name (default: the file name)")
+    p.add_argument("--start", type=float, default=0.0, help="first second to analyse")
+    p.add_argument("--end", type=float, default=None, help="last second to analyse")
+    p.add_argument("--start-time", default=None, help="ISO time the footage began (clock view)")
+    p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
+    p.set_defaults(func=_cmd_ingest)
+
+    p = sub.add_parser("ingest-images", help="analyse a folder of camera snapshots")
+    p.add_argument("folder")
+    _add_analysis_args(p, bucket_default=60.0)
+    p.add_argument(
+        "--source",
+        "--camera",
+        dest="source",
+        default=None,
+        help="camera name (default: the folder name)",
+    )
+    p.set_defaults(func=_cmd_ingest)
+
+    p = sub.add_parser("watch", help="ingest snapshots as a camera drops them in a folder")
+    p.add_argument("folder")
+    _add_analysis_args(p, bucket_default=60.0)
+    p.add_argument("--camera", default=None)
+    p.add_argument("--poll", type=float, default=1.0)
+    p.add_argument("--seconds", type=float, default=None, help="stop after this long")
+    p.add_argument("--max-files", type=int, default=None, help="stop after this many files")
+    p.set_defaults(func=_cmd_watch)
+
+    p = sub.add_parser("camera", help="grab a frame every N seconds from a camera URL")
+    p.add_argument("url")
+    _add_analysis_args(p, bucket_default=60.0)
+    p.add_argument("--camera", default=None, help="camera name (default: the URL's host)")
+    p.add_argument("--every", type=float, default=5.0, help="seconds between grabs")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the camera")
+    p.add_argument("--retries", type=int, default=3)
+    p.add_argument("--batch", type=int, default=12, help="snapshots committed per job")
+    p.add_argument("--max-frames", type=int, default=None)
+    p.set_defaults(func=_cmd_camera)
+
+    p = sub.add_parser("campaigns", help="list or add campaigns")
+    p.add_argument("action", choices=["list", "add"])
+    p.add_argument("name", nargs="?")
+    p.add_argument("--description", default="")
+    p.add_argument("--db", type=Path, default=None)
+    p.set_defaults(func=_cmd_campaigns)
+
+    p = sub.add_parser("stimuli", help="list or add a campaign's stimuli")
+    p.add_argument("action", choices=["list", "add"])
+    p.add_argument("campaign")
+    p.add_argument("name", nargs="?")
+    p.add_argument("--kind", default="ad", choices=["display", "ad", "product"])
+    p.add_argument("--duration", type=float, default=None)
+    p.add_argument("--segments", default=None, help="e.g. intro:0-5,product:5-12")
+    p.add_argument("--db", type=Path, default=None)
+    p.set_defaults(func=_cmd_stimuli)
+
+    p = sub.add_parser("zones", help="set a camera's exclusion zones (staff areas)")
+    p.add_argument("campaign")
+    p.add_argument("stimulus")
+    p.add_argument("camera")
+    p.add_argument("zones", help="JSON polygons, e.g. [[[0,0],[0.3,0],[0.3,1],[0,1]]]")
+    p.add_argument("--db", type=Path, default=None)
+    p.set_defaults(func=_cmd_zones)
+
+    p = sub.add_parser("purge", help="delete face rows older than the retention period")
+    p.add_argument("--older-than-days", type=int, default=get_int("EMOTION_RETENTION_DAYS"))
+    p.add_argument("--db", type=Path, default=None)
+    p.set_defaults(func=_cmd_purge)
+
+    p = sub.add_parser(
+        "export", help="export series: csv, parquet, json (Emotion API), html or pdf report"
+    )
+    p.add_argument("--campaign", required=True)
+    p.add_argument("--stimulus", default=None)
+    p.add_argument("--format", required=True, choices=["csv", "parquet", "json", "html", "pdf"])
+    p.add_argument("--out", required=True)
+    p.add_argument("--bucket", type=float, default=None, help="bucket size in seconds")
+    p.add_argument("--min-crowd", type=int, default=get_int("EMOTION_MIN_CROWD"))
+    p.add_argument("--db", type=Path, default=None)
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("run-job", help="run a queued upload job (used by the dashboard)")
+    p.add_argument("job_id", type=int)
+    p.add_argument("--db", type=Path, default=None)
+    p.set_defaults(func=_cmd_run_job)
+
+    p = sub.add_parser("demo", help="build the demo campaign into the database")
+    p.add_argument("--if-missing", action="store_true", help="only when the database is new")
+    p.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="regenerate data/demo from FER+ with the real pipeline first",
+    )
+    p.add_argument("--db", type=Path, default=None)
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ReactionError as error:
+        print(f"error: {error.title}: {error.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing of the unfinished job was stored", file=sys.stderr)
+        return 130

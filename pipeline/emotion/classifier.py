@@ -1,0 +1,72 @@
+"""Scoring face crops with the shipped ONNX model on onnxruntime (no torch, no network)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from pipeline.emotion.labels import LABELS
+from pipeline.emotion.manifest import ModelManifest, sha256_of
+from pipeline.emotion.preprocess import INPUT_SIZE, to_model_input
+from pipeline.errors import ModelError
+
+
+class ExpressionClassifier:
+    """One onnxruntime session over the shipped model, checked against its manifest on load."""
+
+    def __init__(self, model_path: Path, threads: int = 2, batch_size: int = 64) -> None:
+        if not model_path.is_file():
+            raise ModelError("Model missing", f"No expression model at {model_path}.")
+        self.manifest = ModelManifest.load(model_path)
+        if self.manifest.labels != LABELS:
+            raise ModelError("Model mismatch", f"{model_path} labels {self.manifest.labels}")
+        if self.manifest.input_size != INPUT_SIZE:
+            raise ModelError("Model mismatch", f"{model_path} expects {self.manifest.input_size}px")
+        if sha256_of(model_path) != self.manifest.sha256:
+            raise ModelError("Model corrupt", f"{model_path} does not match its manifest sha256.")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(
+            str(model_path), options, providers=["CPUExecutionProvider"]
+        )
+        self._batch_size = batch_size
+        self.version = self.manifest.version
+
+    def predict_proba(self, faces: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+        """Calibrated probabilities float32 (N, 8) in ``LABELS`` order.
+
+        faces: uint8 crops, grayscale (H, W) or BGR (H, W, 3), any size; or float RGB in [0, 1]
+        as DeepFace's ``extract_faces`` returns them.
+        """
+        inputs = to_model_input(faces)
+        out = np.empty((len(inputs), len(LABELS)), dtype=np.float32)
+        for start in range(0, len(inputs), self._batch_size):
+            chunk = inputs[start : start + self._batch_size]
+            out[start : start + len(chunk)] = self._session.run(
+                None, {self.manifest.input_name: chunk}
+            )[0]
+        return out
+
+
+_shared: ExpressionClassifier | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_classifier() -> ExpressionClassifier:
+    """The process-wide classifier, built once from the settings (sessions are costly)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            from pipeline.settings import get_int, get_setting
+
+            _shared = ExpressionClassifier(
+                Path(get_setting("EMOTION_MODEL_PATH")),
+                threads=get_int("EMOTION_THREADS"),
+                batch_size=get_int("EMOTION_BATCH_SIZE"),
+            )
+        return _shared

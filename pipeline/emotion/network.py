@@ -1,0 +1,98 @@
+"""The expression network (PyTorch; used for training and export only, never at run time)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class _Standardize(nn.Module):
+    """Per-image zero mean / unit variance, inside the graph so that inference needs no stats."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(dim=(1, 2, 3), keepdim=True)
+        var = ((x - mean) ** 2).mean(dim=(1, 2, 3), keepdim=True)
+        return (x - mean) / torch.sqrt(var + 1e-4)
+
+
+class _Block(nn.Module):
+    """Pre-activation-free basic residual block (conv-bn-relu-conv-bn + shortcut)."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + self.shortcut(x))
+
+
+class ExpressionNet(nn.Module):
+    """Small ResNet for 48x48 grayscale faces -> 8 expression logits.
+
+    ``widths`` sets channels per stage; the first stage runs at 24x24 (stride-2 stem) to keep
+    inference under a few ms per face on two CPU cores.
+    """
+
+    def __init__(
+        self,
+        widths: tuple[int, ...] = (32, 64, 128, 256),
+        blocks: int = 1,
+        num_classes: int = 8,
+        dropout: float = 0.2,
+    ) -> None:
+        super().__init__()
+        self.standardize = _Standardize()
+        self.stem = nn.Sequential(
+            nn.Conv2d(1, widths[0], 3, 1, 1, bias=False),
+            nn.BatchNorm2d(widths[0]),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(widths[0], widths[0], 3, 2, 1, bias=False),
+            nn.BatchNorm2d(widths[0]),
+            nn.ReLU(inplace=True),
+        )
+        layers: list[nn.Module] = []
+        c_in = widths[0]
+        for stage, width in enumerate(widths):
+            for i in range(blocks):
+                layers.append(_Block(c_in, width, 2 if (i == 0 and stage > 0) else 1))
+                c_in = width
+        self.stages = nn.Sequential(*layers)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(c_in, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stages(self.stem(self.standardize(x)))
+        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        return self.head(self.dropout(x))
+
+
+class ExportWrapper(nn.Module):
+    """What ships: flip-averaged, temperature-scaled probabilities.
+
+    Averaging the logits of the face and its mirror image costs one extra pass and removes
+    left/right bias (a smirk, i.e. contempt, is one-sided); the temperature is fitted on
+    validation so that the probabilities are calibrated.
+    """
+
+    def __init__(self, net: ExpressionNet, temperature: float, flip: bool = True) -> None:
+        super().__init__()
+        self.net = net
+        self.flip = flip
+        self.register_buffer("inv_temperature", torch.tensor(1.0 / temperature))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.net(x)
+        if self.flip:
+            logits = 0.5 * (logits + self.net(torch.flip(x, dims=[3])))
+        return torch.softmax(logits * self.inv_temperature, dim=1)

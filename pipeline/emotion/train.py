@@ -1,0 +1,192 @@
+"""Train the expression model on FER+ vote distributions and export it to ONNX.
+
+Run: ``python -m pipeline.emotion.train --out runs/emotion`` (CPU: a time budget keeps the
+cosine schedule complete on a slow or shared machine; a CUDA GPU is used when present).
+Resumes from ``<out>/last.pt`` automatically. Needs requirements-train.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from pipeline.emotion.augment import augment_batch
+from pipeline.emotion.ferplus import default_dataset_dir, load_split
+from pipeline.emotion.network import ExpressionNet
+from pipeline.emotion.preprocess import to_model_input
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data-dir", type=Path, default=None, help="FER+ folder")
+    parser.add_argument("--out", type=Path, default=Path("runs/emotion"), help="checkpoints/logs")
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument(
+        "--time-budget-min",
+        type=float,
+        default=0.0,
+        help="if > 0, the schedule ends when this many minutes have passed",
+    )
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=0.1)
+    parser.add_argument("--weight-decay", type=float, default=5e-4)
+    parser.add_argument("--widths", type=str, default="32,64,128,256")
+    parser.add_argument("--blocks", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--limit", type=int, default=0, help="train on the first N usable faces only (smoke tests)"
+    )
+    parser.add_argument(
+        "--export",
+        type=Path,
+        default=None,
+        help="write the calibrated ONNX model + manifest here at the end",
+    )
+    return parser.parse_args(argv)
+
+
+def _device() -> torch.device:
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
+@torch.no_grad()
+def predict_logits(
+    net: ExpressionNet, images: np.ndarray, device: torch.device, batch_size: int = 512
+) -> np.ndarray:
+    """Flip-averaged logits (N, 8) for uint8 (N, 48, 48) faces, as the export computes them."""
+    net.eval()
+    chunks = []
+    for start in range(0, len(images), batch_size):
+        x = torch.from_numpy(to_model_input(images[start : start + batch_size])).to(device)
+        logits = 0.5 * (net(x) + net(torch.flip(x, dims=[3])))
+        chunks.append(logits.float().cpu().numpy())
+    return np.concatenate(chunks)
+
+
+def _lr_at(progress: float, base_lr: float, warmup: float = 0.03) -> float:
+    if progress < warmup:
+        return base_lr * progress / warmup
+    return 0.5 * base_lr * (1 + math.cos(math.pi * min(1.0, (progress - warmup) / (1 - warmup))))
+
+
+def train(args: argparse.Namespace) -> Path:
+    """Train (or resume) and return the path of the best checkpoint by validation accuracy."""
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
+    torch.set_num_threads(args.threads)
+    device = _device()
+    data_dir = args.data_dir or default_dataset_dir()
+    train_split = load_split("train", data_dir)
+    valid_split = load_split("valid", data_dir)
+    keep = train_split.usable_for_training()
+    if args.limit:
+        keep &= np.cumsum(keep) <= args.limit
+    train_images = torch.from_numpy(train_split.images[keep])
+    train_targets = torch.from_numpy(train_split.vote_distribution()[keep])
+    valid_labels = valid_split.majority_labels()
+    valid_mask = valid_labels >= 0
+
+    widths = tuple(int(w) for w in args.widths.split(","))
+    net = ExpressionNet(widths, args.blocks).to(device).to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(
+        net.parameters(), lr=args.lr, momentum=0.9, nesterov=True, weight_decay=args.weight_decay
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    last_path, best_path, log_path = (
+        args.out / "last.pt",
+        args.out / "best.pt",
+        args.out / "log.jsonl",
+    )
+    state = {"epoch": 0, "elapsed_s": 0.0, "best_acc": 0.0}
+    if last_path.exists():
+        checkpoint = torch.load(last_path, map_location=device, weights_only=False)
+        net.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        state = checkpoint["state"]
+        torch.set_rng_state(checkpoint["rng"])
+        print(f"resumed at epoch {state['epoch']} ({state['elapsed_s'] / 60:.1f} min done)")
+
+    generator = torch.Generator().manual_seed(args.seed + state["epoch"])
+    budget_s = args.time_budget_min * 60
+    steps_per_epoch = math.ceil(len(train_images) / args.batch_size)
+    autocast_dtype = torch.bfloat16 if device.type == "cpu" else torch.float16
+    scaler = torch.amp.GradScaler(enabled=device.type == "cuda")
+    done = False
+    while not done:
+        net.train()
+        epoch_start = time.perf_counter()
+        order = torch.randperm(len(train_images), generator=generator)
+        total_loss = 0.0
+        for step in range(steps_per_epoch):
+            progress = (state["epoch"] + step / steps_per_epoch) / args.epochs
+            if budget_s > 0:
+                spent = state["elapsed_s"] + time.perf_counter() - epoch_start
+                progress = max(progress, spent / budget_s)
+            for group in optimizer.param_groups:
+                group["lr"] = _lr_at(min(progress, 1.0), args.lr)
+            idx = order[step * args.batch_size : (step + 1) * args.batch_size]
+            x = augment_batch(train_images[idx].float().div_(255.0).unsqueeze(1), generator)
+            x = x.to(device).contiguous(memory_format=torch.channels_last)
+            y = train_targets[idx].to(device)
+            with torch.autocast(device.type, dtype=autocast_dtype):
+                logits = net(x)
+            loss = -(y * F.log_softmax(logits.float(), dim=1)).sum(dim=1).mean()
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            total_loss += float(loss.detach())
+        state["epoch"] += 1
+        state["elapsed_s"] += time.perf_counter() - epoch_start
+        logits = predict_logits(net, valid_split.images, device)
+        accuracy = float((logits[valid_mask].argmax(1) == valid_labels[valid_mask]).mean())
+        record = {
+            "epoch": state["epoch"],
+            "train_loss": total_loss / steps_per_epoch,
+            "valid_majority_acc": accuracy,
+            "lr": optimizer.param_groups[0]["lr"],
+            "epoch_s": time.perf_counter() - epoch_start,
+            "elapsed_min": state["elapsed_s"] / 60,
+        }
+        print(json.dumps(record), flush=True)
+        with log_path.open("a") as log:
+            log.write(json.dumps(record) + "\n")
+        config = {"widths": list(widths), "blocks": args.blocks, "seed": args.seed}
+        if accuracy > state["best_acc"]:
+            state["best_acc"] = accuracy
+            torch.save(
+                {"model": net.state_dict(), "config": config, "state": dict(state)}, best_path
+            )
+        torch.save(
+            {
+                "model": net.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "state": state,
+                "rng": torch.get_rng_state(),
+                "config": config,
+            },
+            last_path,
+        )
+        done = state["epoch"] >= args.epochs or (budget_s > 0 and state["elapsed_s"] >= budget_s)
+    return best_path
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parse_args(argv)
+    best = train(args)
+    if args.export is not None:
+        from pipeline.emotion.export import export_checkpoint
+
+        export_checkpoint(best, args.export, data_dir=args.data_dir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,295 @@
+"""Ingestion: resolve where a file belongs, skip what is already stored, analyse, commit.
+
+Split in three steps so that analysis (the slow, pure part) can run in worker processes while a
+single writer owns the database: ``prepare_job`` (DB), ``run_job`` (no DB), ``finish_job`` (DB).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from pipeline.analysis import AnalysisParams, JobResult, analyse_frames
+from pipeline.emotion.classifier import ExpressionClassifier, shared_classifier
+from pipeline.errors import InputError, ReactionError
+from pipeline.faces import FaceFinder
+from pipeline.sources import (
+    SampledFrame,
+    content_hash,
+    image_timestamp,
+    iter_image_folder,
+    iter_video_frames,
+    probe_video,
+    read_image,
+)
+from pipeline.store import catalog, jobs
+from pipeline.store.database import connect
+
+ProgressCallback = Callable[[float, int, int], None]
+"""progress(fraction 0..1, frames done, faces found) — drives tqdm and st.progress."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the results belong: campaign (must exist), stimulus and source (made if new)."""
+
+    campaign: str
+    stimulus: str
+    stimulus_kind: str = "ad"
+    source_name: str = "footage"
+    source_kind: str = "footage"
+    duration_s: float | None = None
+    location: str = ""
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A prepared job: everything a worker needs, picklable, no database handle."""
+
+    job_id: int
+    kind: str  # "video" or "images"
+    path: Path
+    params: AnalysisParams
+    source_id: int
+    stimulus_id: int
+    by_clock: bool
+    start_time: dt.datetime | None
+    expected_frames: int
+    replace_job_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    input_name: str
+    status: str  # "done", "skipped" or "failed"
+    job_id: int | None
+    frames: int = 0
+    faces: int = 0
+    tracks: int = 0
+    seconds: float = 0.0
+    message: str = ""
+
+    @property
+    def frames_per_s(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def _expected_frames(kind: str, path: Path, params: AnalysisParams) -> int:
+    if kind == "video":
+        info = probe_video(path)
+        end = info.duration_s if params.end_s is None else min(params.end_s, info.duration_s)
+        return max(1, int((end - params.start_s) * params.sample_fps) + 1)
+    if path.is_file():
+        return 1
+    if not path.is_dir():
+        raise InputError("Folder not found", f"{path} is not a folder of images.")
+    return 0
+
+
+def prepare_job(
+    kind: str,
+    path: Path,
+    target: Target,
+    params: AnalysisParams,
+    model_version: str,
+    db_path: Path | None = None,
+    force: bool = False,
+    start_time: dt.datetime | None = None,
+    queued_job_id: int | None = None,
+) -> JobSpec | IngestSummary:
+    """Validate the input and register a running job, or return a 'skipped' summary.
+
+    Nothing is written when the input is unusable or the campaign is unknown.
+    """
+    expected = _expected_frames(kind, path, params)
+    digest = content_hash(path) if path.is_file() else _folder_hash(path)
+    with connect(db_path) as con:
+        campaign = catalog.get_campaign(con, target.campaign)
+        stimulus = catalog.ensure_stimulus(
+            con, campaign, target.stimulus, target.stimulus_kind, target.duration_s
+        )
+        source = catalog.ensure_source(
+            con, stimulus, target.source_kind, target.source_name, location=target.location
+        )
+        if source.exclusion_zones and not params.exclusion_zones:
+            params = replace(
+                params, exclusion_zones=tuple(tuple(point) for point in source.exclusion_zones)
+            )  # type: ignore[misc]
+        key = jobs.JobKey(source.source_id, digest, params.digest(model_version))
+        earlier = jobs.done_job_ids(con, key)
+        if earlier and not force:
+            if queued_job_id is not None:
+                jobs.fail_job(
+                    con,
+                    queued_job_id,
+                    "Already ingested",
+                    f"{path.name} was already analysed as job {earlier[-1]}.",
+                )
+            return IngestSummary(
+                path.name,
+                "skipped",
+                earlier[-1],
+                message=f"already ingested as job {earlier[-1]}; use --force to analyse it again",
+            )
+        if queued_job_id is None:
+            job_id = jobs.start_job(
+                con, key, path.name, params.as_json(), model_version, params.detector
+            )
+        else:
+            job_id = queued_job_id
+            jobs.set_progress(con, job_id, 0.0, 0, 0)
+    return JobSpec(
+        job_id,
+        kind,
+        path,
+        params,
+        source.source_id,
+        source.stimulus_id,
+        by_clock=target.source_kind == "camera",
+        start_time=start_time,
+        expected_frames=expected,
+        replace_job_ids=tuple(earlier),
+    )
+
+
+def _folder_hash(folder: Path) -> str:
+    """Idempotency key of a snapshot folder: names, sizes and times of its files."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for entry in sorted(folder.iterdir()):
+        if entry.is_file():
+            stat = entry.stat()
+            digest.update(f"{entry.name}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def _frames_for(spec: JobSpec) -> Iterator[SampledFrame]:
+    if spec.kind == "video":
+        frames = iter_video_frames(
+            spec.path, spec.params.sample_fps, spec.params.start_s, spec.params.end_s
+        )
+        if spec.start_time is None:
+            return frames
+        start = spec.start_time
+        return (replace(f, timestamp=start + dt.timedelta(seconds=f.offset_s)) for f in frames)
+    if spec.path.is_file():
+        return iter(
+            [
+                SampledFrame(
+                    0, 0.0, image_timestamp(spec.path), read_image(spec.path), spec.path.name
+                )
+            ]
+        )
+    return iter_image_folder(spec.path)
+
+
+def run_job(
+    spec: JobSpec,
+    classifier: ExpressionClassifier | None = None,
+    progress: ProgressCallback | None = None,
+) -> JobResult:
+    """Analyse one prepared job (no database access: safe in a worker process)."""
+    finder = FaceFinder(
+        spec.params.detector, margin=spec.params.margin, min_face_px=spec.params.min_face_px
+    )
+    counters = {"frames": 0, "faces": 0}
+
+    def on_frame(_: SampledFrame, faces: int) -> None:
+        counters["frames"] += 1
+        counters["faces"] += faces
+        if progress is not None:
+            fraction = counters["frames"] / spec.expected_frames if spec.expected_frames else 0
+            progress(min(fraction, 0.99), counters["frames"], counters["faces"])
+
+    return analyse_frames(
+        _frames_for(spec), finder, classifier or shared_classifier(), spec.params, on_frame
+    )
+
+
+def finish_job(spec: JobSpec, result: JobResult, db_path: Path | None = None) -> None:
+    with connect(db_path) as con:
+        source = catalog.get_source(con, spec.source_id)
+        jobs.commit_job(
+            con,
+            spec.job_id,
+            source,
+            result,
+            spec.params.bucket_s,
+            spec.by_clock,
+            list(spec.replace_job_ids),
+        )
+
+
+def record_failure(job_id: int, error: BaseException, db_path: Path | None = None) -> None:
+    title, message = (
+        (error.title, error.message)
+        if isinstance(error, ReactionError)
+        else ("Processing failed", f"{type(error).__name__}: {error}")
+    )
+    with connect(db_path) as con:
+        jobs.fail_job(con, job_id, title, message)
+
+
+class DatabaseProgress:
+    """Writes a job's progress to DuckDB at most once a second (the dashboard polls it)."""
+
+    def __init__(
+        self,
+        job_id: int,
+        db_path: Path | None,
+        forward: ProgressCallback | None = None,
+        every_s: float = 1.0,
+    ) -> None:
+        self._job_id, self._db_path, self._forward = job_id, db_path, forward
+        self._every_s, self._last = every_s, 0.0
+
+    def __call__(self, fraction: float, frames: int, faces: int) -> None:
+        if self._forward is not None:
+            self._forward(fraction, frames, faces)
+        now = time.monotonic()
+        if now - self._last >= self._every_s:
+            self._last = now
+            with connect(self._db_path) as con:
+                jobs.set_progress(con, self._job_id, fraction, frames, faces)
+
+
+def ingest(
+    kind: str,
+    path: Path,
+    target: Target,
+    params: AnalysisParams,
+    db_path: Path | None = None,
+    force: bool = False,
+    start_time: dt.datetime | None = None,
+    progress: ProgressCallback | None = None,
+    queued_job_id: int | None = None,
+) -> IngestSummary:
+    """Ingest one video file or one snapshot folder in this process, start to finish."""
+    classifier = shared_classifier()
+    if kind == "images":
+        params = replace(params, min_track_hits=1)
+    prepared = prepare_job(
+        kind, path, target, params, classifier.version, db_path, force, start_time, queued_job_id
+    )
+    if isinstance(prepared, IngestSummary):
+        return prepared
+    started = time.perf_counter()
+    try:
+        result = run_job(prepared, classifier, DatabaseProgress(prepared.job_id, db_path, progress))
+        finish_job(prepared, result, db_path)
+    except BaseException as error:
+        record_failure(prepared.job_id, error, db_path)
+        raise
+    return IngestSummary(
+        path.name,
+        "done",
+        prepared.job_id,
+        frames=len(result.frames),
+        faces=len(result.faces),
+        tracks=len(result.tracks),
+        seconds=time.perf_counter() - started,
+    )

@@ -1,0 +1,76 @@
+"""Every setting of the product, in one table, read from the environment here and nowhere else.
+
+The README documents each row (a test checks it), so a deployment never depends on an
+undocumented ``os.getenv`` buried in a module.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One tunable: its environment variable, default (as text) and what it changes."""
+
+    name: str
+    default: str
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "EMOTION_DB_PATH",
+        str(PROJECT_ROOT / "data" / "reactions.duckdb"),
+        "DuckDB file that holds campaigns, jobs, face rows and series.",
+    ),
+    Setting(
+        "EMOTION_FERPLUS_DIR",
+        str(PROJECT_ROOT.parent / "shared" / "datasets" / "ferplus"),
+        "Folder with FER+ train.npz / valid.npz (training, benchmarks, tests only).",
+    ),
+    Setting(
+        "EMOTION_MODEL_PATH",
+        str(PROJECT_ROOT / "pipeline" / "models" / "emotion.onnx"),
+        "ONNX expression model; its manifest is the .json beside it.",
+    ),
+    Setting("EMOTION_DETECTOR", "opencv", "DeepFace detector backend used for face finding."),
+    Setting("EMOTION_SAMPLE_FPS", "5", "Frames per second sampled from video footage."),
+    Setting(
+        "EMOTION_MIN_FACE_PX", "48", "Faces smaller than this (shorter box side, px) are skipped."
+    ),
+    Setting(
+        "EMOTION_FACE_MARGIN",
+        "0.0",
+        "Extra margin around the detector's face box, as a share of the box side, before scoring.",
+    ),
+    Setting("EMOTION_BATCH_SIZE", "64", "Faces scored per onnxruntime call."),
+    Setting(
+        "EMOTION_MAX_IMAGE_PIXELS", "40000000", "Larger images are downscaled before detection."
+    ),
+    Setting(
+        "EMOTION_MIN_CROWD", "5", "Buckets with fewer faces are suppressed in views and exports."
+    ),
+    Setting("EMOTION_UPLOAD_MAX_MB", "500", "Largest footage file the dashboard accepts."),
+    Setting("EMOTION_UPLOAD_DIR", str(PROJECT_ROOT / "data" / "uploads"), "Where uploads wait."),
+    Setting("EMOTION_RETENTION_DAYS", "365", "Face rows older than this are removed by `purge`."),
+    Setting("EMOTION_THREADS", "2", "onnxruntime intra-op threads."),
+)
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def get_setting(name: str) -> str:
+    """The setting's value from the environment, else its default. Unknown names are a bug."""
+    return os.environ.get(name, _BY_NAME[name].default)
+
+
+def get_int(name: str) -> int:
+    return int(get_setting(name))
+
+
+def get_float(name: str) -> float:
+    return float(get_setting(name))

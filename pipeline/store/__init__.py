@@ -1,0 +1,1 @@
+"""DuckDB storage: migrations, catalog, job writes, series and read queries."""

@@ -1,0 +1,103 @@
+"""Opening the DuckDB file and bringing its schema up to date.
+
+DuckDB lets one process at a time open a file for writing. The dashboard, a background upload
+job and the CLI are separate processes, so every operation opens the file, does its work and
+closes it again, retrying for a while when another process holds the lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+from pipeline.errors import StoreError
+
+_LOCK_WAIT_S = 60.0
+
+
+def default_db_path() -> Path:
+    from pipeline.settings import get_setting
+
+    return Path(get_setting("EMOTION_DB_PATH"))
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    folder = resources.files("pipeline.store") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            number = int(entry.name.split("_", 1)[0])
+            found.append((number, entry.name, entry.read_text()))
+    return sorted(found)
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply the numbered migrations not applied yet, each in its own transaction."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (number INTEGER PRIMARY KEY, "
+        "name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)"
+    )
+    applied = {row[0] for row in con.execute("SELECT number FROM schema_migrations").fetchall()}
+    done = []
+    for number, name, sql in _migrations():
+        if number in applied:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(sql)
+            con.execute(
+                "INSERT INTO schema_migrations (number, name) VALUES (?, ?)", [number, name]
+            )
+            con.execute("COMMIT")
+        except duckdb.Error:
+            con.execute("ROLLBACK")
+            raise
+        done.append(name)
+    return done
+
+
+def _is_lock_error(error: duckdb.Error) -> bool:
+    text = str(error).lower()
+    return "lock" in text and ("conflicting" in text or "could not set" in text)
+
+
+@contextlib.contextmanager
+def connect(
+    db_path: Path | None = None, read_only: bool = False, lock_wait_s: float = _LOCK_WAIT_S
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A migrated connection to the database, closed on exit.
+
+    Waits up to ``lock_wait_s`` for another process to release the file, then raises a
+    StoreError that says so, instead of DuckDB's raw lock message.
+    """
+    path = db_path or default_db_path()
+    if read_only and not path.exists():
+        read_only = False  # first use: create it so readers see an empty, migrated store
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + lock_wait_s
+    delay = 0.05
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as error:
+            if not _is_lock_error(error) or time.monotonic() > deadline:
+                raise StoreError(
+                    "Database busy" if _is_lock_error(error) else "Database unavailable",
+                    f"Could not open {path}: {error}",
+                ) from error
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+        except duckdb.Error as error:
+            raise StoreError("Database unavailable", f"Could not open {path}: {error}") from error
+    try:
+        if not read_only:
+            migrate(con)
+        yield con
+    finally:
+        con.close()

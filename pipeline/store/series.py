@@ -1,0 +1,82 @@
+"""The aggregated expression series: one SQL query, used at ingest time and on demand.
+
+Per (stimulus, source, time bucket): faces, unique tracks, mean score per expression
+(windowMeanScores), share of faces per dominant expression (windowFaceDistribution), a valence
+index (share positive minus share negative) with a 95 % normal-approximation interval, and the
+mean dwell of the tracks seen in the bucket.
+"""
+
+from __future__ import annotations
+
+from pipeline.emotion.labels import LABELS, VALENCE_SIGN
+
+_MEANS = ",\n    ".join(f"avg(o.{n}) AS mean_{n}" for n in LABELS)
+_SHARES = ",\n    ".join(
+    f"avg(CASE WHEN o.dominant = '{n}' THEN 1.0 ELSE 0.0 END) AS share_{n}" for n in LABELS
+)
+_VALENCE_CASE = (
+    "CASE o.dominant "
+    + " ".join(f"WHEN '{n}' THEN {s}" for n, s in VALENCE_SIGN.items())
+    + " ELSE 0 END"
+)
+
+SERIES_COLUMNS: tuple[str, ...] = (
+    "stimulus_id",
+    "source_id",
+    "bucket_s",
+    "bucket_offset_s",
+    "bucket_ts",
+    "faces",
+    "unique_tracks",
+    *(f"mean_{n}" for n in LABELS),
+    *(f"share_{n}" for n in LABELS),
+    "valence",
+    "valence_low",
+    "valence_high",
+    "mean_dwell_s",
+)
+
+
+def series_select(where: str, by_clock: bool) -> str:
+    """SELECT producing SERIES_COLUMNS from ``face_observations o`` filtered by ``where``.
+
+    Parameters, in order: $bucket (seconds) plus whatever ``where`` names. ``by_clock`` buckets
+    on absolute time (cameras, displays) instead of the offset into the footage (ads); the
+    caller's ``where`` must only use named ``$`` parameters, never formatted values.
+    """
+    if by_clock:
+        bucket_key = "time_bucket(to_microseconds(CAST($bucket * 1e6 AS BIGINT)), o.ts)"
+        offset_expr = "NULL::DOUBLE"
+        ts_expr = "bucket_key"
+    else:
+        bucket_key = "floor(o.offset_s / $bucket) * $bucket"
+        offset_expr = "bucket_key"
+        ts_expr = "NULL::TIMESTAMP"
+    return f"""
+WITH obs AS (
+  SELECT o.*, {bucket_key} AS bucket_key, {_VALENCE_CASE} AS valence_point,
+         t.dwell_s
+  FROM face_observations o
+  LEFT JOIN tracks t ON t.job_id = o.job_id AND t.track_id = o.track_id
+  WHERE {where}
+), grouped AS (
+  SELECT o.stimulus_id, o.source_id, o.bucket_key,
+    count(*) AS faces,
+    count(DISTINCT (o.job_id, o.track_id)) AS unique_tracks,
+    {_MEANS},
+    {_SHARES},
+    avg(o.valence_point) AS valence,
+    coalesce(stddev_samp(o.valence_point), 0) / sqrt(count(*)) AS valence_se,
+    avg(o.dwell_s) AS mean_dwell_s
+  FROM obs o
+  GROUP BY o.stimulus_id, o.source_id, o.bucket_key
+)
+SELECT stimulus_id, source_id, CAST($bucket AS DOUBLE) AS bucket_s,
+  {offset_expr} AS bucket_offset_s, {ts_expr} AS bucket_ts, faces, unique_tracks,
+  {", ".join(f"mean_{n}" for n in LABELS)},
+  {", ".join(f"share_{n}" for n in LABELS)},
+  valence, greatest(-1, valence - 1.96 * valence_se) AS valence_low,
+  least(1, valence + 1.96 * valence_se) AS valence_high, mean_dwell_s
+FROM grouped
+ORDER BY stimulus_id, source_id, bucket_key
+"""

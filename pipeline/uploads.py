@@ -1,0 +1,136 @@
+"""Footage uploaded through the dashboard: safe storage, a queued job, a detached worker.
+
+The analysis runs in its own process (``python -m pipeline run-job ID``) started in a new
+session, so it survives page reruns, closed tabs and Streamlit restarts; its status and
+progress live in DuckDB, where any page can read them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from pipeline.analysis import AnalysisParams
+from pipeline.errors import InputError
+from pipeline.settings import PROJECT_ROOT, get_int, get_setting
+from pipeline.sources.video import VIDEO_SUFFIXES
+from pipeline.store import catalog, jobs
+from pipeline.store.database import connect
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_file_name(original: str) -> str:
+    """A name that cannot escape the upload folder: no separators, no leading dots,
+    at most 80 characters, suffix kept (lower-cased)."""
+    base = Path(original.replace("\\", "/")).name
+    stem, suffix = os.path.splitext(base)
+    stem = _UNSAFE.sub("_", stem).strip("._") or "footage"
+    return f"{stem[:80]}{suffix.lower()}"
+
+
+def store_upload(
+    data: bytes, original_name: str, upload_dir: Path | None = None, max_mb: int | None = None
+) -> Path:
+    """Validate and save uploaded bytes; returns the saved path inside the upload folder."""
+    limit = (max_mb if max_mb is not None else get_int("EMOTION_UPLOAD_MAX_MB")) * 1024 * 1024
+    name = safe_file_name(original_name)
+    suffix = Path(name).suffix
+    if suffix not in VIDEO_SUFFIXES:
+        raise InputError(
+            "Unsupported file type",
+            f"{original_name!r} is not a video ({', '.join(VIDEO_SUFFIXES)}).",
+        )
+    if len(data) == 0:
+        raise InputError("Empty file", f"{original_name!r} has no content.")
+    if len(data) > limit:
+        raise InputError(
+            "File too large",
+            f"{original_name!r} is {len(data) / 2**20:.0f} MB; the limit is {limit // 2**20} MB.",
+        )
+    folder = (upload_dir or Path(get_setting("EMOTION_UPLOAD_DIR"))).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(data).hexdigest()[:12]
+    path = (folder / f"{digest}_{name}").resolve()
+    if path.parent != folder:
+        raise InputError("Unsafe file name", f"{original_name!r} cannot be stored safely.")
+    path.write_bytes(data)
+    return path
+
+
+def queue_upload(
+    saved: Path,
+    campaign: str,
+    stimulus: str,
+    stimulus_kind: str,
+    params: AnalysisParams,
+    duration_s: float | None = None,
+    db_path: Path | None = None,
+    model_version: str | None = None,
+) -> int:
+    """Create campaign/stimulus/source as needed and a queued job; returns its id."""
+    from pipeline.emotion.classifier import shared_classifier
+    from pipeline.sources.frames import content_hash
+
+    version = model_version or shared_classifier().version
+    with connect(db_path) as con:
+        camp = catalog.ensure_campaign(con, campaign)
+        stim = catalog.ensure_stimulus(con, camp, stimulus, stimulus_kind, duration_s)
+        source = catalog.ensure_source(con, stim, "footage", saved.name.split("_", 1)[-1])
+        key = jobs.JobKey(source.source_id, content_hash(saved), params.digest(version))
+        return jobs.start_job(
+            con,
+            key,
+            saved.name.split("_", 1)[-1],
+            json.dumps(asdict(params)),
+            version,
+            params.detector,
+            status="queued",
+            input_path=str(saved),
+        )
+
+
+def launch_job(job_id: int, db_path: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start ``python -m pipeline run-job`` detached from this process's session."""
+    command = [sys.executable, "-m", "pipeline", "run-job", str(job_id)]
+    if db_path is not None:
+        command += ["--db", str(db_path)]
+    return subprocess.Popen(
+        command,
+        cwd=PROJECT_ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def run_queued_job(job_id: int, db_path: Path | None = None) -> None:
+    """Body of ``run-job``: analyse a queued upload, recording any failure on the job."""
+    from pipeline.ingest import Target, ingest, record_failure
+
+    with connect(db_path) as con:
+        input_path, params_json, source_id = jobs.queued_job_inputs(con, job_id)
+        source = catalog.get_source(con, source_id)
+        stimulus = catalog.get_stimulus_by_id(con, source.stimulus_id)
+        campaign_name = con.execute(
+            "SELECT name FROM campaigns WHERE campaign_id = ?", [stimulus.campaign_id]
+        ).fetchone()[0]  # type: ignore[index]
+    raw = json.loads(params_json)
+    raw["exclusion_zones"] = tuple(tuple(tuple(p) for p in z) for z in raw["exclusion_zones"])
+    params = AnalysisParams(**raw)
+    target = Target(
+        campaign_name, stimulus.name, stimulus.kind, source.name, "footage", stimulus.duration_s
+    )
+    try:
+        ingest(
+            "video", Path(input_path), target, params, db_path, force=False, queued_job_id=job_id
+        )
+    except Exception as error:
+        record_failure(job_id, error, db_path)
+        raise

@@ -1,0 +1,116 @@
+"""Store operations and exports on the real analysed database."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.emotion import LABELS
+from pipeline.settings import PROJECT_ROOT
+from pipeline.store.database import connect
+from pipeline.store.retention import purge_older_than
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_migrations_are_recorded_once(tmp_path: Path) -> None:
+    db = tmp_path / "m.duckdb"
+    for _ in range(2):
+        with connect(db) as con:
+            names = con.execute("SELECT name FROM schema_migrations ORDER BY number").fetchall()
+    assert names == [("001_domain.sql",), ("002_observations.sql",)]
+
+
+def test_emotion_api_json_export(analysed_db, tmp_path: Path) -> None:
+    out = tmp_path / "ad.json"
+    done = _cli(
+        "export",
+        "--campaign",
+        "Spring launch",
+        "--stimulus",
+        "Spring ad",
+        "--format",
+        "json",
+        "--out",
+        str(out),
+        "--min-crowd",
+        "3",
+        "--db",
+        str(analysed_db),
+    )
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(out.read_text())
+    assert payload["timescale"] == 1000 and payload["labels"] == list(LABELS)
+    fragment = payload["fragments"][0]
+    assert fragment["interval"] == 1000 and fragment["duration"] == 12000
+    assert len(fragment["events"]) == 12
+    for event in fragment["events"]:
+        if event:
+            dist = event[0]["windowFaceDistribution"]
+            assert abs(sum(dist.values()) - 1.0) < 1e-3
+            assert set(event[0]["windowMeanScores"]) == set(LABELS)
+
+
+def test_csv_and_parquet_apply_the_minimum_crowd(analysed_db, tmp_path: Path) -> None:
+    for fmt in ("csv", "parquet"):
+        out = tmp_path / f"all.{fmt}"
+        done = _cli(
+            "export",
+            "--campaign",
+            "Spring launch",
+            "--format",
+            fmt,
+            "--out",
+            str(out),
+            "--min-crowd",
+            "10",
+            "--db",
+            str(analysed_db),
+        )
+        assert done.returncode == 0, done.stderr
+        table = pd.read_csv(out) if fmt == "csv" else pd.read_parquet(out)
+        small = table[table["faces"] < 10]
+        assert small["suppressed"].all() and small["valence"].isna().all()
+        assert not table[table["faces"] >= 10]["suppressed"].any()
+        assert set(table["stimulus"]) == {"Spring ad", "Window display"}
+
+
+def test_display_series_by_clock_hour(analysed_db) -> None:
+    from pipeline.store import catalog, queries
+
+    with connect(analysed_db, read_only=True) as con:
+        campaign = catalog.get_campaign(con, "Spring launch")
+        display = catalog.get_stimulus(con, campaign, "Window display")
+        series = queries.series(con, display.stimulus_id, 3600.0, by_clock=True)
+        heat = queries.hour_weekday(con, display.stimulus_id)
+    # 12 snapshots every 20 min from 09:00: hours 9, 10, 11, 12.
+    assert [ts.hour for ts in pd.to_datetime(series["bucket_ts"])] == [9, 10, 11, 12]
+    assert set(heat["hour"]) == {9, 10, 11, 12} and set(heat["weekday"]) == {6}
+
+
+def test_purge_removes_old_jobs_only(writable_db) -> None:
+    with connect(writable_db) as con:
+        con.execute(
+            "UPDATE ingest_jobs SET created_at = current_timestamp - INTERVAL 400 DAY "
+            "WHERE input_name = 'spring_ad.mp4'"
+        )
+        removed = purge_older_than(con, 365)
+        left = con.execute(
+            "SELECT count(*) FROM face_observations o JOIN stimuli s "
+            "USING (stimulus_id) WHERE s.name = 'Spring ad'"
+        ).fetchone()[0]
+        kept = con.execute("SELECT count(*) FROM face_observations").fetchone()[0]
+    assert removed["jobs"] == 1 and removed["face_observations"] > 0
+    assert left == 0 and kept > 0
