@@ -46,6 +46,7 @@ class AnalysisParams:
     exclusion_zones: tuple[tuple[tuple[float, float], ...], ...] = ()
     start_s: float = 0.0
     end_s: float | None = None
+    drop_flags: tuple[str, ...] = ()
 
     def digest(self, model_version: str) -> str:
         payload = json.dumps({**asdict(self), "model": model_version}, sort_keys=True)
@@ -113,6 +114,7 @@ def analyse_frames(
     face_rows: list[dict[str, object]] = []
     pending = _PendingBatch()
     excluded = 0
+    gated = 0
 
     def flush() -> None:
         if not pending:
@@ -134,6 +136,10 @@ def analyse_frames(
         track_ids = tracker.update(frame.offset_s, [(f.x, f.y, f.w, f.h) for f in faces])
         for face, track_id in zip(faces, track_ids, strict=True):
             small, blurred, profile = _quality(face)
+            flags = {"small": small, "blurred": blurred, "profile": profile}
+            if any(flags[name] for name in params.drop_flags):
+                gated += 1
+                continue
             pending.rows.append(
                 {
                     "frame_index": frame.index,
@@ -158,7 +164,12 @@ def analyse_frames(
         if on_frame is not None:
             on_frame(frame, len(faces))
     flush()
-    return _assemble(frame_rows, face_rows, tracker.finish(), params, excluded)
+    result = _assemble(frame_rows, face_rows, tracker.finish(), params, excluded)
+    if gated:
+        result.warnings.append(f"{gated} faces not scored by the quality gate")
+    if excluded:
+        result.warnings.append(f"{excluded} faces in exclusion zones not scored")
+    return result
 
 
 def _assemble(

@@ -31,7 +31,22 @@ def _params(args: argparse.Namespace) -> AnalysisParams:
         bucket_s=args.bucket,
         start_s=getattr(args, "start", 0.0) or 0.0,
         end_s=getattr(args, "end", None),
+        drop_flags=parse_drop_flags(get_setting("EMOTION_DROP_FLAGS")),
     )
+
+
+def parse_drop_flags(text: str) -> tuple[str, ...]:
+    """'blurred, profile' -> ('blurred', 'profile'); unknown flags are an error, not ignored."""
+    from pipeline.errors import InputError
+
+    flags = tuple(sorted({f.strip() for f in text.split(",") if f.strip()}))
+    unknown = set(flags) - {"small", "blurred", "profile"}
+    if unknown:
+        raise InputError(
+            "Unknown quality flag",
+            f"EMOTION_DROP_FLAGS has {sorted(unknown)}; use small, blurred or profile.",
+        )
+    return flags
 
 
 def _add_analysis_args(parser: argparse.ArgumentParser, bucket_default: float) -> None:

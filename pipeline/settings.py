@@ -48,6 +48,11 @@ SETTINGS: tuple[Setting, ...] = (
         "0.0",
         "Extra margin around the detector's face box, as a share of the box side, before scoring.",
     ),
+    Setting(
+        "EMOTION_DROP_FLAGS",
+        "",
+        "Quality gate: faces with any of these flags (small, blurred, profile) are not scored.",
+    ),
     Setting("EMOTION_BATCH_SIZE", "64", "Faces scored per onnxruntime call."),
     Setting(
         "EMOTION_MAX_IMAGE_PIXELS", "40000000", "Larger images are downscaled before detection."

@@ -1,0 +1,524 @@
+"""Interactive charts (plotly): pure functions from privacy-applied tables to figures.
+
+Every function takes tables that already went through the minimum-crowd rule (a
+``suppressed`` column, blanked figures) and draws suppressed buckets or stimuli as grey
+"too few faces" areas, never their numbers. The dashboard and the HTML report call these.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from pipeline.emotion.labels import LABELS
+from pipeline.reports.palette import (
+    BAND_RGBA,
+    LABEL_COLOURS,
+    SEGMENT_COLOURS,
+    SUPPRESSED_COLOUR,
+    SUPPRESSED_LABEL,
+    VALENCE_COLOUR,
+    VIEWERS_COLOUR,
+    WEEKDAYS,
+)
+
+TIMELINE_MODES = ("lines", "share")
+_OFFSET_AXIS = "seconds since the start of the footage"
+_CLOCK_AXIS = "clock time"
+
+
+def _x_values(series: pd.DataFrame, by_clock: bool) -> pd.Series:
+    """Bucket starts: timestamps (clock) or seconds since the start of the footage."""
+    return series["bucket_ts"] if by_clock else series["bucket_offset_s"].astype("float64")
+
+
+def _centres(series: pd.DataFrame, by_clock: bool) -> tuple[pd.Series, float]:
+    """Bucket centres (where a bucket's value is drawn) and the bar width in axis units
+    (seconds, or milliseconds on a date axis)."""
+    if series.empty:
+        return _x_values(series, by_clock), 1.0
+    bucket = float(series["bucket_s"].iloc[0])
+    if by_clock:
+        starts = pd.to_datetime(series["bucket_ts"])
+        return starts + pd.Timedelta(seconds=bucket / 2), bucket * 1000.0
+    return series["bucket_offset_s"].astype("float64") + bucket / 2, bucket
+
+
+def _bucket_end(start: object, bucket_s: float, by_clock: bool) -> object:
+    if by_clock:
+        return pd.Timestamp(start) + pd.Timedelta(seconds=bucket_s)
+    return float(start) + bucket_s  # type: ignore[arg-type]
+
+
+def _suppressed_runs(series: pd.DataFrame, by_clock: bool) -> list[tuple[object, object]]:
+    """(start, end) of each run of consecutive suppressed buckets, in x-axis units."""
+    if "suppressed" not in series.columns or series.empty:
+        return []
+    bucket_s = float(series["bucket_s"].iloc[0])
+    x = list(_x_values(series, by_clock))
+    runs: list[tuple[object, object]] = []
+    for start, flagged in zip(x, series["suppressed"].astype(bool), strict=True):
+        if not flagged:
+            continue
+        end = _bucket_end(start, bucket_s, by_clock)
+        if runs and runs[-1][1] == start:
+            runs[-1] = (runs[-1][0], end)
+        else:
+            runs.append((start, end))
+    return runs
+
+
+def _legend_swatch(fig: go.Figure, name: str, colour: str) -> None:
+    """A legend-only entry (no data) explaining a coloured area."""
+    fig.add_trace(
+        go.Scatter(
+            x=[None],
+            y=[None],
+            mode="markers",
+            marker={"size": 12, "symbol": "square", "color": colour},
+            name=name,
+            hoverinfo="skip",
+        )
+    )
+
+
+def timeline_figure(
+    series: pd.DataFrame,
+    *,
+    by_clock: bool,
+    mode: str = "lines",
+    segments: pd.DataFrame | None = None,
+    title: str = "",
+) -> go.Figure:
+    """Reaction timeline of one stimulus: expressions, valence with its 95 % band, viewers.
+
+    series: ``queries.series`` output after ``suppress_small_buckets`` (one row per bucket,
+    x = ``bucket_offset_s`` seconds since the start for ads, ``bucket_ts`` for clock time).
+    mode: "lines" draws the mean score of each expression (0..1); "share" stacks the share of
+    faces whose dominant expression it is (sums to 1 per bucket).
+    segments: the ad's named segments (name, start_s, end_s), drawn as bands; offset only.
+    """
+    if mode not in TIMELINE_MODES:
+        raise ValueError(f"mode must be one of {TIMELINE_MODES}, not {mode!r}")
+    fig = make_subplots(
+        rows=3,
+        cols=1,
+        shared_xaxes=True,
+        row_heights=[0.5, 0.3, 0.2],
+        vertical_spacing=0.06,
+        subplot_titles=(
+            "Mean expression score" if mode == "lines" else "Share of faces by dominant expression",
+            "Valence index (95 % interval)",
+            "Unique viewers",
+        ),
+    )
+    x, width = _centres(series, by_clock)
+    for label in LABELS:
+        if mode == "lines":
+            trace = go.Scatter(
+                x=x,
+                y=series[f"mean_{label}"],
+                mode="lines+markers",
+                name=label,
+                line={"color": LABEL_COLOURS[label], "width": 2},
+                marker={"size": 4},
+                legendgroup="expressions",
+            )
+        else:
+            trace = go.Bar(
+                x=x,
+                y=series[f"share_{label}"],
+                width=width,
+                name=label,
+                marker={"color": LABEL_COLOURS[label], "line": {"width": 0}},
+                legendgroup="expressions",
+            )
+        fig.add_trace(trace, row=1, col=1)
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=series["valence_high"],
+            mode="lines",
+            line={"width": 0},
+            showlegend=False,
+            hoverinfo="skip",
+            name="valence high",
+        ),
+        row=2,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=series["valence_low"],
+            mode="lines",
+            line={"width": 0},
+            fill="tonexty",
+            fillcolor=BAND_RGBA,
+            name="95 % interval",
+            hoverinfo="skip",
+        ),
+        row=2,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=series["valence"],
+            mode="lines+markers",
+            name="valence index",
+            line={"color": VALENCE_COLOUR, "width": 2.5},
+            marker={"size": 5},
+        ),
+        row=2,
+        col=1,
+    )
+    fig.add_trace(
+        go.Bar(
+            x=x,
+            y=series["unique_tracks"].astype("float64"),
+            width=width,
+            name="unique viewers",
+            marker={"color": VIEWERS_COLOUR},
+            customdata=series["faces"],
+            hovertemplate="%{y} viewers, %{customdata} faces<extra></extra>",
+        ),
+        row=3,
+        col=1,
+    )
+    if segments is not None and not by_clock:
+        _add_segments(fig, segments)
+    runs = _suppressed_runs(series, by_clock)
+    for start, end in runs:
+        fig.add_vrect(
+            x0=start,
+            x1=end,
+            fillcolor=SUPPRESSED_COLOUR,
+            opacity=0.55,
+            line_width=0,
+            layer="below",
+            row="all",
+            col=1,
+        )
+    if runs:
+        _legend_swatch(fig, f"greyed: {SUPPRESSED_LABEL}", SUPPRESSED_COLOUR)
+    fig.update_yaxes(range=[0, 1], tickformat=".0%" if mode == "share" else ".2f", row=1, col=1)
+    fig.update_yaxes(range=[-1.05, 1.05], zeroline=True, row=2, col=1)
+    fig.update_yaxes(rangemode="tozero", row=3, col=1)
+    fig.update_xaxes(title_text=_CLOCK_AXIS if by_clock else _OFFSET_AXIS, row=3, col=1)
+    fig.update_layout(
+        title={"text": title},
+        height=720,
+        template="plotly_white",
+        hovermode="x unified",
+        barmode="stack",
+        legend={"orientation": "h", "y": -0.12},
+        margin={"t": 90, "l": 60, "r": 20, "b": 60},
+        bargap=0.1,
+    )
+    return fig
+
+
+def _add_segments(fig: go.Figure, segments: pd.DataFrame) -> None:
+    """Named ad segments: light bands on every row, boundary lines, names above the top row."""
+    for i, segment in enumerate(segments.itertuples(index=False)):
+        start, end = float(segment.start_s), float(segment.end_s)
+        fig.add_vrect(
+            x0=start,
+            x1=end,
+            fillcolor=SEGMENT_COLOURS[i % len(SEGMENT_COLOURS)],
+            opacity=0.5,
+            line_width=0,
+            layer="below",
+            row="all",
+            col=1,
+        )
+        fig.add_vline(x=start, line={"color": "#888888", "width": 1, "dash": "dot"})
+        fig.add_annotation(
+            x=(start + end) / 2,
+            y=1.0,
+            xref="x",
+            yref="paper",
+            yanchor="bottom",
+            text=f"<b>{segment.name}</b>",
+            showarrow=False,
+            font={"size": 12},
+        )
+
+
+def hour_weekday_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
+    """Valence index per hour of day (x, 0-23) and ISO weekday (y, Mon-Sun).
+
+    table: ``queries.hour_weekday`` after ``suppress_small_buckets``; cells without faces are
+    blank, suppressed cells grey with "too few faces".
+    """
+    valence = np.full((7, 24), np.nan)
+    grey = np.full((7, 24), np.nan)
+    text = np.full((7, 24), "", dtype=object)
+    for row in table.itertuples(index=False):
+        d, h = int(row.weekday) - 1, int(row.hour)
+        if bool(getattr(row, "suppressed", False)):
+            grey[d, h] = 0.0
+            text[d, h] = "too few"
+        else:
+            valence[d, h] = float(row.valence)
+            text[d, h] = f"{int(row.faces)}"
+    hours = [f"{h:02d}:00" for h in range(24)]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Heatmap(
+            z=grey,
+            x=hours,
+            y=list(WEEKDAYS),
+            colorscale=[[0, SUPPRESSED_COLOUR], [1, SUPPRESSED_COLOUR]],
+            showscale=False,
+            hoverinfo="skip",
+            name=SUPPRESSED_LABEL,
+        )
+    )
+    fig.add_trace(
+        go.Heatmap(
+            z=valence,
+            x=hours,
+            y=list(WEEKDAYS),
+            zmin=-1,
+            zmax=1,
+            colorscale="RdBu",
+            colorbar={"title": {"text": "valence"}},
+            text=text,
+            texttemplate="%{text}",
+            hovertemplate="%{y} %{x}: valence %{z:.2f}, %{text} faces<extra></extra>",
+            name="valence index",
+        )
+    )
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(
+        title={"text": title or "Valence by hour and weekday (numbers: faces)"},
+        height=340,
+        template="plotly_white",
+        margin={"t": 60, "l": 50, "r": 20, "b": 40},
+    )
+    return fig
+
+
+def compare_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
+    """Stimuli side by side: valence with 95 % interval (left) and mean scores (right).
+
+    table: ``tables.stimulus_table`` joined with the mean scores, i.e. the suppressed summary
+    (``tables.suppress_summary``) with columns name, valence, valence_low, valence_high,
+    mean_<label>, suppressed. Suppressed stimuli appear greyed as "too few faces".
+    """
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        column_widths=[0.4, 0.6],
+        horizontal_spacing=0.1,
+        subplot_titles=("Valence index (95 % interval)", "Mean expression score"),
+    )
+    shown = table[~table["suppressed"].astype(bool)]
+    hidden = table[table["suppressed"].astype(bool)]
+    fig.add_trace(
+        go.Bar(
+            x=shown["name"],
+            y=shown["valence"],
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": (shown["valence_high"] - shown["valence"]).to_numpy(),
+                "arrayminus": (shown["valence"] - shown["valence_low"]).to_numpy(),
+                "color": "#333333",
+            },
+            marker={"color": VALENCE_COLOUR},
+            name="valence index",
+        ),
+        row=1,
+        col=1,
+    )
+    if len(hidden):
+        fig.add_trace(
+            go.Bar(
+                x=hidden["name"],
+                y=[0.08] * len(hidden),
+                base=[-0.04] * len(hidden),
+                marker={"color": SUPPRESSED_COLOUR},
+                text=[SUPPRESSED_LABEL] * len(hidden),
+                textposition="outside",
+                name=SUPPRESSED_LABEL,
+                hoverinfo="skip",
+            ),
+            row=1,
+            col=1,
+        )
+    for stimulus in shown.itertuples(index=False):
+        fig.add_trace(
+            go.Bar(
+                x=list(LABELS),
+                y=[float(getattr(stimulus, f"mean_{n}")) for n in LABELS],
+                name=str(stimulus.name),
+            ),
+            row=1,
+            col=2,
+        )
+    fig.update_yaxes(range=[-1.05, 1.05], row=1, col=1)
+    fig.update_yaxes(range=[0, 1], row=1, col=2)
+    fig.update_layout(
+        title={"text": title},
+        barmode="group",
+        height=420,
+        template="plotly_white",
+        legend={"orientation": "h", "y": -0.2},
+        margin={"t": 70, "l": 50, "r": 20, "b": 60},
+    )
+    return fig
+
+
+def small_multiples_figure(
+    panels: list[tuple[str, bool, pd.DataFrame]], columns: int = 3, title: str = ""
+) -> go.Figure:
+    """One small valence-over-time panel per stimulus, same y scale, for side-by-side reading.
+
+    panels: (stimulus name, by_clock, privacy-applied series). An empty series (no faces, or
+    the whole stimulus under the minimum crowd) gives a grey "too few faces" panel.
+    """
+    count = max(1, len(panels))
+    columns = max(1, min(columns, count))
+    rows = math.ceil(count / columns)
+    fig = make_subplots(
+        rows=rows,
+        cols=columns,
+        subplot_titles=[name for name, _, _ in panels] or [""],
+        vertical_spacing=0.18 if rows > 1 else 0.1,
+        horizontal_spacing=0.06,
+    )
+    for i, (name, by_clock, series) in enumerate(panels):
+        row, col = i // columns + 1, i % columns + 1
+        shown = series[~series["suppressed"].astype(bool)] if len(series) else series
+        if shown.empty or shown["valence"].notna().sum() == 0:
+            fig.add_trace(
+                go.Scatter(
+                    x=[0.5],
+                    y=[0],
+                    mode="text",
+                    text=[SUPPRESSED_LABEL],
+                    textfont={"color": "#777777", "size": 14},
+                    showlegend=False,
+                    hoverinfo="skip",
+                    name=f"{name}: {SUPPRESSED_LABEL}",
+                ),
+                row=row,
+                col=col,
+            )
+            fig.update_xaxes(showticklabels=False, row=row, col=col)
+        else:
+            x, _ = _centres(series, by_clock)
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=series["valence_high"],
+                    mode="lines",
+                    line={"width": 0},
+                    showlegend=False,
+                    hoverinfo="skip",
+                    name=f"{name} high",
+                ),
+                row=row,
+                col=col,
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=series["valence_low"],
+                    mode="lines",
+                    line={"width": 0},
+                    fill="tonexty",
+                    fillcolor=BAND_RGBA,
+                    showlegend=False,
+                    hoverinfo="skip",
+                    name=f"{name} low",
+                ),
+                row=row,
+                col=col,
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=series["valence"],
+                    mode="lines+markers",
+                    line={"color": VALENCE_COLOUR},
+                    marker={"size": 4},
+                    showlegend=False,
+                    name=name,
+                ),
+                row=row,
+                col=col,
+            )
+            for start, end in _suppressed_runs(series, by_clock):
+                fig.add_vrect(
+                    x0=start,
+                    x1=end,
+                    fillcolor=SUPPRESSED_COLOUR,
+                    opacity=0.55,
+                    line_width=0,
+                    layer="below",
+                    row=row,
+                    col=col,
+                )
+        fig.update_yaxes(range=[-1.05, 1.05], row=row, col=col)
+    fig.update_layout(
+        title={"text": title or "Valence index over time, per stimulus"},
+        height=300 * rows + 60,
+        template="plotly_white",
+        margin={"t": 80, "l": 40, "r": 20, "b": 40},
+    )
+    return fig
+
+
+def figure_digest(fig: go.Figure) -> dict:
+    """What a figure shows, as plain JSON: trace names/types/points, bands and annotations.
+
+    Used by the golden tests: it pins the data drawn without pinning plotly's styling.
+    """
+
+    def plain(values: object) -> list:
+        if values is None:
+            return []
+        out = []
+        for v in list(values):  # type: ignore[call-overload]
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                out.append(None)
+            elif isinstance(v, (float, np.floating)):
+                out.append(round(float(v), 6))
+            elif isinstance(v, (np.integer, int)) and not isinstance(v, bool):
+                out.append(int(v))
+            elif isinstance(v, (dt.datetime, pd.Timestamp, np.datetime64)):
+                out.append(pd.Timestamp(v).isoformat())
+            elif isinstance(v, (list, tuple, np.ndarray)):
+                out.append(plain(v))
+            else:
+                out.append(str(v))
+        return out
+
+    traces = []
+    for trace in fig.data:
+        entry = {"type": trace.type, "name": trace.name}
+        for axis in ("x", "y", "z"):
+            values = getattr(trace, axis, None)
+            if values is not None:
+                entry[axis] = plain(values)
+        traces.append(entry)
+    shapes = [
+        {
+            "type": s.type,
+            "x0": plain([s.x0])[0],
+            "x1": plain([s.x1])[0],
+            "fillcolor": s.fillcolor,
+        }
+        for s in fig.layout.shapes
+    ]
+    annotations = [a.text for a in fig.layout.annotations]
+    return {"traces": traces, "shapes": shapes, "annotations": annotations}

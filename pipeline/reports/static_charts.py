@@ -1,0 +1,246 @@
+"""Static charts (matplotlib -> PNG bytes) for the PDF report.
+
+The PDF needs images; kaleido would need a Chrome at run time, matplotlib needs nothing but
+itself. The object API (``Figure``, no ``pyplot``) keeps no global state, so concurrent
+dashboard sessions can render at once. Inputs are the same privacy-applied tables the
+interactive charts take, and suppressed buckets are drawn the same way: grey, no numbers.
+"""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from pipeline.emotion.labels import LABELS
+from pipeline.reports.palette import (
+    LABEL_COLOURS,
+    SEGMENT_COLOURS,
+    SUPPRESSED_COLOUR,
+    SUPPRESSED_LABEL,
+    VALENCE_COLOUR,
+    VIEWERS_COLOUR,
+    WEEKDAYS,
+)
+
+_DPI = 150
+
+
+def _png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=_DPI, facecolor="white")
+    return buffer.getvalue()
+
+
+def _x(series: pd.DataFrame, by_clock: bool) -> np.ndarray:
+    if by_clock:
+        return pd.to_datetime(series["bucket_ts"]).to_numpy()
+    return series["bucket_offset_s"].to_numpy(dtype=float)
+
+
+def _width(series: pd.DataFrame, by_clock: bool) -> object:
+    bucket = float(series["bucket_s"].iloc[0])
+    return pd.Timedelta(seconds=bucket).to_timedelta64() if by_clock else bucket
+
+
+def timeline_png(
+    series: pd.DataFrame,
+    *,
+    by_clock: bool,
+    mode: str = "lines",
+    segments: pd.DataFrame | None = None,
+    title: str = "",
+) -> bytes:
+    """The timeline of ``charts.timeline_figure`` as a PNG (about 1500 x 1050 px).
+
+    series: privacy-applied ``queries.series`` rows of one stimulus; mode "lines" (mean
+    scores) or "share" (stacked shares of dominant expression).
+    """
+    fig = Figure(figsize=(10, 7), layout="constrained")
+    axes = fig.subplots(3, 1, sharex=True, height_ratios=[5, 3, 2])
+    x = _x(series, by_clock)
+    width = _width(series, by_clock)
+    suppressed = series["suppressed"].to_numpy(dtype=bool)
+    top, middle, bottom = axes
+    centre = x + width / 2  # type: ignore[operator]
+    if mode == "share":
+        base = np.zeros(len(series))
+        for label in LABELS:
+            share = series[f"share_{label}"].fillna(0).to_numpy(dtype=float)
+            top.bar(
+                x,
+                share,
+                width=width,
+                bottom=base,
+                align="edge",
+                label=label,
+                color=LABEL_COLOURS[label],
+                alpha=0.9,
+            )
+            base = base + share
+        top.set_ylabel("share of faces")
+    else:
+        for label in LABELS:
+            top.plot(
+                centre,
+                series[f"mean_{label}"].to_numpy(dtype=float),
+                marker="o",
+                markersize=2.5,
+                color=LABEL_COLOURS[label],
+                label=label,
+                linewidth=1.6,
+            )
+        top.set_ylabel("mean score")
+    top.set_ylim(0, 1)
+    top.set_title(
+        "Mean expression score" if mode == "lines" else "Share by dominant expression",
+        fontsize=10,
+        loc="left",
+    )
+    top.legend(ncols=4, fontsize=7, loc="upper right", framealpha=0.85)
+    valence = series["valence"].to_numpy(dtype=float)
+    middle.fill_between(
+        centre,
+        series["valence_low"].to_numpy(dtype=float),
+        series["valence_high"].to_numpy(dtype=float),
+        color=VALENCE_COLOUR,
+        alpha=0.18,
+        linewidth=0,
+        label="95 % interval",
+    )
+    middle.plot(
+        centre, valence, color=VALENCE_COLOUR, marker="o", markersize=3, label="valence index"
+    )
+    middle.axhline(0, color="#999999", linewidth=0.8)
+    middle.set_ylim(-1.05, 1.05)
+    middle.set_title("Valence index (95 % interval)", fontsize=10, loc="left")
+    middle.legend(fontsize=7, loc="lower right")
+    viewers = series["unique_tracks"].astype("float64").fillna(0).to_numpy()
+    bottom.bar(x, viewers, width=width, align="edge", color=VIEWERS_COLOUR, alpha=0.9)
+    bottom.set_title("Unique viewers", fontsize=10, loc="left")
+    for ax in axes:
+        for start, flagged in zip(x, suppressed, strict=True):
+            if flagged:
+                ax.axvspan(
+                    start, start + width, color=SUPPRESSED_COLOUR, alpha=0.6, zorder=0, linewidth=0
+                )
+        ax.grid(alpha=0.25)
+    if segments is not None and not by_clock:
+        for i, segment in enumerate(segments.itertuples(index=False)):
+            for ax in axes:
+                ax.axvspan(
+                    segment.start_s,
+                    segment.end_s,
+                    zorder=-1,
+                    linewidth=0,
+                    color=SEGMENT_COLOURS[i % len(SEGMENT_COLOURS)],
+                    alpha=0.6,
+                )
+                ax.axvline(segment.start_s, color="#888888", linewidth=0.8, linestyle=":")
+            top.annotate(
+                str(segment.name),
+                xy=((segment.start_s + segment.end_s) / 2, 1.0),
+                xycoords=("data", "axes fraction"),
+                ha="center",
+                va="bottom",
+                fontsize=9,
+                fontweight="bold",
+            )
+    if suppressed.any():
+        top.legend(
+            handles=[
+                *top.get_legend_handles_labels()[0],
+                Patch(color=SUPPRESSED_COLOUR, label=f"greyed: {SUPPRESSED_LABEL}"),
+            ],
+            ncols=3,
+            fontsize=7,
+            loc="upper right",
+            framealpha=0.85,
+        )
+    if by_clock:
+        bottom.xaxis.set_major_formatter(mdates.DateFormatter("%d %b %H:%M"))
+        bottom.set_xlabel("clock time")
+    else:
+        bottom.set_xlabel("seconds since the start of the footage")
+    if title:
+        fig.suptitle(title, fontsize=12, fontweight="bold")
+    return _png(fig)
+
+
+def compare_png(table: pd.DataFrame, title: str = "") -> bytes:
+    """Valence per stimulus with 95 % intervals; suppressed stimuli as grey "too few faces".
+
+    table: ``tables.suppress_summary`` output (name, valence, valence_low, valence_high,
+    suppressed).
+    """
+    height = max(2.5, 0.5 * len(table) + 1.5)
+    fig = Figure(figsize=(10, height), layout="constrained")
+    ax = fig.subplots()
+    names = table["name"].astype(str).tolist()
+    y = np.arange(len(names))
+    for i, row in enumerate(table.itertuples(index=False)):
+        if bool(row.suppressed) or pd.isna(row.valence):
+            ax.barh(i, 0.08, left=-0.04, color=SUPPRESSED_COLOUR)
+            ax.text(0.08, i, SUPPRESSED_LABEL, va="center", fontsize=9, color="#666666")
+        else:
+            ax.barh(
+                i,
+                row.valence,
+                color=VALENCE_COLOUR,
+                xerr=[[row.valence - row.valence_low], [row.valence_high - row.valence]],
+                capsize=4,
+                ecolor="#333333",
+            )
+            ax.text(
+                row.valence_high + 0.03 if row.valence >= 0 else row.valence_low - 0.03,
+                i,
+                f"{row.valence:+.2f}",
+                va="center",
+                ha="left" if row.valence >= 0 else "right",
+                fontsize=9,
+            )
+    ax.set_yticks(y, names)
+    ax.invert_yaxis()
+    ax.set_xlim(-1.05, 1.05)
+    ax.axvline(0, color="#999999", linewidth=0.8)
+    ax.set_xlabel("valence index (share positive minus share negative expressions)")
+    ax.grid(axis="x", alpha=0.25)
+    ax.set_title(title or "Valence index per stimulus (95 % interval)", fontsize=11, loc="left")
+    return _png(fig)
+
+
+def heatmap_png(table: pd.DataFrame, title: str = "") -> bytes:
+    """Valence per weekday x hour (``queries.hour_weekday`` after suppression) as a PNG."""
+    valence = np.full((7, 24), np.nan)
+    grey = np.zeros((7, 24), dtype=bool)
+    for row in table.itertuples(index=False):
+        d, h = int(row.weekday) - 1, int(row.hour)
+        if bool(getattr(row, "suppressed", False)):
+            grey[d, h] = True
+        else:
+            valence[d, h] = float(row.valence)
+    fig = Figure(figsize=(10, 3.4), layout="constrained")
+    ax = fig.subplots()
+    ax.set_facecolor("#f4f4f4")  # empty cells differ from a white valence of 0
+    ax.imshow(np.where(grey, 1.0, np.nan), cmap=_grey_map(), vmin=0, vmax=1, aspect="auto")
+    image = ax.imshow(valence, cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
+    for row in table.itertuples(index=False):
+        d, h = int(row.weekday) - 1, int(row.hour)
+        ax.text(
+            h, d, "few" if grey[d, h] else str(int(row.faces)), ha="center", va="center", fontsize=7
+        )
+    ax.set_xticks(range(24), [f"{h:02d}" for h in range(24)], fontsize=7)
+    ax.set_yticks(range(7), list(WEEKDAYS), fontsize=8)
+    ax.set_xlabel("hour of day (numbers: faces)")
+    fig.colorbar(image, ax=ax, label="valence index", shrink=0.9)
+    ax.set_title(title or "Valence by hour and weekday", fontsize=11, loc="left")
+    return _png(fig)
+
+
+def _grey_map() -> ListedColormap:
+    return ListedColormap([SUPPRESSED_COLOUR])
