@@ -18,7 +18,7 @@ from pipeline.faces import FaceFinder
 from pipeline.synthetic import PlantedFace, compose_scene
 from pipeline.tracking import box_iou
 
-SIZE_BUCKETS: tuple[tuple[int, int], ...] = ((80, 120), (120, 180), (180, 240), (240, 301))
+SIZE_BUCKETS: tuple[tuple[int, int], ...] = ((30, 60), (60, 100), (100, 180), (180, 301))
 
 
 @dataclass(frozen=True)
