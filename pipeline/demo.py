@@ -54,6 +54,15 @@ _ADS = {
 def build_demo(db_path: Path | None = None, if_missing: bool = False) -> str:
     """Load the committed demo rows into the database (only into an empty one)."""
     path = db_path or default_db_path()
+    missing = [t for t in DEMO_TABLES if not (DEMO_DIR / f"{t}.parquet").is_file()]
+    if missing:
+        from pipeline.errors import InputError
+
+        raise InputError(
+            "Demo data missing",
+            f"{DEMO_DIR} lacks {', '.join(missing)}.parquet; run `python -m pipeline demo "
+            "--rebuild` where the FER+ data is available.",
+        )
     with connect(path) as con:
         has_data = con.execute("SELECT count(*) FROM campaigns").fetchone()[0]  # type: ignore[index]
         if has_data:

@@ -18,6 +18,7 @@ _FIGURES = (
     "valence_low",
     "valence_high",
     "mean_dwell_s",
+    "positive_share",
 )
 
 

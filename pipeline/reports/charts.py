@@ -7,7 +7,6 @@ Every function takes tables that already went through the minimum-crowd rule (a
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 
 import numpy as np
@@ -111,11 +110,8 @@ def timeline_figure(
         shared_xaxes=True,
         row_heights=[0.5, 0.3, 0.2],
         vertical_spacing=0.06,
-        subplot_titles=(
-            "Mean expression score" if mode == "lines" else "Share of faces by dominant expression",
-            "Valence index (95 % interval)",
-            "Unique viewers",
-        ),
+        # Row 1 has no title: the segment names of an ad sit above it.
+        subplot_titles=("", "Valence index (95 % interval)", "Unique viewers"),
     )
     x, width = _centres(series, by_clock)
     for label in LABELS:
@@ -207,9 +203,15 @@ def timeline_figure(
         )
     if runs:
         _legend_swatch(fig, f"greyed: {SUPPRESSED_LABEL}", SUPPRESSED_COLOUR)
-    fig.update_yaxes(range=[0, 1], tickformat=".0%" if mode == "share" else ".2f", row=1, col=1)
-    fig.update_yaxes(range=[-1.05, 1.05], zeroline=True, row=2, col=1)
-    fig.update_yaxes(rangemode="tozero", row=3, col=1)
+    fig.update_yaxes(
+        range=[0, 1],
+        tickformat=".0%" if mode == "share" else ".2f",
+        title_text="share of faces" if mode == "share" else "mean score",
+        row=1,
+        col=1,
+    )
+    fig.update_yaxes(range=[-1.05, 1.05], zeroline=True, title_text="valence", row=2, col=1)
+    fig.update_yaxes(rangemode="tozero", title_text="viewers", row=3, col=1)
     fig.update_xaxes(title_text=_CLOCK_AXIS if by_clock else _OFFSET_AXIS, row=3, col=1)
     fig.update_layout(
         title={"text": title},
@@ -217,8 +219,8 @@ def timeline_figure(
         template="plotly_white",
         hovermode="x unified",
         barmode="stack",
-        legend={"orientation": "h", "y": -0.12},
-        margin={"t": 90, "l": 60, "r": 20, "b": 60},
+        legend={"tracegroupgap": 12, "traceorder": "grouped"},
+        margin={"t": 90, "l": 60, "r": 20, "b": 50},
         bargap=0.1,
     )
     return fig
@@ -476,49 +478,3 @@ def small_multiples_figure(
         margin={"t": 80, "l": 40, "r": 20, "b": 40},
     )
     return fig
-
-
-def figure_digest(fig: go.Figure) -> dict:
-    """What a figure shows, as plain JSON: trace names/types/points, bands and annotations.
-
-    Used by the golden tests: it pins the data drawn without pinning plotly's styling.
-    """
-
-    def plain(values: object) -> list:
-        if values is None:
-            return []
-        out = []
-        for v in list(values):  # type: ignore[call-overload]
-            if v is None or (isinstance(v, float) and math.isnan(v)):
-                out.append(None)
-            elif isinstance(v, (float, np.floating)):
-                out.append(round(float(v), 6))
-            elif isinstance(v, (np.integer, int)) and not isinstance(v, bool):
-                out.append(int(v))
-            elif isinstance(v, (dt.datetime, pd.Timestamp, np.datetime64)):
-                out.append(pd.Timestamp(v).isoformat())
-            elif isinstance(v, (list, tuple, np.ndarray)):
-                out.append(plain(v))
-            else:
-                out.append(str(v))
-        return out
-
-    traces = []
-    for trace in fig.data:
-        entry = {"type": trace.type, "name": trace.name}
-        for axis in ("x", "y", "z"):
-            values = getattr(trace, axis, None)
-            if values is not None:
-                entry[axis] = plain(values)
-        traces.append(entry)
-    shapes = [
-        {
-            "type": s.type,
-            "x0": plain([s.x0])[0],
-            "x1": plain([s.x1])[0],
-            "fillcolor": s.fillcolor,
-        }
-        for s in fig.layout.shapes
-    ]
-    annotations = [a.text for a in fig.layout.annotations]
-    return {"traces": traces, "shapes": shapes, "annotations": annotations}

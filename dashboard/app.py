@@ -1,0 +1,68 @@
+"""Entry point: ``python -m streamlit run dashboard/app.py`` from the repository root.
+
+Routes with ``st.navigation``; the sidebar (campaign, minimum crowd) is drawn here, before the
+page, so every page reads the same selection. On the very first run, when the database file
+does not exist yet, the demo campaign is built so the first screen shows real figures.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `streamlit run` puts only this folder on sys.path; the pages import `dashboard` and `pipeline`.
+_ROOT = str(Path(__file__).resolve().parent.parent)
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import streamlit as st  # noqa: E402
+
+from dashboard import data, state  # noqa: E402
+from pipeline.errors import ReactionError  # noqa: E402
+
+
+def _ensure_demo(db: Path) -> None:
+    """Build the demo campaign into a database that does not exist yet (first run only)."""
+    if db.exists():
+        return
+    try:
+        from pipeline.demo import build_demo
+    except ImportError:  # the demo module is optional; an empty store still works
+        return
+    try:
+        with st.spinner("Preparing the demo campaign (first run only)..."):
+            build_demo(db, if_missing=True)
+    except ReactionError as error:
+        state.show_error(error)
+    except Exception as error:  # the demo is a convenience: never let it block the app
+        st.warning(f"**Demo campaign not loaded**\n\n{type(error).__name__}: {error}")
+    data.refresh()
+
+
+def main() -> None:
+    st.set_page_config(
+        page_title="Audience reactions", page_icon=":material/insights:", layout="wide"
+    )
+    _ensure_demo(Path(data.db_path()))
+    pages = {
+        "Reactions": [
+            st.Page(
+                state.PAGE_OVERVIEW, title="Overview", icon=":material/dashboard:", default=True
+            ),
+            st.Page(state.PAGE_TIMELINE, title="Timeline", icon=":material/timeline:"),
+            st.Page(state.PAGE_COMPARE, title="Compare stimuli", icon=":material/compare:"),
+        ],
+        "Data": [
+            st.Page(state.PAGE_UPLOAD, title="Upload footage", icon=":material/upload:"),
+            st.Page(state.PAGE_REPORTS, title="Reports & exports", icon=":material/download:"),
+        ],
+        "About": [
+            st.Page(state.PAGE_ABOUT, title="Model & privacy", icon=":material/policy:"),
+        ],
+    }
+    page = st.navigation(pages)
+    state.sidebar(data.db_path())
+    page.run()
+
+
+main()

@@ -1,0 +1,171 @@
+"""The dashboard's only road to DuckDB: cached read-only queries through pipeline.store.
+
+DuckDB lets one process write a file at a time and the upload jobs run in their own
+processes, so every read opens the file read-only, queries, and closes it again (no
+connection survives a rerun). Results are cached per (database path, arguments) for a short
+while; ``refresh()`` drops the cache when this session knows the data changed (an upload
+finished). Job progress is never cached: it is what the upload page polls.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import pandas as pd
+import streamlit as st
+
+from pipeline.errors import ReactionError, StoreError
+from pipeline.exports import export_table as _export_table
+from pipeline.exports import to_csv_bytes, to_emotion_api_json, to_parquet_bytes
+from pipeline.reports.build import build_report
+from pipeline.store import queries
+from pipeline.store.database import connect, default_db_path
+
+CACHE_TTL_S = 30
+T = TypeVar("T")
+
+
+def db_path() -> str:
+    """The database this session reads, from the EMOTION_DB_PATH setting (read each run)."""
+    return str(default_db_path())
+
+
+def _read(query: Callable[..., T], db: str, *args: object) -> T:
+    """Run one query on a fresh read-only connection, DuckDB errors turned into ours."""
+    try:
+        with connect(Path(db), read_only=True) as con:
+            return query(con, *args)
+    except ReactionError:
+        raise
+    except Exception as error:
+        # duckdb is not importable here (import contract): recognise its errors by module.
+        if type(error).__module__.split(".")[0] in ("duckdb", "_duckdb"):
+            raise StoreError("Database query failed", str(error)) from error
+        raise
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def campaigns(db: str) -> pd.DataFrame:
+    return _read(queries.campaigns, db)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def stimuli(db: str, campaign_id: int) -> pd.DataFrame:
+    return _read(queries.stimuli, db, campaign_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def sources(db: str, stimulus_id: int) -> pd.DataFrame:
+    return _read(queries.sources, db, stimulus_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def segments(db: str, stimulus_id: int) -> pd.DataFrame:
+    return _read(queries.segments, db, stimulus_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def stimulus_summary(db: str, campaign_id: int) -> pd.DataFrame:
+    return _read(queries.stimulus_summary, db, campaign_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def campaign_kpis(db: str, campaign_id: int) -> dict[str, float]:
+    return _read(queries.campaign_kpis, db, campaign_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def time_range(
+    db: str, stimulus_id: int
+) -> tuple[dt.datetime | None, dt.datetime | None, float | None]:
+    return _read(queries.time_range, db, stimulus_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def series(
+    db: str,
+    stimulus_id: int,
+    bucket_s: float,
+    by_clock: bool,
+    source_id: int | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> pd.DataFrame:
+    """``queries.series`` (not privacy-filtered yet: the caller applies its minimum crowd)."""
+    return _read(queries.series, db, stimulus_id, bucket_s, by_clock, source_id, start, end)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def hour_weekday(
+    db: str,
+    stimulus_id: int,
+    source_id: int | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> pd.DataFrame:
+    return _read(queries.hour_weekday, db, stimulus_id, source_id, start, end)
+
+
+def jobs(db: str, limit: int = 20, campaign_id: int | None = None) -> pd.DataFrame:
+    """Recent ingest jobs, newest first; uncached because progress moves every second."""
+    return _read(queries.recent_jobs, db, limit, campaign_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def export_table(
+    db: str, campaign: str, stimulus: str | None, bucket_s: float | None, min_crowd: int
+) -> pd.DataFrame:
+    """The export table (suppression applied) behind every download of a selection."""
+    return _read(_export_table, db, campaign, stimulus, bucket_s, min_crowd)
+
+
+_WRITERS: dict[str, Callable[[pd.DataFrame], bytes]] = {
+    "csv": to_csv_bytes,
+    "parquet": to_parquet_bytes,
+    "json": to_emotion_api_json,
+}
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=16)
+def export_bytes(
+    db: str, fmt: str, campaign: str, stimulus: str | None, bucket_s: float | None, min_crowd: int
+) -> bytes:
+    """CSV, Parquet or Emotion-API JSON bytes of a selection."""
+    return _WRITERS[fmt](export_table(db, campaign, stimulus, bucket_s, min_crowd))
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=4)
+def report_bytes(
+    db: str, fmt: str, campaign: str, stimulus: str | None, bucket_s: float | None, min_crowd: int
+) -> bytes:
+    """The HTML or PDF report of a selection (seconds to build: cached, few entries)."""
+
+    def build(con: object) -> bytes:
+        return build_report(con, fmt, campaign, stimulus, bucket_s, min_crowd)  # type: ignore[arg-type]
+
+    return _read(build, db)
+
+
+_CACHED = (
+    campaigns,
+    stimuli,
+    sources,
+    segments,
+    stimulus_summary,
+    campaign_kpis,
+    time_range,
+    series,
+    hour_weekday,
+    export_table,
+    export_bytes,
+    report_bytes,
+)
+
+
+def refresh() -> None:
+    """Forget cached reads: called when an upload finished or created a campaign/stimulus."""
+    for cached in _CACHED:
+        cached.clear()

@@ -1,0 +1,145 @@
+"""Overview: a campaign's headline figures, its stimuli, and the latest ingest jobs."""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from dashboard import data, state
+from pipeline.errors import ReactionError
+from pipeline.reports.tables import campaign_overview, stimulus_table
+
+_JOB_COLUMNS = {
+    "job_id": "Job",
+    "stimulus": "Stimulus",
+    "source": "Source",
+    "input_name": "Input",
+    "status": "Status",
+    "progress": "Progress",
+    "faces": "Faces",
+    "tracks": "Viewers",
+    "problem": "Problem",
+    "created_at": "Started",
+}
+
+
+def _num(value: float, pattern: str) -> str:
+    return "too few faces" if value is None or math.isnan(value) else pattern.format(value)
+
+
+def _kpis(campaign_id: int, min_crowd: int, db: str) -> None:
+    overview = campaign_overview(
+        data.campaign_kpis(db, campaign_id), data.stimulus_summary(db, campaign_id), min_crowd
+    )
+    columns = st.columns(4)
+    columns[0].metric("Faces analysed", f"{overview.faces:,}")
+    columns[1].metric("Unique viewers", f"{overview.unique_viewers:,}")
+    columns[2].metric("Mean dwell", _num(overview.mean_dwell_s, "{:.1f} s"))
+    columns[3].metric("Positive share", _num(overview.positive_share, "{:.0%}"))
+    columns = st.columns(2)
+    for column, label, name, valence in (
+        (columns[0], "Top stimulus", overview.top_stimulus, overview.top_valence),
+        (columns[1], "Bottom stimulus", overview.bottom_stimulus, overview.bottom_valence),
+    ):
+        column.metric(
+            label,
+            name or "-",
+            f"valence {valence:+.2f}" if name else None,
+            delta_color="off",
+            delta_arrow="off",
+        )
+    st.caption(
+        f"Top and bottom rank stimuli by valence index among the {overview.eligible_stimuli} "
+        f"with at least {min_crowd} faces"
+        + (
+            f"; {overview.suppressed_stimuli} with fewer are left out."
+            if overview.suppressed_stimuli
+            else "."
+        )
+        + " Positive share: faces whose dominant expression is happiness."
+    )
+
+
+def _stimuli(campaign_id: int, min_crowd: int, db: str) -> None:
+    st.subheader("Stimuli")
+    table = stimulus_table(data.stimulus_summary(db, campaign_id), min_crowd)
+    if table.empty:
+        st.info("This campaign has no stimulus yet.")
+        return
+    shown = table.assign(positive_share=table["positive_share"] * 100)
+    st.dataframe(
+        shown,
+        key="overview_stimuli",
+        hide_index=True,
+        column_config={
+            "stimulus": "Stimulus",
+            "kind": "Kind",
+            "faces": st.column_config.NumberColumn("Faces", format="%d"),
+            "unique_viewers": st.column_config.NumberColumn("Unique viewers", format="%d"),
+            "mean_dwell_s": st.column_config.NumberColumn("Mean dwell (s)", format="%.1f"),
+            "valence": st.column_config.NumberColumn("Valence", format="%+.2f"),
+            "valence_low": st.column_config.NumberColumn("Low (95 %)", format="%+.2f"),
+            "valence_high": st.column_config.NumberColumn("High (95 %)", format="%+.2f"),
+            "positive_share": st.column_config.NumberColumn("Positive share", format="%.0f%%"),
+            "top_expression": "Top expression",
+            "status": "Status",
+        },
+    )
+
+
+def _jobs(campaign_id: int, db: str) -> None:
+    st.subheader("Recent ingest jobs")
+    jobs = data.jobs(db, limit=15, campaign_id=campaign_id)
+    if jobs.empty:
+        st.caption("No ingest job yet.")
+        return
+    shown = jobs.copy()
+    shown["problem"] = [
+        f"{t}: {m}" if isinstance(t, str) and t else ""
+        for t, m in zip(shown["error_title"], shown["error_message"], strict=True)
+    ]
+    st.dataframe(
+        shown[list(_JOB_COLUMNS)].rename(columns=_JOB_COLUMNS),
+        key="overview_jobs",
+        hide_index=True,
+        column_config={
+            "Progress": st.column_config.ProgressColumn("Progress", min_value=0.0, max_value=1.0)
+        },
+    )
+    failed = jobs[jobs["status"] == "failed"].head(3)
+    for job in failed.itertuples(index=False):
+        st.error(
+            f"**Job {job.job_id} ({job.input_name}) failed: {job.error_title}**\n\n"
+            f"{job.error_message}",
+            icon=":material/error:",
+        )
+    active = jobs[jobs["status"].isin(["queued", "running"])]
+    if len(active):
+        st.page_link(
+            state.PAGE_UPLOAD,
+            label=f"{len(active)} job(s) running: follow their progress",
+            icon=":material/hourglass_top:",
+        )
+
+
+def main() -> None:
+    st.title("Audience reactions")
+    db = data.db_path()
+    try:
+        campaign_id, name = state.require_campaign()
+        st.caption(f"Campaign **{name}**: facial expressions of the audience, in numbers.")
+        min_crowd = state.min_crowd()
+        _kpis(campaign_id, min_crowd, db)
+        _stimuli(campaign_id, min_crowd, db)
+        _jobs(campaign_id, db)
+    except ReactionError as error:
+        state.show_error(error)
+    left, right = st.columns(2)
+    left.page_link(
+        state.PAGE_TIMELINE, label="Open the reaction timeline", icon=":material/timeline:"
+    )
+    right.page_link(state.PAGE_UPLOAD, label="Upload your own footage", icon=":material/upload:")
+
+
+main()

@@ -1,0 +1,255 @@
+"""Upload footage: store it, queue a job, run it in its own process, follow its progress.
+
+The job's status lives in DuckDB, so progress survives reruns, reloads and closed tabs: the
+page follows the jobs this session started (ids in session state) plus every job still
+queued or running in the database.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import data, state
+from pipeline.errors import InputError, ReactionError
+from pipeline.settings import get_float, get_int, get_setting
+
+if TYPE_CHECKING:
+    from pipeline.analysis import AnalysisParams
+
+NEW = -1
+JOBS_KEY = "upload_jobs"
+POLL_S = 1.0
+ACTIVE = ("queued", "running")
+KINDS = {"ad": "Ad (aligned to its own timeline)", "display": "Display", "product": "Product"}
+
+
+def _video_types() -> list[str]:
+    from pipeline.sources.video import VIDEO_SUFFIXES
+
+    return [suffix.lstrip(".") for suffix in VIDEO_SUFFIXES]
+
+
+def _analysis_params(kind: str) -> AnalysisParams:
+    """The CLI's defaults, from the same settings, so an upload and `ingest` agree.
+
+    Imported here, not at the top: pipeline.analysis pulls in OpenCV, which only this page
+    needs.
+    """
+    from pipeline.analysis import AnalysisParams
+    from pipeline.cli import parse_drop_flags
+
+    return AnalysisParams(
+        sample_fps=get_float("EMOTION_SAMPLE_FPS"),
+        detector=get_setting("EMOTION_DETECTOR"),
+        min_face_px=get_int("EMOTION_MIN_FACE_PX"),
+        margin=get_float("EMOTION_FACE_MARGIN"),
+        batch_size=get_int("EMOTION_BATCH_SIZE"),
+        bucket_s=1.0 if kind == "ad" else 60.0,
+        drop_flags=parse_drop_flags(get_setting("EMOTION_DROP_FLAGS")),
+    )
+
+
+def _model_version() -> str:
+    """The installed model's version from its manifest (no model load in this process)."""
+    from pipeline.reports.model_card import load_model_facts
+
+    return load_model_facts().version
+
+
+def _target(db: str) -> tuple[str, str, str, float | None] | None:
+    """Campaign, stimulus, kind and ad duration chosen (or typed) by the user."""
+    camps = data.campaigns(db)
+    ids = [int(i) for i in camps["campaign_id"]]
+    names = dict(zip(ids, camps["name"].astype(str), strict=True))
+    current = state.campaign()
+    options = [NEW, *ids]
+    left, right = st.columns(2)
+    with left:
+        campaign_id = st.selectbox(
+            "Campaign",
+            options,
+            index=options.index(current[0]) if current else 0,
+            format_func=lambda i: "New campaign..." if i == NEW else names[i],
+            key="upload_campaign",
+        )
+        if campaign_id == NEW:
+            campaign = st.text_input("New campaign name", key="upload_campaign_name").strip()
+            stimuli = pd.DataFrame(columns=["stimulus_id", "name", "kind", "duration_s"])
+        else:
+            campaign = names[campaign_id]
+            stimuli = data.stimuli(db, campaign_id)
+    stim_ids = [int(i) for i in stimuli["stimulus_id"]]
+    stim_rows = {int(r.stimulus_id): r for r in stimuli.itertuples(index=False)}
+    with right:
+        stimulus_id = st.selectbox(
+            "Stimulus",
+            [NEW, *stim_ids],
+            format_func=lambda i: (
+                "New stimulus..." if i == NEW else f"{stim_rows[i].name} ({stim_rows[i].kind})"
+            ),
+            key=f"upload_stimulus_{campaign_id}",
+        )
+        if stimulus_id == NEW:
+            stimulus = st.text_input("New stimulus name", key="upload_stimulus_name").strip()
+            kind = st.selectbox(
+                "Kind", list(KINDS), format_func=KINDS.__getitem__, key="upload_kind"
+            )
+            duration = None
+            if kind == "ad":
+                duration = st.number_input(
+                    "Ad duration in seconds (optional)",
+                    min_value=0.0,
+                    value=None,
+                    step=1.0,
+                    key="upload_duration",
+                )
+        else:
+            row = stim_rows[stimulus_id]
+            stimulus, kind = str(row.name), str(row.kind)
+            duration = None if pd.isna(row.duration_s) else float(row.duration_s)
+            st.caption(f"Adds footage to the existing {kind} {stimulus!r}.")
+    if not campaign or not stimulus:
+        return None
+    return campaign, stimulus, kind, (float(duration) if duration else None)
+
+
+def _start(db: str, upload: object, target: tuple[str, str, str, float | None]) -> None:
+    """Save the file, queue its job and launch the worker process; errors as title + text."""
+    from pipeline.uploads import launch_job, queue_upload, store_upload
+
+    campaign, stimulus, kind, duration = target
+    try:
+        saved = store_upload(upload.getvalue(), upload.name)  # type: ignore[attr-defined]
+        job_id = queue_upload(
+            saved,
+            campaign,
+            stimulus,
+            kind,
+            _analysis_params(kind),
+            duration_s=duration,
+            db_path=Path(db),
+            model_version=_model_version(),
+        )
+        launch_job(job_id, Path(db))
+    except ReactionError as error:
+        state.show_error(error)
+        return
+    st.session_state.setdefault(JOBS_KEY, []).append(job_id)
+    data.refresh()
+    st.toast(f"Job {job_id} started: {upload.name}")  # type: ignore[attr-defined]
+
+
+def _followed(db: str) -> pd.DataFrame:
+    """Jobs this session follows: its own uploads and whatever is still queued or running."""
+    jobs = data.jobs(db, limit=50)
+    mine = st.session_state.setdefault(JOBS_KEY, [])
+    active = jobs["status"].isin(ACTIVE)
+    for job_id in jobs.loc[active, "job_id"]:
+        if int(job_id) not in mine:
+            mine.append(int(job_id))  # after a reload: keep following it until it ends
+    return jobs[jobs["job_id"].isin(mine)]
+
+
+def _ids_of(db: str, campaign: str, stimulus: str) -> tuple[int, int] | None:
+    camps = data.campaigns(db)
+    match = camps[camps["name"] == campaign]
+    if match.empty:
+        return None
+    campaign_id = int(match["campaign_id"].iloc[0])
+    stimuli = data.stimuli(db, campaign_id)
+    found = stimuli[stimuli["name"] == stimulus]
+    return (campaign_id, int(found["stimulus_id"].iloc[0])) if len(found) else None
+
+
+def _show_job(db: str, job: pd.Series) -> None:
+    label = (
+        f"**{job['input_name']}** -> {job['campaign']} / {job['stimulus']} (job {job['job_id']})"
+    )
+    status = str(job["status"])
+    if status in ACTIVE:
+        st.markdown(label)
+        st.progress(
+            float(job["progress"]),
+            text=f"{status}: {float(job['progress']):.0%} - {int(job['frames'])} frames, "
+            f"{int(job['faces'])} faces",
+        )
+    elif status == "done":
+        st.markdown(label)
+        st.progress(1.0, text=f"done: {int(job['faces'])} faces, {int(job['tracks'])} viewers")
+        if job["warnings"]:
+            st.warning(str(job["warnings"]))
+        ids = _ids_of(db, str(job["campaign"]), str(job["stimulus"]))
+        if ids and st.button(
+            f"Open the timeline of {job['stimulus']}",
+            key=f"open_timeline_{job['job_id']}",
+            icon=":material/timeline:",
+        ):
+            state.open_timeline(*ids)
+    else:
+        st.markdown(label)
+        state.show_error(
+            InputError(
+                str(job["error_title"] or "Processing failed"),
+                str(job["error_message"] or "The job stopped without a message."),
+            )
+        )
+
+
+@st.fragment(run_every=POLL_S)
+def _live(db: str) -> None:
+    """Re-drawn every POLL_S seconds while jobs run; a full rerun once they all ended."""
+    jobs = _followed(db)
+    active = jobs[jobs["status"].isin(ACTIVE)]
+    for _, job in active.iterrows():
+        _show_job(db, job)
+    if active.empty:
+        data.refresh()  # new faces and maybe a new stimulus: every page must see them
+        st.rerun(scope="app")
+
+
+def _jobs(db: str) -> None:
+    jobs = _followed(db)
+    if jobs.empty:
+        return
+    st.subheader("Processing")
+    for _, job in jobs[~jobs["status"].isin(ACTIVE)].iterrows():
+        _show_job(db, job)
+    if jobs["status"].isin(ACTIVE).any():
+        _live(db)
+
+
+def main() -> None:
+    st.title("Upload footage")
+    st.caption(
+        "Video of an audience (a study room, respondents watching an ad, a shop floor). "
+        "Faces are analysed on this server; only numbers are stored, never images."
+    )
+    db = data.db_path()
+    max_mb = get_int("EMOTION_UPLOAD_MAX_MB")
+    try:
+        upload = st.file_uploader(
+            f"Footage file (up to {max_mb} MB)",
+            type=_video_types(),
+            max_upload_size=max_mb,
+            key="upload_file",
+        )
+        target = _target(db)
+        clicked = st.button(
+            "Analyse footage",
+            type="primary",
+            key="upload_start",
+            disabled=upload is None or target is None,
+            help="Name the campaign and stimulus and choose a file first.",
+        )
+        if clicked and upload is not None and target is not None:
+            _start(db, upload, target)
+        _jobs(db)
+    except ReactionError as error:
+        state.show_error(error)
+
+
+main()

@@ -1,0 +1,1 @@
+"""Golden files for the chart and report tests (see README.md here)."""

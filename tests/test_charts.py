@@ -1,0 +1,164 @@
+"""Charts are pure functions: golden input tables in, figures (plotly) or PNG bytes out.
+
+The golden digests pin what each figure draws; the property tests state the privacy rule in
+words: a suppressed bucket or stimulus is drawn grey and carries no expression figure.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from pipeline.emotion.labels import LABELS
+from pipeline.reports import charts, static_charts
+from pipeline.reports.digest import figure_digest
+from pipeline.reports.palette import SUPPRESSED_COLOUR
+from pipeline.reports.tables import series_view, suppress_summary
+from tests.golden.goldens import check_json, load_series, load_table
+
+AD_MIN_CROWD = 12  # seconds 4-11 of the ad have 10 faces: suppressed; 0-3 have 15: shown
+DISPLAY_MIN_CROWD = 3  # 20-min buckets of 1-4 faces: three buckets shown, nine suppressed
+
+
+@pytest.fixture()
+def ad_view() -> pd.DataFrame:
+    return series_view(load_series("series_ad"), AD_MIN_CROWD)
+
+
+@pytest.fixture()
+def display_view() -> pd.DataFrame:
+    return series_view(load_series("series_display"), DISPLAY_MIN_CROWD)
+
+
+def _trace(fig, name: str):
+    return next(t for t in fig.data if t.name == name)
+
+
+def _is_blank(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def test_ad_timeline_matches_golden(ad_view: pd.DataFrame) -> None:
+    fig = charts.timeline_figure(
+        ad_view, by_clock=False, segments=load_table("segments_ad"), title="Spring ad"
+    )
+    check_json("timeline_ad_lines.json", figure_digest(fig))
+
+
+def test_display_timeline_share_matches_golden(display_view: pd.DataFrame) -> None:
+    fig = charts.timeline_figure(display_view, by_clock=True, mode="share")
+    check_json("timeline_display_share.json", figure_digest(fig))
+
+
+def test_ad_timeline_draws_buckets_at_their_centres_with_segments(ad_view: pd.DataFrame) -> None:
+    fig = charts.timeline_figure(ad_view, by_clock=False, segments=load_table("segments_ad"))
+    valence = _trace(fig, "valence index")
+    assert list(valence.x) == [s + 0.5 for s in range(12)]  # 1 s buckets, centre of each
+    assert list(valence.y[:4]) == [1.0, 1.0, 1.0, 1.0]  # happiness planted in the intro
+    annotations = [a.text for a in fig.layout.annotations]
+    for name in ("intro", "story", "reveal"):
+        assert f"<b>{name}</b>" in annotations
+    bands = [(s.x0, s.x1) for s in fig.layout.shapes if s.type == "rect"]
+    assert (0.0, 4.0) in bands and (8.0, 12.0) in bands  # segments
+    assert (4.0, 12.0) in bands  # one grey band over the suppressed run
+
+
+def test_suppressed_buckets_carry_no_expression_figures(ad_view: pd.DataFrame) -> None:
+    fig = charts.timeline_figure(ad_view, by_clock=False)
+    hidden = ad_view["suppressed"].to_numpy()
+    assert hidden.sum() == 8
+    for trace in fig.data:
+        if trace.name in (*LABELS, "valence index", "95 % interval", "unique viewers"):
+            values = list(trace.y)
+            assert all(_is_blank(values[i]) for i in np.flatnonzero(hidden)), trace.name
+            assert not any(_is_blank(values[i]) for i in np.flatnonzero(~hidden)), trace.name
+    grey = [(s.x0, s.x1) for s in fig.layout.shapes if s.fillcolor == SUPPRESSED_COLOUR]
+    assert grey == [(4.0, 12.0)] * 3  # one band over the run, on each of the three rows
+    assert any(t.name == "greyed: too few faces" for t in fig.data)
+
+
+def test_share_mode_stacks_to_one_for_shown_buckets(display_view: pd.DataFrame) -> None:
+    fig = charts.timeline_figure(display_view, by_clock=True, mode="share")
+    shares = np.array([list(_trace(fig, n).y) for n in LABELS], dtype=float)
+    shown = ~display_view["suppressed"].to_numpy()
+    assert shown.sum() == 3
+    np.testing.assert_allclose(shares[:, shown].sum(axis=0), 1.0)
+    assert np.isnan(shares[:, ~shown]).all()
+    assert fig.layout.barmode == "stack"
+
+
+def test_unknown_mode_is_refused(ad_view: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="mode"):
+        charts.timeline_figure(ad_view, by_clock=False, mode="pie")
+
+
+def test_hour_weekday_heatmap_matches_golden() -> None:
+    table = series_view(load_table("hour_weekday"), 6)  # 09:00 has 5 faces: suppressed
+    fig = charts.hour_weekday_figure(table)
+    check_json("hour_weekday.json", figure_digest(fig))
+    valence = np.array(_trace(fig, "valence index").z, dtype=float)
+    grey = np.array(_trace(fig, "too few faces").z, dtype=float)
+    saturday = 5
+    assert np.isnan(valence[saturday, 9]) and grey[saturday, 9] == 0.0
+    assert valence[saturday, 11] == pytest.approx(2 / 3)
+    assert np.isnan(valence[0]).all()  # Monday: no faces at all
+
+
+def test_compare_greys_out_small_stimuli_without_numbers() -> None:
+    summary = suppress_summary(load_table("summary"), 30)  # the display has 26 faces
+    fig = charts.compare_figure(summary)
+    check_json("compare_min30.json", figure_digest(fig))
+    valence = _trace(fig, "valence index")
+    assert list(valence.x) == ["Spring ad"]
+    assert list(valence.y) == [pytest.approx(0.428571, abs=1e-6)]
+    grey = _trace(fig, "too few faces")
+    assert list(grey.x) == ["Window display"] and list(grey.text) == ["too few faces"]
+    assert {t.name for t in fig.data} == {"valence index", "too few faces", "Spring ad"}
+
+
+def test_small_multiples_one_panel_per_stimulus(ad_view, display_view) -> None:
+    empty = display_view.iloc[0:0]
+    fig = charts.small_multiples_figure(
+        [
+            ("Spring ad", False, ad_view),
+            ("Window display", True, display_view),
+            ("New", False, empty),
+        ]
+    )
+    check_json("small_multiples.json", figure_digest(fig))
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles[:3] == ["Spring ad", "Window display", "New"]
+    assert _trace(fig, "New: too few faces").text == ("too few faces",)
+
+
+def _coloured_fraction(png: bytes) -> tuple[tuple[int, int], float]:
+    with Image.open(io.BytesIO(png)) as image:
+        pixels = np.asarray(image.convert("RGB")).astype(int)
+        size = image.size
+    chroma = pixels.max(axis=2) - pixels.min(axis=2)
+    return size, float((chroma > 40).mean())
+
+
+@pytest.mark.parametrize("mode", ["lines", "share"])
+def test_static_timeline_png_has_a_coloured_chart(ad_view: pd.DataFrame, mode: str) -> None:
+    png = static_charts.timeline_png(
+        ad_view, by_clock=False, mode=mode, segments=load_table("segments_ad"), title="Spring ad"
+    )
+    size, coloured = _coloured_fraction(png)
+    assert size == (1500, 1050)
+    assert coloured > 0.02
+
+
+def test_static_clock_timeline_heatmap_and_compare(display_view: pd.DataFrame) -> None:
+    timeline = static_charts.timeline_png(display_view, by_clock=True)
+    heat = static_charts.heatmap_png(series_view(load_table("hour_weekday"), 6))
+    compare = static_charts.compare_png(suppress_summary(load_table("summary"), 30))
+    for png in (timeline, heat, compare):
+        assert png.startswith(b"\x89PNG")
+        _, coloured = _coloured_fraction(png)
+        assert coloured > 0.01

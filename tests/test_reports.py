@@ -1,0 +1,296 @@
+"""Reports: golden report tables, honest wording, a self-contained HTML file, a PDF whose
+pages really carry their charts (rendered with pdftoppm), and the CLI's build_report path."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import math
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from pipeline.errors import InputError
+from pipeline.reports.build import ReportData, StimulusSection, build_report, collect_report
+from pipeline.reports.html import render_html
+from pipeline.reports.model_card import load_model_facts, model_card_markdown
+from pipeline.reports.pdf import render_pdf
+from pipeline.reports.tables import (
+    bucket_label,
+    campaign_overview,
+    display_table,
+    series_view,
+    stimulus_table,
+    suppress_summary,
+)
+from pipeline.reports.texts import (
+    CONTACT_PLACEHOLDER,
+    methodology,
+    model_summary,
+    notice_text,
+    privacy_note,
+)
+from pipeline.settings import PROJECT_ROOT
+from tests.golden.goldens import check_csv, check_json, load_kpis, load_series, load_table
+
+MANIFEST = PROJECT_ROOT / "pipeline" / "models" / "emotion.json"
+needs_poppler = pytest.mark.skipif(
+    shutil.which("pdftoppm") is None or shutil.which("pdftotext") is None,
+    reason="pdftoppm/pdftotext missing: apt-get install poppler-utils (.ci/run does)",
+)
+
+
+def golden_report(min_crowd: int = 3) -> ReportData:
+    """A report record built from the golden input tables only (no database)."""
+    summary = load_table("summary")
+    sections = [
+        StimulusSection(
+            "Spring ad",
+            "ad",
+            False,
+            1.0,
+            series_view(load_series("series_ad"), min_crowd),
+            load_table("segments_ad"),
+            None,
+        ),
+        StimulusSection(
+            "Window display",
+            "display",
+            True,
+            1200.0,
+            series_view(load_series("series_display"), min_crowd),
+            load_table("segments_ad").iloc[0:0],
+            series_view(load_table("hour_weekday"), min_crowd),
+        ),
+    ]
+    return ReportData(
+        campaign="Spring launch",
+        scope="all stimuli",
+        generated_at=dt.datetime(2026, 3, 15, 8, 0),
+        min_crowd=min_crowd,
+        overview=campaign_overview(load_kpis(), summary, min_crowd),
+        summary=suppress_summary(summary, min_crowd),
+        table=stimulus_table(summary, min_crowd),
+        sections=sections,
+        model=load_model_facts(),
+    )
+
+
+@pytest.mark.parametrize("min_crowd", [5, 30])
+def test_stimulus_table_matches_golden(min_crowd: int) -> None:
+    table = stimulus_table(load_table("summary"), min_crowd)
+    check_csv(f"stimulus_table_min{min_crowd}.csv", table)
+    check_csv(f"display_table_min{min_crowd}.csv", display_table(table))
+
+
+def test_small_stimulus_shows_its_face_count_and_nothing_else() -> None:
+    shown = display_table(stimulus_table(load_table("summary"), 30))
+    window = shown[shown["Stimulus"] == "Window display"].iloc[0]
+    assert window["Faces"] == "26"
+    assert set(window.drop(["Stimulus", "Kind", "Faces"])) == {"too few faces"}
+    spring = shown[shown["Stimulus"] == "Spring ad"].iloc[0]
+    assert spring["Valence (95 % interval)"] == "+0.43 [+0.35, +0.51]"
+    assert spring["Positive share"] == "43%"
+    summary = suppress_summary(load_table("summary"), 30)
+    assert math.isnan(summary.loc[1, "positive_share"])  # summary-only column blanked too
+
+
+def test_campaign_overview_ranks_only_stimuli_meeting_the_minimum_crowd() -> None:
+    summary, kpis = load_table("summary"), load_kpis()
+    both = campaign_overview(kpis, summary, 5)
+    assert (both.faces, both.unique_viewers) == (166, 30)
+    assert both.top_stimulus == "Spring ad" and both.bottom_stimulus == "Window display"
+    assert both.positive_share == pytest.approx(0.4397590, abs=1e-6)
+    one = campaign_overview(kpis, summary, 30)
+    assert one.top_stimulus == one.bottom_stimulus == "Spring ad"
+    assert (one.eligible_stimuli, one.suppressed_stimuli) == (1, 1)
+    none = campaign_overview(kpis, summary, 500)
+    assert none.top_stimulus == "" and math.isnan(none.positive_share)
+    check_json("overview_min30.json", one.__dict__)
+
+
+def test_bucket_labels() -> None:
+    assert [bucket_label(s) for s in (0.5, 1, 300, 1200, 3600, 86400, 172800)] == [
+        "0.5 s",
+        "1 s",
+        "5 min",
+        "20 min",
+        "1 h",
+        "1 day",
+        "2 days",
+    ]
+
+
+def test_texts_say_expression_never_feeling() -> None:
+    model = load_model_facts()
+    texts = [*methodology(model), *model_summary(model), *privacy_note(7), notice_text(90)]
+    joined = " ".join(texts).lower()
+    assert "feeling" not in joined and "emotion felt" not in joined
+    assert "expression" in joined
+    assert "fewer than 7 faces" in " ".join(privacy_note(7))
+    assert "no pixels stored" in joined
+
+
+def test_notice_names_retention_and_contact() -> None:
+    text = notice_text(90, "Store 12, Main St, privacy@example.org")
+    assert "after 90 days" in text
+    assert "privacy@example.org" in text
+    assert "Art. 50(3)" in text and "GDPR" in text
+    assert "not sold" in text
+    assert CONTACT_PLACEHOLDER in notice_text(90, "  ")
+
+
+def test_model_facts_come_from_the_manifest() -> None:
+    raw = json.loads(MANIFEST.read_text())
+    facts = load_model_facts()
+    assert facts.version == raw["version"]
+    assert facts.accuracy == raw["validation"]["accuracy"]
+    assert facts.ece == raw["validation"]["ece"]
+    assert facts.per_class_recall == raw["validation"]["per_class_recall"]
+    assert facts.labels == tuple(raw["labels"])
+    assert "Model card" in model_card_markdown()
+
+
+def test_html_report_is_self_contained_and_interactive() -> None:
+    page = render_html(golden_report()).decode("utf-8")
+    assert page.startswith("<!DOCTYPE html>") and '<meta charset="utf-8">' in page
+    assert not re.search(r"<script[^>]+src=", page), "no external script: offline installs"
+    assert "<link" not in page
+    assert page.count("Plotly.newPlot") == 5  # compare, multiples, 2 timelines, heatmap
+    assert len(page) > 3_000_000  # plotly.js itself is inline
+    for text in (
+        "Spring ad",
+        "Window display",
+        "Methodology",
+        "Model card",
+        "Privacy",
+        "fewer than 3 faces",
+        "77.8%",
+        "intro",
+    ):
+        assert text in page
+    assert "feeling" not in page.split("<script")[0].lower()
+
+
+def _ink(png: Path) -> tuple[float, float, int, int]:
+    """(non-white share, coloured share, height and width of the coloured pixels' bounding
+    box) of a rendered page; "coloured" means saturated, unlike black text or grey bands."""
+    with Image.open(png) as image:
+        pixels = np.asarray(image.convert("RGB")).astype(int)
+    coloured = (pixels.max(axis=2) - pixels.min(axis=2)) > 40
+    ink = float((pixels.min(axis=2) < 235).mean())
+    if not coloured.any():
+        return ink, 0.0, 0, 0
+    rows, cols = np.flatnonzero(coloured.any(axis=1)), np.flatnonzero(coloured.any(axis=0))
+    return ink, float(coloured.mean()), int(rows[-1] - rows[0]), int(cols[-1] - cols[0])
+
+
+def _render_pages(pdf: bytes, folder: Path) -> list[Path]:
+    source = folder / "report.pdf"
+    source.write_bytes(pdf)
+    subprocess.run(
+        ["pdftoppm", "-r", "50", "-png", str(source), str(folder / "page")], check=True, timeout=120
+    )
+    return sorted(folder.glob("page-*.png"))
+
+
+@needs_poppler
+def test_pdf_report_pages_carry_their_charts(tmp_path: Path) -> None:
+    pdf = render_pdf(golden_report())
+    assert pdf.startswith(b"%PDF-")
+    assert b"/Subtype /Image" in pdf
+    pages = _render_pages(pdf, tmp_path)
+    assert len(pages) == 4  # summary + compare, ad, display, method/model/privacy
+    with Image.open(pages[0]) as first:
+        width, height = first.size
+    for page in pages[1:3]:  # one page per stimulus: a timeline chart fills most of it
+        ink, coloured, box_h, box_w = _ink(page)
+        assert ink > 0.2 and coloured > 0.01, page.name
+        assert box_h > 0.3 * height and box_w > 0.4 * width, page.name
+    ink, coloured, _, _ = _ink(pages[-1])  # method, model card, privacy: text only
+    assert ink < 0.2 and coloured == 0.0
+    _, coloured, _, _ = _ink(pages[0])  # the compare chart's bars
+    assert coloured > 0.005
+    text = subprocess.run(
+        ["pdftotext", str(tmp_path / "report.pdf"), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    for words in (
+        "Reaction report: Spring launch",
+        "Summary",
+        "Methodology",
+        "Model card",
+        "Privacy",
+        "77.8%",
+        "fewer than 3 faces",
+    ):
+        assert words in text
+    assert "feeling" not in text.lower()
+
+
+@needs_poppler
+def test_build_report_from_the_analysed_database(analysed_db: Path, tmp_path: Path) -> None:
+    from pipeline.store.database import connect
+
+    with connect(analysed_db, read_only=True) as con:
+        report = collect_report(con, "Spring launch", None, None, 5)
+        pdf = build_report(con, "pdf", "Spring launch", None, None, 5)
+        html_doc = build_report(con, "html", "Spring launch", "Spring ad", 2.0, 5)
+        with pytest.raises(InputError, match="Unknown report format"):
+            build_report(con, "docx", "Spring launch", None, None, 5)
+    assert [s.name for s in report.sections] == ["Spring ad", "Window display"]
+    assert report.sections[0].bucket_s == 1.0 and report.sections[1].bucket_s == 3600.0
+    assert report.sections[1].heatmap is not None
+    assert report.overview.faces == int(report.table["faces"].sum())
+    assert b"/Subtype /Image" in pdf
+    assert len(_render_pages(pdf, tmp_path)) >= 3
+    page = html_doc.decode()
+    assert "Reaction report: Spring launch" in page and "Scope: Spring ad" in page
+    assert "2 s buckets" in page and "Window display" not in page
+
+
+def test_cli_export_writes_html_and_pdf(analysed_db: Path, tmp_path: Path) -> None:
+    from pipeline.exports import export_to_file
+
+    html_path = export_to_file(
+        "html", tmp_path / "r.html", "Spring launch", None, None, db_path=analysed_db, min_crowd=5
+    )
+    pdf_path = export_to_file(
+        "pdf",
+        tmp_path / "r.pdf",
+        "Spring launch",
+        "Window display",
+        None,
+        db_path=analysed_db,
+        min_crowd=5,
+    )
+    assert html_path.read_bytes().startswith(b"<!DOCTYPE html>")
+    assert pdf_path.read_bytes().startswith(b"%PDF-")
+
+
+def test_report_of_a_campaign_without_faces_says_so(writable_db: Path) -> None:
+    from pipeline.store import catalog
+    from pipeline.store.database import connect
+
+    with connect(writable_db) as con:
+        catalog.create_campaign(con, "Empty")
+        with pytest.raises(InputError) as raised:
+            build_report(con, "pdf", "Empty", None, None, 5)
+    assert raised.value.title == "Nothing to export"
+
+
+def test_report_tables_are_numbers_not_objects() -> None:
+    table = stimulus_table(load_table("summary"), 5)
+    assert table["faces"].dtype == np.int64
+    assert pd.api.types.is_float_dtype(table["valence"])
+    assert io.StringIO(table.to_csv(index=False)).getvalue().startswith("stimulus,kind,faces")
