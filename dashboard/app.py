@@ -25,17 +25,16 @@ def _ensure_demo(db: Path) -> None:
     """Build the demo campaign into a database that does not exist yet (first run only)."""
     if db.exists():
         return
-    try:
-        from pipeline.demo import build_demo
-    except ImportError:  # the demo module is optional; an empty store still works
-        return
+    from pipeline.demo import build_demo
+    from pipeline.store.database import connect
+
     try:
         with st.spinner("Preparing the demo campaign (first run only)..."):
             build_demo(db, if_missing=True)
-    except ReactionError as error:
-        state.show_error(error)
-    except Exception as error:  # the demo is a convenience: never let it block the app
-        st.warning(f"**Demo campaign not loaded**\n\n{type(error).__name__}: {error}")
+    except ReactionError as error:  # the demo is a convenience: never let it block the app
+        with connect(db):
+            pass  # an empty, migrated store: the next run does not try again
+        st.warning(f"**Demo campaign not loaded**\n\n{error.title}: {error.message}")
     data.refresh()
 
 

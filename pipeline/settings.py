@@ -55,7 +55,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("EMOTION_BATCH_SIZE", "64", "Faces scored per onnxruntime call."),
     Setting(
-        "EMOTION_MAX_IMAGE_PIXELS", "40000000", "Larger images are downscaled before detection."
+        "EMOTION_MAX_IMAGE_PIXELS", "16000000", "Larger images are downscaled before detection."
     ),
     Setting(
         "EMOTION_MIN_CROWD", "5", "Buckets with fewer faces are suppressed in views and exports."

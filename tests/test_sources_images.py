@@ -142,13 +142,13 @@ def test_small_limits_reduce_then_resize(
 def test_hundred_megapixel_image_is_read_reduced(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("EMOTION_MAX_IMAGE_PIXELS", "40000000")  # the shipped default
+    monkeypatch.setenv("EMOTION_MAX_IMAGE_PIXELS", "40000000")  # a 40 MP limit, set explicitly
     path = tmp_path / "huge.png"
     huge = np.full((8400, 12000, 3), (40, 120, 200), np.uint8)
     huge[4000:4400, 6000:6800] = (255, 255, 255)
     assert cv2.imwrite(str(path), huge)
     del huge
-    image = read_image(path)  # default limit: the setting EMOTION_MAX_IMAGE_PIXELS (40 MP)
+    image = read_image(path)  # default limit: the setting EMOTION_MAX_IMAGE_PIXELS (40 MP here)
     # decoded at half scale (6000 x 4200 = 25.2 MP), not resized to 40 MP from full size
     assert image.shape == (4200, 6000, 3)
     assert image[2100, 3100].tolist() == [255, 255, 255]
