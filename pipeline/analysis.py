@@ -56,6 +56,38 @@ class AnalysisParams:
         return json.dumps(asdict(self), sort_keys=True)
 
 
+def parse_drop_flags(text: str) -> tuple[str, ...]:
+    """'blurred, profile' -> ('blurred', 'profile'); unknown flags are an error, not ignored."""
+    from pipeline.errors import InputError
+
+    flags = tuple(sorted({f.strip() for f in text.split(",") if f.strip()}))
+    unknown = set(flags) - {"small", "blurred", "profile"}
+    if unknown:
+        raise InputError(
+            "Unknown quality flag",
+            f"EMOTION_DROP_FLAGS has {sorted(unknown)}; use small, blurred or profile.",
+        )
+    return flags
+
+
+def params_from_settings(bucket_s: float, **overrides: object) -> AnalysisParams:
+    """Parameters from the settings table, with the caller's choices (CLI flags, dashboard
+    widgets) on top, so the CLI and an upload analyse the same way by default."""
+    from pipeline.settings import get_float, get_int, get_setting
+
+    values: dict[str, object] = {
+        "sample_fps": get_float("EMOTION_SAMPLE_FPS"),
+        "detector": get_setting("EMOTION_DETECTOR"),
+        "min_face_px": get_int("EMOTION_MIN_FACE_PX"),
+        "margin": get_float("EMOTION_FACE_MARGIN"),
+        "batch_size": get_int("EMOTION_BATCH_SIZE"),
+        "drop_flags": parse_drop_flags(get_setting("EMOTION_DROP_FLAGS")),
+        "bucket_s": bucket_s,
+    }
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return AnalysisParams(**values)  # type: ignore[arg-type]
+
+
 @dataclass
 class JobResult:
     """The tables one job produces; column names match the DuckDB tables."""

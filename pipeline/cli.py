@@ -16,37 +16,20 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from pipeline.analysis import AnalysisParams
+from pipeline.analysis import AnalysisParams, params_from_settings
 from pipeline.errors import ReactionError
 from pipeline.settings import get_float, get_int, get_setting
 
 
 def _params(args: argparse.Namespace) -> AnalysisParams:
-    return AnalysisParams(
+    return params_from_settings(
+        args.bucket,
         sample_fps=args.fps,
         detector=args.detector,
         min_face_px=args.min_face,
-        margin=get_float("EMOTION_FACE_MARGIN"),
-        batch_size=get_int("EMOTION_BATCH_SIZE"),
-        bucket_s=args.bucket,
-        start_s=getattr(args, "start", 0.0) or 0.0,
+        start_s=getattr(args, "start", None),
         end_s=getattr(args, "end", None),
-        drop_flags=parse_drop_flags(get_setting("EMOTION_DROP_FLAGS")),
     )
-
-
-def parse_drop_flags(text: str) -> tuple[str, ...]:
-    """'blurred, profile' -> ('blurred', 'profile'); unknown flags are an error, not ignored."""
-    from pipeline.errors import InputError
-
-    flags = tuple(sorted({f.strip() for f in text.split(",") if f.strip()}))
-    unknown = set(flags) - {"small", "blurred", "profile"}
-    if unknown:
-        raise InputError(
-            "Unknown quality flag",
-            f"EMOTION_DROP_FLAGS has {sorted(unknown)}; use small, blurred or profile.",
-        )
-    return flags
 
 
 def _add_analysis_args(parser: argparse.ArgumentParser, bucket_default: float) -> None:

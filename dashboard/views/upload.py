@@ -15,7 +15,7 @@ import streamlit as st
 
 from dashboard import data, state
 from pipeline.errors import InputError, ReactionError
-from pipeline.settings import get_float, get_int, get_setting
+from pipeline.settings import get_int
 
 if TYPE_CHECKING:
     from pipeline.analysis import AnalysisParams
@@ -39,18 +39,9 @@ def _analysis_params(kind: str) -> AnalysisParams:
     Imported here, not at the top: pipeline.analysis pulls in OpenCV, which only this page
     needs.
     """
-    from pipeline.analysis import AnalysisParams
-    from pipeline.cli import parse_drop_flags
+    from pipeline.analysis import params_from_settings
 
-    return AnalysisParams(
-        sample_fps=get_float("EMOTION_SAMPLE_FPS"),
-        detector=get_setting("EMOTION_DETECTOR"),
-        min_face_px=get_int("EMOTION_MIN_FACE_PX"),
-        margin=get_float("EMOTION_FACE_MARGIN"),
-        batch_size=get_int("EMOTION_BATCH_SIZE"),
-        bucket_s=1.0 if kind == "ad" else 60.0,
-        drop_flags=parse_drop_flags(get_setting("EMOTION_DROP_FLAGS")),
-    )
+    return params_from_settings(1.0 if kind == "ad" else 60.0)
 
 
 def _model_version() -> str:

@@ -13,7 +13,7 @@ import duckdb
 import pandas as pd
 
 from pipeline.emotion.labels import LABELS, VALENCE_SIGN
-from pipeline.store.series import series_select
+from pipeline.store.series import MEANS_SQL, SHARES_SQL, VALENCE_CASE_SQL, series_select
 
 _POSITIVE = [n for n, s in VALENCE_SIGN.items() if s > 0]
 
@@ -54,15 +54,7 @@ def _positive_share_sql() -> str:
 def stimulus_summary(con: duckdb.DuckDBPyConnection, campaign_id: int) -> pd.DataFrame:
     """Per stimulus of a campaign: faces, viewers, mean dwell, mean scores, shares, valence
     with a 95 % interval. One row per stimulus, also those without data (faces = 0)."""
-    means = ", ".join(f"avg(o.{n}) AS mean_{n}" for n in LABELS)
-    shares = ", ".join(
-        f"avg(CASE WHEN o.dominant = '{n}' THEN 1.0 ELSE 0.0 END) AS share_{n}" for n in LABELS
-    )
-    valence = (
-        "CASE o.dominant "
-        + " ".join(f"WHEN '{n}' THEN {s}" for n, s in VALENCE_SIGN.items())
-        + " ELSE 0 END"
-    )
+    means, shares, valence = MEANS_SQL, SHARES_SQL, VALENCE_CASE_SQL
     return con.execute(
         f"""
         WITH obs AS (
@@ -215,11 +207,7 @@ def hour_weekday(
     end: dt.datetime | None = None,
 ) -> pd.DataFrame:
     """Faces and valence per (ISO weekday 1-7, hour 0-23) for clock-time sources."""
-    valence = (
-        "CASE o.dominant "
-        + " ".join(f"WHEN '{n}' THEN {s}" for n, s in VALENCE_SIGN.items())
-        + " ELSE 0 END"
-    )
+    valence = VALENCE_CASE_SQL
     return con.execute(
         f"""
         SELECT isodow(o.ts) AS weekday, hour(o.ts) AS hour, count(*) AS faces,

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from pipeline.emotion.labels import LABELS, VALENCE_SIGN
 
-_MEANS = ",\n    ".join(f"avg(o.{n}) AS mean_{n}" for n in LABELS)
-_SHARES = ",\n    ".join(
+MEANS_SQL = ",\n    ".join(f"avg(o.{n}) AS mean_{n}" for n in LABELS)
+SHARES_SQL = ",\n    ".join(
     f"avg(CASE WHEN o.dominant = '{n}' THEN 1.0 ELSE 0.0 END) AS share_{n}" for n in LABELS
 )
-_VALENCE_CASE = (
+# +1 / -1 / 0 per face by its dominant expression (the valence index is its mean).
+VALENCE_CASE_SQL = (
     "CASE o.dominant "
     + " ".join(f"WHEN '{n}' THEN {s}" for n, s in VALENCE_SIGN.items())
     + " ELSE 0 END"
@@ -54,7 +55,7 @@ def series_select(where: str, by_clock: bool) -> str:
         ts_expr = "NULL::TIMESTAMP"
     return f"""
 WITH obs AS (
-  SELECT o.*, {bucket_key} AS bucket_key, {_VALENCE_CASE} AS valence_point,
+  SELECT o.*, {bucket_key} AS bucket_key, {VALENCE_CASE_SQL} AS valence_point,
          t.dwell_s
   FROM face_observations o
   LEFT JOIN tracks t ON t.job_id = o.job_id AND t.track_id = o.track_id
@@ -63,8 +64,8 @@ WITH obs AS (
   SELECT o.stimulus_id, o.source_id, o.bucket_key,
     count(*) AS faces,
     count(DISTINCT (o.job_id, o.track_id)) AS unique_tracks,
-    {_MEANS},
-    {_SHARES},
+    {MEANS_SQL},
+    {SHARES_SQL},
     avg(o.valence_point) AS valence,
     coalesce(stddev_samp(o.valence_point), 0) / sqrt(count(*)) AS valence_se,
     avg(o.dwell_s) AS mean_dwell_s
