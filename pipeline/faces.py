@@ -128,7 +128,9 @@ class FaceFinder:
             box = _scale_box((x, y, w, h), 1.0 / scale, width, height)
             if box[2] < self.min_face_px or box[3] < self.min_face_px:
                 continue
-            crop = crop_with_margin(frame, box, self.margin)
+            # A copy, not a view: a view would keep the whole frame alive while the crop waits
+            # for its batch (64 crops could pin ~30 full 720p frames).
+            crop = crop_with_margin(frame, box, self.margin).copy()
             if crop.size == 0:
                 continue
             eyes = sum(area.get(k) is not None for k in ("left_eye", "right_eye"))
