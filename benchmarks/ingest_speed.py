@@ -5,7 +5,7 @@ DeepFace's face extraction with its defaults (align=True, full frame) and score 
 own (batch 1). Ours is ``pipeline.ingest`` end to end (decode, detect, score in batches, track,
 commit to DuckDB). Both see the same generated 1280x720 clips, sampled at 5 frames/s.
 RSS is sampled during a long clip to show memory stays flat.
-Run: ``.venv/bin/python benchmarks/ingest_speed.py [--seconds 20] [--long-seconds 90]``.
+Run: ``.venv/bin/python benchmarks/ingest_speed.py [--seconds 20] [--long-seconds 240]``.
 """
 
 from __future__ import annotations

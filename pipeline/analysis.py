@@ -141,7 +141,9 @@ def analyse_frames(
     Holds one frame and at most one batch of small crops at a time, so memory stays flat on
     long footage. ``on_frame(frame, faces_found)`` is called after each frame (progress).
     """
-    tracker = IouTracker(max_gap_s=max(1.5, 3.0 / max(params.sample_fps, 1e-3)))
+    # Snapshots (sample_fps 0) are too far apart to link faces; video links over 3 samples.
+    gap = 1.5 if params.sample_fps <= 0 else max(1.5, 3.0 / params.sample_fps)
+    tracker = IouTracker(max_gap_s=gap)
     frame_rows: list[tuple[int, float, object, int]] = []
     face_rows: list[dict[str, object]] = []
     pending = _PendingBatch()
@@ -215,10 +217,10 @@ def _assemble(
     keep = {tid for tid, _, _, hits in tracks if hits >= params.min_track_hits}
     dropped = sum(1 for row in face_rows if row["track_id"] not in keep)
     renumber = {tid: i + 1 for i, tid in enumerate(sorted(keep))}
-    interval = 1.0 / params.sample_fps if params.sample_fps > 0 else 0.0
+    interval = 1.0 / params.sample_fps if params.sample_fps > 0 else None
     track_table = pd.DataFrame(
         [
-            (renumber[tid], first, last, (last - first) + interval, hits)
+            (renumber[tid], first, last, _dwell(first, last, hits, interval), hits)
             for tid, first, last, hits in tracks
             if tid in keep
         ],
@@ -236,6 +238,14 @@ def _assemble(
         excluded_faces=excluded,
         dropped_transient=dropped,
     )
+
+
+def _dwell(first: float, last: float, hits: int, interval: float | None) -> float | None:
+    """Seconds a face was seen: span plus one sampling interval for video; for snapshots the
+    span between sightings, and unknown (None) for a face seen once."""
+    if interval is None:
+        return (last - first) if hits > 1 else None
+    return (last - first) + interval
 
 
 _FACE_COLUMNS = [

@@ -47,7 +47,12 @@ def run_camera(args: argparse.Namespace, params: AnalysisParams) -> int:
             for i, f in enumerate(chunk)
         ]
         result = analyse_frames(
-            rebased, finder, classifier, AnalysisParams(**{**params.__dict__, "min_track_hits": 1})
+            rebased,
+            finder,
+            classifier,
+            AnalysisParams(
+                **{**params.__dict__, "min_track_hits": 1, "sample_fps": 1.0 / args.every}
+            ),
         )
         with connect(args.db) as con:
             job_id = jobs.start_job(

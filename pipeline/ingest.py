@@ -271,7 +271,8 @@ def ingest(
     """Ingest one video file or one snapshot folder in this process, start to finish."""
     classifier = shared_classifier()
     if kind == "images":
-        params = replace(params, min_track_hits=1)
+        # Snapshots have no sampling rate: each is one moment, tracks rarely span two.
+        params = replace(params, min_track_hits=1, sample_fps=0.0)
     prepared = prepare_job(
         kind, path, target, params, classifier.version, db_path, force, start_time, queued_job_id
     )

@@ -66,7 +66,8 @@ CREATE TABLE tracks (
     track_id INTEGER NOT NULL,
     first_offset_s DOUBLE NOT NULL,
     last_offset_s DOUBLE NOT NULL,
-    dwell_s DOUBLE NOT NULL,
+    -- NULL when unknown: a face seen in one camera snapshot says nothing about how long it stayed.
+    dwell_s DOUBLE,
     observations INTEGER NOT NULL,
     PRIMARY KEY (job_id, track_id)
 );
