@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import resource
 import subprocess
 import sys
 import time
@@ -121,12 +120,15 @@ def test_hundred_megapixel_snapshot_is_downscaled_with_bounded_memory(tmp_path: 
     del image
     db = tmp_path / "h.duckdb"
     script = (
-        "import resource, sys\n"
+        "import sys\n"
         "from pipeline.cli import main\n"
         f"main(['campaigns', 'add', 'H', '--db', {str(db)!r}])\n"
         f"code = main(['ingest-images', {str(folder)!r}, '--campaign', 'H', '--stimulus', 'S',"
         f" '--db', {str(db)!r}])\n"
-        "print('MAXRSS_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a child of this large
+        # pytest process would report pytest's memory instead of its own.
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0]\n"
+        "print('PEAK_MB', int(hwm.split()[1]) // 1024)\n"
         "sys.exit(code)\n"
     )
     done = subprocess.run(
@@ -137,11 +139,11 @@ def test_hundred_megapixel_snapshot_is_downscaled_with_bounded_memory(tmp_path: 
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    peak = int(next(x for x in done.stdout.splitlines() if x.startswith("MAXRSS")).split()[1])
-    # Decoding it whole would need 300 MB for pixels alone plus DeepFace's padded copies.
-    assert peak < 1200, peak
+    peak = int(next(x for x in done.stdout.splitlines() if x.startswith("PEAK_MB")).split()[1])
+    # Measured ~510 MB (models and libraries ~220 MB). Decoding the image whole would need
+    # 300 MB for its pixels alone, and detecting on it several times that.
+    assert peak < 800, peak
     assert _jobs(db) == [("huge", "done", 0)]
-    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss > 0
 
 
 def test_quality_gate_drops_flagged_faces(writable_db, ad_clip) -> None:
