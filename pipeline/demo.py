@@ -145,7 +145,7 @@ def rebuild_demo(
                     AnalysisParams(),
                     db,
                 )
-        # A week of snapshots, 9:00-19:00, one every 45 minutes: mornings calmer, evenings
+        # A week of snapshots, 9:00-18:40, one every 20 minutes: mornings calmer, evenings
         # happier, so the hour x weekday view has a pattern to show.
         start = dt.datetime(2026, 11, 2, 9, 0)
         for day in range(7):
@@ -158,8 +158,8 @@ def rebuild_demo(
                     folder,
                     valid,
                     start + dt.timedelta(days=day, hours=hour0 - 9),
-                    count=6,
-                    every=dt.timedelta(minutes=45),
+                    count=15,
+                    every=dt.timedelta(minutes=20),
                     labels=label_set,
                     seed=seed + day * 100 + hour0,
                     people=3,
