@@ -17,7 +17,6 @@ from typing import TypeVar
 import pandas as pd
 import streamlit as st
 
-from pipeline.errors import ReactionError, StoreError
 from pipeline.exports import export_table as _export_table
 from pipeline.exports import to_csv_bytes, to_emotion_api_json, to_parquet_bytes
 from pipeline.reports.build import build_report
@@ -34,17 +33,10 @@ def db_path() -> str:
 
 
 def _read(query: Callable[..., T], db: str, *args: object) -> T:
-    """Run one query on a fresh read-only connection, DuckDB errors turned into ours."""
-    try:
-        with connect(Path(db), read_only=True) as con:
-            return query(con, *args)
-    except ReactionError:
-        raise
-    except Exception as error:
-        # duckdb is not importable here (import contract): recognise its errors by module.
-        if type(error).__module__.split(".")[0] in ("duckdb", "_duckdb"):
-            raise StoreError("Database query failed", str(error)) from error
-        raise
+    """Run one query on a fresh read-only connection (``connect`` turns DuckDB errors into
+    StoreError, which the pages show as a title and a message)."""
+    with connect(Path(db), read_only=True) as con:
+        return query(con, *args)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)

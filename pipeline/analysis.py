@@ -112,8 +112,8 @@ def _in_zones(
     return False
 
 
-def _quality(face: DetectedFace) -> tuple[bool, bool, bool]:
-    gray = to_gray_square(face.crop)
+def _quality(face: DetectedFace, gray: np.ndarray) -> tuple[bool, bool, bool]:
+    """(small, blurred, profile) for a face and its 48x48 model input ``gray``."""
     blurred = float(cv2.Laplacian(gray, cv2.CV_64F).var()) < BLUR_VARIANCE
     return face.size < SMALL_FACE_PX, blurred, face.eyes_found < 2
 
@@ -153,7 +153,7 @@ def analyse_frames(
     def flush() -> None:
         if not pending:
             return
-        probs = classifier.predict_proba(pending.crops)
+        probs = classifier.predict_proba(np.stack(pending.crops))
         for row, p in zip(pending.rows, probs, strict=True):
             row.update({name: float(v) for name, v in zip(LABELS, p, strict=True)})
             row["dominant"] = LABELS[int(p.argmax())]
@@ -169,7 +169,9 @@ def analyse_frames(
             faces = kept
         track_ids = tracker.update(frame.offset_s, [(f.x, f.y, f.w, f.h) for f in faces])
         for face, track_id in zip(faces, track_ids, strict=True):
-            small, blurred, profile = _quality(face)
+            # The model's own input, made once: the quality flags and the scoring share it.
+            gray = to_gray_square(face.crop)
+            small, blurred, profile = _quality(face, gray)
             flags = {"small": small, "blurred": blurred, "profile": profile}
             if any(flags[name] for name in params.drop_flags):
                 gated += 1
@@ -191,7 +193,7 @@ def analyse_frames(
                     "is_profile": profile,
                 }
             )
-            pending.crops.append(face.crop)
+            pending.crops.append(gray)
         frame_rows.append((frame.index, frame.offset_s, frame.timestamp, len(faces)))
         if len(pending) >= params.batch_size:
             flush()

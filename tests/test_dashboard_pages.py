@@ -317,8 +317,6 @@ def test_an_empty_database_points_to_the_upload_page(tmp_path: Path, make_app) -
 
 
 def test_first_run_loads_the_demo_campaign(tmp_path: Path, make_app) -> None:
-    if not (PROJECT_ROOT / "data" / "demo" / "campaigns.parquet").is_file():
-        pytest.skip("data/demo/*.parquet not committed yet (pipeline/demo.py rebuild_demo)")
     db = tmp_path / "first-run.duckdb"
     at = _open(make_app(db))
     assert db.is_file()

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from pipeline.emotion import LABELS
 from pipeline.settings import PROJECT_ROOT
@@ -114,3 +115,12 @@ def test_purge_removes_old_jobs_only(writable_db) -> None:
         kept = con.execute("SELECT count(*) FROM face_observations").fetchone()[0]
     assert removed["jobs"] == 1 and removed["face_observations"] > 0
     assert left == 0 and kept > 0
+
+
+def test_query_failures_become_store_errors(tmp_path: Path) -> None:
+    from pipeline.errors import StoreError
+
+    with pytest.raises(StoreError) as failed, connect(tmp_path / "e.duckdb") as con:
+        con.execute("SELECT no_such_column FROM campaigns")
+    assert failed.value.title == "Database query failed"
+    assert "no_such_column" in failed.value.message

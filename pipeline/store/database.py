@@ -99,5 +99,9 @@ def connect(
         if not read_only:
             migrate(con)
         yield con
+    except duckdb.Error as error:
+        # The one place DuckDB failures become ours: callers (CLI, dashboard) show the title
+        # and message, never a DuckDB traceback.
+        raise StoreError("Database query failed", f"{path}: {error}") from error
     finally:
         con.close()
