@@ -72,7 +72,7 @@ def build_demo(db_path: Path | None = None, if_missing: bool = False) -> str:
         con.execute("BEGIN TRANSACTION")
         for table in DEMO_TABLES:
             source = DEMO_DIR / f"{table}.parquet"
-            con.execute(f"INSERT INTO {table} SELECT * FROM read_parquet(?)", [str(source)])
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?)", [str(source)])
         for sequence, table, column in (
             ("campaign_ids", "campaigns", "campaign_id"),
             ("stimulus_ids", "stimuli", "stimulus_id"),

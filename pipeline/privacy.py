@@ -18,6 +18,8 @@ _FIGURES = (
     "valence_low",
     "valence_high",
     "mean_dwell_s",
+    "people_looking",
+    "share_looking",
     "positive_share",
 )
 

@@ -2,8 +2,9 @@
 
 Per (stimulus, source, time bucket): faces, unique tracks, mean score per expression
 (windowMeanScores), share of faces per dominant expression (windowFaceDistribution), a valence
-index (share positive minus share negative) with a 95 % normal-approximation interval, and the
-mean dwell of the tracks seen in the bucket.
+index (share positive minus share negative) with a 95 % normal-approximation interval, the
+mean dwell of the tracks seen in the bucket, and the people looking at the camera (tracks with
+a looking row) with their share of the people whose head pose is known.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ SERIES_COLUMNS: tuple[str, ...] = (
     "valence_low",
     "valence_high",
     "mean_dwell_s",
+    "people_looking",
+    "share_looking",
 )
 
 
@@ -68,7 +71,10 @@ WITH obs AS (
     {SHARES_SQL},
     avg(o.valence_point) AS valence,
     coalesce(stddev_samp(o.valence_point), 0) / sqrt(count(*)) AS valence_se,
-    avg(o.dwell_s) AS mean_dwell_s
+    avg(o.dwell_s) AS mean_dwell_s,
+    count(DISTINCT CASE WHEN o.looking THEN (o.job_id, o.track_id) END) AS people_looking,
+    count(DISTINCT CASE WHEN o.looking IS NOT NULL THEN (o.job_id, o.track_id) END)
+      AS people_posed
   FROM obs o
   GROUP BY o.stimulus_id, o.source_id, o.bucket_key
 )
@@ -77,7 +83,9 @@ SELECT stimulus_id, source_id, CAST($bucket AS DOUBLE) AS bucket_s,
   {", ".join(f"mean_{n}" for n in LABELS)},
   {", ".join(f"share_{n}" for n in LABELS)},
   valence, greatest(-1, valence - 1.96 * valence_se) AS valence_low,
-  least(1, valence + 1.96 * valence_se) AS valence_high, mean_dwell_s
+  least(1, valence + 1.96 * valence_se) AS valence_high, mean_dwell_s,
+  CASE WHEN people_posed > 0 THEN people_looking END AS people_looking,
+  CASE WHEN people_posed > 0 THEN people_looking / people_posed END AS share_looking
 FROM grouped
 ORDER BY stimulus_id, source_id, bucket_key
 """
