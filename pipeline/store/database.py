@@ -36,8 +36,31 @@ def _migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """BEGIN ... COMMIT, rolled back on any error without hiding that error.
+
+    After a failed statement DuckDB aborts the transaction, and a ROLLBACK (or any cleanup
+    statement) may raise again; the first error is the one the user must see, so a failing
+    ROLLBACK is only attached to it as a note.
+    """
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException as error:
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error as rollback_error:
+            error.add_note(f"(the rollback failed too: {rollback_error})")
+        raise
+
+
 def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Apply the numbered migrations not applied yet, each in its own transaction."""
+    """Apply the numbered migrations not applied yet, each in its own transaction.
+
+    A failing migration raises a StoreError that names it and gives DuckDB's own reason.
+    """
     con.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (number INTEGER PRIMARY KEY, "
         "name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)"
@@ -47,16 +70,17 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
     for number, name, sql in _migrations():
         if number in applied:
             continue
-        con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(sql)
-            con.execute(
-                "INSERT INTO schema_migrations (number, name) VALUES (?, ?)", [number, name]
-            )
-            con.execute("COMMIT")
-        except duckdb.Error:
-            con.execute("ROLLBACK")
-            raise
+            with transaction(con):
+                con.execute(sql)
+                con.execute(
+                    "INSERT INTO schema_migrations (number, name) VALUES (?, ?)", [number, name]
+                )
+        except duckdb.Error as error:
+            raise StoreError(
+                "Database upgrade failed",
+                f"Migration {name} could not be applied, nothing of it was kept: {error}",
+            ) from error
         done.append(name)
     return done
 

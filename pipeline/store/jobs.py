@@ -7,6 +7,7 @@ leaves no partial rows, and the same file can simply be ingested again.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ import pandas as pd
 
 from pipeline.analysis import JobResult
 from pipeline.store.catalog import Source
+from pipeline.store.database import transaction
 from pipeline.store.series import SERIES_COLUMNS, series_select
 
 
@@ -157,8 +159,7 @@ def commit_job(
     frames.insert(0, "job_id", job_id)
     tracks = result.tracks.copy()
     tracks.insert(0, "job_id", job_id)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         for old in replace_job_ids or []:
             delete_job_rows(con, old)
             con.execute("DELETE FROM ingest_jobs WHERE job_id = ?", [old])
@@ -177,10 +178,6 @@ def commit_job(
             "finished_at = current_timestamp WHERE job_id = ?",
             [len(frames), len(faces), len(tracks), warnings, job_id],
         )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def delete_job_rows(con: duckdb.DuckDBPyConnection, job_id: int) -> None:
@@ -205,4 +202,6 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> 
         columns = ", ".join(frame.columns)
         con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _incoming")
     finally:
-        con.unregister("_incoming")
+        # In an aborted transaction unregister raises too; the insert's error is the one to show.
+        with contextlib.suppress(duckdb.Error):
+            con.unregister("_incoming")
