@@ -1,0 +1,59 @@
+"""The minimum crowd, counted in people, applied to base cells.
+
+People in a base cell: distinct tracks for footage (each ingest job's tracks are its own
+people, so ten one-respondent files make ten people); for snapshot cameras, whose faces are
+not linked across snapshots, the most faces in any one snapshot of the cell. A cell with fewer
+people than the minimum crowd is withheld, and its rows never enter any figure.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from pipeline.errors import InputError
+
+CELL_KEYS = ["source_id", "cell"]
+
+
+def crowd_floor(configured: int, consented: bool) -> int:
+    """The lowest minimum crowd allowed: 1 for a consented study, else the configured one."""
+    return 1 if consented else max(1, int(configured))
+
+
+def resolve_min_crowd(requested: int | None, configured: int, consented: bool) -> int:
+    """The minimum crowd in force: the floor when none is requested; a request may only raise
+    it. Raises a one-line InputError (exit 2 on the CLI) for a request below the floor."""
+    floor = crowd_floor(configured, consented)
+    if requested is None:
+        return floor
+    if int(requested) < floor:
+        raise InputError(
+            "Minimum crowd too low",
+            f"{requested} is below the configured minimum of {floor} people "
+            "(EMOTION_MIN_CROWD); it can only be raised.",
+        )
+    return int(requested)
+
+
+def cell_people(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per base cell (source_id, cell): faces, people and whether it is a snapshot cell."""
+    if rows.empty:
+        return pd.DataFrame(columns=[*CELL_KEYS, "faces", "people", "snapshot"])
+    grouped = rows.groupby(CELL_KEYS, sort=True)
+    cells = grouped.agg(
+        faces=("frames", "sum"),
+        tracks=("track_id", "size"),
+        most_in_snapshot=("max_faces_in_frame", "max"),
+        snapshot=("snapshot", "any"),
+    ).reset_index()
+    cells["people"] = cells["most_in_snapshot"].where(cells["snapshot"], cells["tracks"])
+    return cells[[*CELL_KEYS, "faces", "people", "snapshot"]]
+
+
+def mark_published(rows: pd.DataFrame, min_crowd: int) -> pd.DataFrame:
+    """``rows`` (per-person cells) with a boolean ``published``: its cell has enough people."""
+    cells = cell_people(rows)
+    cells["published"] = cells["people"] >= int(min_crowd)
+    out = rows.merge(cells[[*CELL_KEYS, "published"]], on=CELL_KEYS, how="left")
+    out["published"] = out["published"].fillna(False).astype(bool)
+    return out

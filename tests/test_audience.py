@@ -1,0 +1,275 @@
+"""People statistics on real DuckDB files with hand-built audiences (aggregation only).
+
+The person is the unit: one person filmed at 5 frames/s is withheld at every bucket size, a
+withheld cell cannot be recovered by differencing other views, intervals are over people,
+and A/B verdicts name a winner only when the difference is clear.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.audience import read
+from pipeline.audience.crowd import resolve_min_crowd
+from pipeline.audience.grid import check_bucket
+from pipeline.audience.intervals import TOO_FEW_PEOPLE, mean_interval
+from pipeline.audience.metrics import summarise
+from pipeline.audience.verdicts import METRICS, compare, verdicts
+from pipeline.emotion.labels import LABELS
+from pipeline.errors import InputError
+from pipeline.store import people as store_people
+from pipeline.store.database import connect
+from tests.audience_rows import Person, write_people
+
+FIGURE_PREFIXES = ("mean_", "share_", "watcher_share_", "valence", "expressiveness")
+OFFSET_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
+
+
+def _figures(table: pd.DataFrame) -> pd.DataFrame:
+    columns = [c for c in table.columns if c.startswith(FIGURE_PREFIXES)]
+    return table[columns].astype(float)
+
+
+def test_one_person_at_5_fps_is_withheld_at_every_bucket_size(tmp_path: Path) -> None:
+    db = tmp_path / "one.duckdb"
+    stimulus = write_people(db, "Solo", "Ad", [Person(0.0, 20.0, fps=5.0)])
+    with connect(db, read_only=True) as con:
+        for bucket in OFFSET_BUCKETS:
+            table = read.series(con, stimulus, bucket, False, 5)
+            assert table["suppressed"].all() and (table["people"] == 1).all()
+            assert _figures(table).isna().all().all()
+            assert table["faces"].sum() == 100
+        summary = read.stimulus_summary(con, 1, 5)
+        kpis = read.campaign_kpis(con, 1, 5)
+    assert summary["suppressed"].all() and summary["valence"].isna().all()
+    assert kpis["people"] == 1 and kpis["suppressed"]
+    assert math.isnan(kpis["valence"]) and math.isnan(kpis["share_happiness"])
+
+
+def test_one_person_gets_no_band_even_when_shown(tmp_path: Path) -> None:
+    db = tmp_path / "one.duckdb"
+    stimulus = write_people(db, "Solo", "Ad", [Person(0.0, 20.0, fps=5.0)])
+    with connect(db, read_only=True) as con:
+        table = read.series(con, stimulus, 1.0, False, 1)
+    assert not table["suppressed"].any() and (table["valence"] == 1.0).all()
+    assert table["valence_low"].isna().all() and table["valence_high"].isna().all()
+    estimate = mean_interval([1.0])
+    assert not estimate.has_band and TOO_FEW_PEOPLE == "too few people"
+
+
+def _crowd_with_and_without_loner(tmp_path: Path, loner: bool) -> Path:
+    db = tmp_path / f"crowd_{loner}.duckdb"
+    rng = np.random.default_rng(1)
+    crowd = [
+        Person(0.0, 10.0, dominant=str(rng.choice(["happiness", "neutral", "sadness"])))
+        for _ in range(6)
+    ]
+    if loner:
+        # Alone from 10 s to 13 s with an extreme expression: every cell of his is withheld.
+        crowd.append(Person(10.0, 3.0, dominant="anger"))
+    write_people(db, "Diff", "Ad", crowd)
+    # A second camera on the same display: 6 people at 10:00, and 1 at 10:00 on camera B.
+    start = dt.datetime(2026, 3, 14, 10, 0)
+    write_people(
+        db, "Diff", "Window", [Person(0, 120, start_time=start) for _ in range(6)], "display",
+        source="cam A", source_kind="footage",
+    )  # fmt: skip
+    if loner:
+        write_people(
+            db, "Diff", "Window", [Person(0, 60, dominant="anger", start_time=start)],
+            "display", source="cam B", source_kind="footage",
+        )  # fmt: skip
+    return db
+
+
+def _views(db: Path) -> dict[str, pd.DataFrame]:
+    views = {}
+    with connect(db, read_only=True) as con:
+        for bucket in OFFSET_BUCKETS:
+            views[f"ad {bucket}"] = read.series(con, 1, bucket, False, 5)
+        for bucket in (300.0, 900.0, 3600.0, 86400.0):
+            views[f"display {bucket}"] = read.series(con, 2, bucket, True, 5)
+        day = dt.datetime(2026, 3, 14)
+        views["display dated"] = read.series(
+            con, 2, 3600.0, True, 5, None, day, day + dt.timedelta(days=1)
+        )
+        views["hour x weekday"] = read.hour_weekday(con, 2, 5)
+        views["summary"] = read.stimulus_summary(con, 1, 5)
+        views["kpis"] = pd.DataFrame([read.campaign_kpis(con, 1, 5)])
+    return views
+
+
+def test_differencing_recovers_nothing_of_a_withheld_person(tmp_path: Path) -> None:
+    """Every figure of every bucket size, date window and pooled view is identical with or
+    without a person who was only ever in withheld cells: there is nothing to subtract."""
+    without = _views(_crowd_with_and_without_loner(tmp_path, loner=False))
+    with_loner = _views(_crowd_with_and_without_loner(tmp_path, loner=True))
+    for name, table in with_loner.items():
+        base = without[name]
+        keys = ("bucket_offset_s", "bucket_ts", "weekday", "hour", "stimulus_id", "campaign_id")
+        key = [c for c in keys if c in table and (c != "stimulus_id" or "bucket_s" not in table)]
+        shown = table[~table["suppressed"]] if "suppressed" in table else table
+        merged = shown.merge(base, on=key, how="left", suffixes=("", "_without"))
+        for column in _figures(shown).columns:
+            pd.testing.assert_series_equal(
+                merged[column].astype(float),
+                merged[f"{column}_without"].astype(float),
+                check_names=False,
+                obj=f"{name}: {column}",
+            )
+    # The loner is counted (so gaps are explained) but his expression never shows.
+    assert with_loner["ad 1.0"]["people"].max() == 6
+    assert with_loner["ad 1.0"].query("bucket_offset_s >= 10")["suppressed"].all()
+    assert with_loner["summary"].loc[0, "people"] == 7
+    assert with_loner["summary"].loc[0, "share_anger"] == 0.0
+
+
+def test_frame_level_figures_would_have_leaked_the_loner(tmp_path: Path) -> None:
+    """The old rule (faces per bucket) shows the loner's 15 frames as a crowd: the attack
+    this module prevents is real."""
+    db = _crowd_with_and_without_loner(tmp_path, loner=True)
+    with connect(db, read_only=True) as con:
+        rows = store_people.person_cells(con, 1, 1.0, False)
+    lone = rows[rows["cell"] >= 10.0]
+    assert (lone.groupby("cell")["frames"].sum() >= 5).all()
+    assert (lone["n_anger"] == lone["frames"]).all()
+
+
+def _simulated_audience(rng: np.random.Generator, people: int, frames: int) -> pd.DataFrame:
+    """One row per person: ``frames`` face rows drawn from that person's own tendencies."""
+    happy = rng.beta(2, 3, people) * 0.6
+    sad = rng.beta(1, 4, people) * 0.4
+    draws = rng.random((people, frames))
+    n_happy = (draws < happy[:, None]).sum(axis=1)
+    n_sad = ((draws >= happy[:, None]) & (draws < (happy + sad)[:, None])).sum(axis=1)
+    rows = pd.DataFrame(
+        {
+            "source_id": 1,
+            "cell": 0.0,
+            "job_id": np.arange(people),
+            "track_id": 1,
+            "frames": frames,
+            "sum_valence": n_happy - n_sad,
+            "posed_frames": 0,
+            "looking_frames": 0,
+            "max_faces_in_frame": people,
+            "dwell_s": frames / 5.0,
+            "attention_s": np.nan,
+            "snapshot": False,
+            "published": True,
+        }
+    )
+    for n in LABELS:
+        counts = n_happy if n == "happiness" else n_sad if n == "sadness" else 0
+        if n == "neutral":
+            counts = frames - n_happy - n_sad
+        rows[f"n_{n}"] = counts
+        rows[f"sum_{n}"] = rows[f"n_{n}"].astype(float)
+    return rows
+
+
+def test_band_over_people_covers_the_true_mean_about_95_percent() -> None:
+    rng = np.random.default_rng(7)
+    true_mean = 0.6 * 2 / 5 - 0.4 * 1 / 5  # E[happy] - E[sad]
+    covered = frame_level_covered = 0
+    for _ in range(200):
+        rows = _simulated_audience(rng, people=25, frames=100)
+        row = summarise(rows, ["cell"], 5).iloc[0]
+        covered += row["valence_low"] <= true_mean <= row["valence_high"]
+        # Today's frame-level band: every face row an independent observation.
+        points = np.concatenate(
+            [
+                np.r_[np.ones(h), -np.ones(s), np.zeros(100 - h - s)]
+                for h, s in zip(rows["n_happiness"], rows["n_sadness"], strict=True)
+            ]
+        )
+        half = 1.96 * points.std(ddof=1) / math.sqrt(len(points))
+        frame_level_covered += abs(points.mean() - true_mean) <= half
+    assert 0.90 <= covered / 200 <= 0.98
+    assert frame_level_covered / 200 < 0.80
+
+
+def test_verdict_names_a_winner_only_for_a_clear_difference(tmp_path: Path) -> None:
+    db = tmp_path / "ab.duckdb"
+    mix = ["happiness"] * 8 + ["neutral"] * 4
+    flat = ["happiness"] * 2 + ["neutral"] * 10
+    even = ["happiness"] * 6 + ["neutral"] * 6
+    for name, moods in (("Ad A", mix), ("Ad B", flat), ("Ad C", even), ("Ad D", even)):
+        write_people(db, "AB", name, [Person(0, 6, dominant=m) for m in moods])
+    with connect(db, read_only=True) as con:
+        people = {n: read.stimulus_people(con, i, 5) for i, n in enumerate("ABCD", 1)}
+    valence = METRICS[0]
+    clear = compare(valence, "Ad A", people["A"], "Ad B", people["B"], 5)
+    assert clear.winner == "Ad A"
+    assert clear.text.startswith("Ad A: more positive than Ad B, +0.50 [")
+    assert clear.text.endswith("12 vs 12 viewers")
+    assert clear.difference.low > 0 and clear.difference.low < 0.5 < clear.difference.high
+    flipped = compare(valence, "Ad B", people["B"], "Ad A", people["A"], 5)
+    assert flipped.winner == "Ad A" and flipped.text.startswith("Ad A: more positive than Ad B")
+    none = compare(valence, "Ad C", people["C"], "Ad D", people["D"], 5)
+    assert none.winner == "" and "no clear difference in valence index, +0.00" in none.text
+    few = compare(valence, "Ad A", people["A"].head(3), "Ad B", people["B"], 5)
+    assert few.winner == "" and "too few people" in few.text
+    looking = compare(METRICS[3], "Ad A", people["A"], "Ad B", people["B"], 5)
+    assert "not available" in looking.text and looking.winner == ""
+    assert len(verdicts({"A": people["A"], "B": people["B"], "C": people["C"]}, 5)) == 3 * 6
+
+
+def test_watchers_attention_and_attraction_from_pose(tmp_path: Path) -> None:
+    db = tmp_path / "look.duckdb"
+    crowd = [Person(0, 10, looking=True, attention_s=4.0) for _ in range(4)]
+    crowd += [Person(0, 10, looking=False, attention_s=0.0) for _ in range(2)]
+    crowd += [Person(0, 10, looking=True, attention_s=0.5, dominant="neutral")]
+    write_people(db, "Look", "Ad", crowd)
+    write_people(db, "Look", "Haar ad", [Person(0, 10) for _ in range(6)])
+    with connect(db, read_only=True) as con:
+        summary = read.stimulus_summary(con, 1, 5).set_index("name")
+        buckets = read.series(con, 1, 1.0, False, 5)
+    looked = summary.loc["Ad"]
+    assert looked["passers_by"] == 7 and looked["watchers"] == 4
+    assert looked["mean_attention_s"] == pytest.approx(16.5 / 7)
+    assert looked["attraction"] == pytest.approx(16.5 / 70)
+    assert looked["people_looking"] == 5 and looked["share_looking"] == pytest.approx(5 / 7)
+    assert math.isnan(looked["watcher_share_happiness"])  # 4 watchers < minimum crowd 5
+    assert np.allclose(buckets["share_looking"], 5 / 7)
+    unknown = summary.loc["Haar ad"]  # no pose: looking figures empty, never guessed
+    assert unknown["passers_by"] == 6 and math.isnan(unknown["watchers"])
+    for column in ("share_looking", "mean_attention_s", "attraction", "people_looking"):
+        assert math.isnan(unknown[column])
+
+
+def test_snapshot_people_are_the_most_faces_in_one_snapshot(tmp_path: Path) -> None:
+    db = tmp_path / "snap.duckdb"
+    start = dt.datetime(2026, 3, 14, 9, 0)
+    # Three snapshots, one minute apart, of 5, 5 and 2 faces: each face its own track.
+    people = [
+        Person(60.0 * k, 0.2, start_time=start) for k, faces in enumerate((5, 5, 2))
+        for _ in range(faces)
+    ]  # fmt: skip
+    write_people(db, "Snap", "Window", people, "display", "cam", "camera")
+    with connect(db) as con:
+        # One snapshot holds all faces taken at the same minute.
+        con.execute("UPDATE face_observations SET frame_index = CAST(offset_s AS INTEGER)")
+        con.execute("UPDATE face_observations SET job_id = 1")
+        con.execute("UPDATE tracks SET dwell_s = NULL")
+        table = read.series(con, 1, 300.0, True, 5)
+        summary = read.stimulus_summary(con, 1, 5).iloc[0]
+    assert table["people"].tolist() == [5] and not table["suppressed"].any()
+    assert math.isnan(summary["passers_by"]) and math.isnan(summary["mean_dwell_s"])
+
+
+def test_minimum_crowd_can_only_be_raised_unless_consented() -> None:
+    assert resolve_min_crowd(None, 5, consented=False) == 5
+    assert resolve_min_crowd(8, 5, consented=False) == 8
+    with pytest.raises(InputError, match="below the configured minimum of 5"):
+        resolve_min_crowd(1, 5, consented=False)
+    assert resolve_min_crowd(None, 5, consented=True) == 1
+    with pytest.raises(InputError, match="multiple of the base cell"):
+        check_bucket(0.3, by_clock=False)
+    assert check_bucket(1200.0, by_clock=True) == 1200.0
