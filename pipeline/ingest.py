@@ -119,30 +119,21 @@ def prepare_job(
                 params, exclusion_zones=tuple(tuple(point) for point in source.exclusion_zones)
             )  # type: ignore[misc]
         key = jobs.JobKey(source.source_id, digest, params.digest(model_version))
-        earlier = jobs.done_job_ids(con, key)
-        if earlier and not force:
-            if queued_job_id is not None:
-                jobs.fail_job(
-                    con,
-                    queued_job_id,
-                    "Already ingested",
-                    f"{path.name} was already analysed as job {earlier[-1]}.",
-                )
-            return IngestSummary(
-                path.name,
-                "skipped",
-                earlier[-1],
-                message=f"already ingested as job {earlier[-1]}; use --force to analyse it again",
-            )
-        if queued_job_id is None:
-            job_id = jobs.start_job(
-                con, key, path.name, params.as_json(), model_version, params.detector
-            )
-        else:
-            job_id = queued_job_id
-            jobs.set_progress(con, job_id, 0.0, 0, 0)
+        claim = jobs.claim_job(
+            con,
+            key,
+            path.name,
+            params.as_json(),
+            model_version,
+            params.detector,
+            force=force,
+            queued_job_id=queued_job_id,
+        )
+    if not claim.claimed:
+        hint = "; use --force to analyse it again" if "ingested as" in claim.message else ""
+        return IngestSummary(path.name, "skipped", claim.job_id, message=claim.message + hint)
     return JobSpec(
-        job_id,
+        claim.job_id,
         kind,
         path,
         params,
@@ -151,7 +142,7 @@ def prepare_job(
         by_clock=target.source_kind == "camera",
         start_time=start_time,
         expected_frames=expected,
-        replace_job_ids=tuple(earlier),
+        replace_job_ids=claim.replace_job_ids,
     )
 
 
@@ -210,10 +201,11 @@ def run_job(
     )
 
 
-def finish_job(spec: JobSpec, result: JobResult, db_path: Path | None = None) -> None:
+def finish_job(spec: JobSpec, result: JobResult, db_path: Path | None = None) -> bool:
+    """Commit the job's rows; False when another job stored the same file meanwhile."""
     with connect(db_path) as con:
         source = catalog.get_source(con, spec.source_id)
-        jobs.commit_job(
+        return jobs.commit_job(
             con,
             spec.job_id,
             source,
@@ -280,11 +272,18 @@ def ingest(
         return prepared
     started = time.perf_counter()
     try:
-        result = run_job(prepared, classifier, DatabaseProgress(prepared.job_id, db_path, progress))
-        finish_job(prepared, result, db_path)
+        with jobs.heartbeat(db_path, [prepared.job_id]):
+            result = run_job(
+                prepared, classifier, DatabaseProgress(prepared.job_id, db_path, progress)
+            )
+        stored = finish_job(prepared, result, db_path)
     except BaseException as error:
         record_failure(prepared.job_id, error, db_path)
         raise
+    if not stored:
+        return IngestSummary(
+            path.name, "skipped", prepared.job_id, message="already ingested by another job"
+        )
     return IngestSummary(
         path.name,
         "done",

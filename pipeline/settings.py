@@ -64,6 +64,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("EMOTION_UPLOAD_DIR", str(PROJECT_ROOT / "data" / "uploads"), "Where uploads wait."),
     Setting("EMOTION_RETENTION_DAYS", "365", "Face rows older than this are removed by `purge`."),
     Setting("EMOTION_THREADS", "2", "onnxruntime intra-op threads."),
+    Setting(
+        "EMOTION_JOB_STALE_S",
+        "45",
+        "A queued or running job without a heartbeat for this many seconds is shown and "
+        "recorded as interrupted (its process died).",
+    ),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -26,6 +26,7 @@ from pipeline.ingest import (
     record_failure,
     run_job,
 )
+from pipeline.store import jobs
 
 
 def _worker_init() -> None:
@@ -61,18 +62,28 @@ def ingest_parallel(
             summaries.append(prepared)
         else:
             specs.append(prepared)
-    with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
+    with (
+        jobs.heartbeat(db_path, [spec.job_id for spec in specs]),
+        ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool,
+    ):
         futures = {pool.submit(_run, spec): spec for spec in specs}
         for future in tqdm(as_completed(futures), total=len(futures), desc="files", unit="file"):
             spec = futures[future]
             try:
                 result, seconds = future.result()
-                finish_job(spec, result, db_path)
+                stored = finish_job(spec, result, db_path)
             except Exception as error:  # one bad file must not lose the others
                 record_failure(spec.job_id, error, db_path)
                 message = error.message if isinstance(error, ReactionError) else str(error)
                 summaries.append(
                     IngestSummary(spec.path.name, "failed", spec.job_id, message=message)
+                )
+                continue
+            if not stored:
+                summaries.append(
+                    IngestSummary(
+                        spec.path.name, "skipped", spec.job_id, message="already ingested"
+                    )
                 )
                 continue
             summaries.append(

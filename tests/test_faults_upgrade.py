@@ -43,12 +43,14 @@ def _build(db: Path, numbers: list[int], release1: bool) -> None:
     con.close()
 
 
+_NUMBERS = [number for number, _, _ in _migrations()]
+# Every earlier prefix of the migrations, plus release 1's own sets (its 002 before the edit).
 SETS = {
-    "001": ([1], False),
+    f"{_NUMBERS[0]:03d}-{_NUMBERS[i - 1]:03d}": (_NUMBERS[:i], False)
+    for i in range(1, len(_NUMBERS))
+} | {
     "001-002 release 1 (dwell_s NOT NULL)": ([1, 2], True),
     "001-003 on release 1's 002": ([1, 2, 3], True),
-    "001-002 as edited": ([1, 2], False),
-    "001-003": ([1, 2, 3], False),
 }
 
 

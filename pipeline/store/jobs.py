@@ -1,15 +1,31 @@
-"""Ingest jobs: the idempotency check, progress, and the one-transaction commit of results.
+"""Ingest jobs: the atomic claim, heartbeat, progress, and the one-transaction commit.
 
 A job's rows appear all at once or not at all: face rows, frames, tracks and series are
 inserted and the job marked done inside one transaction, so a crash (even SIGKILL) mid-file
 leaves no partial rows, and the same file can simply be ingested again.
+
+Idempotency is by content: the same bytes, for the same stimulus, with the same parameters
+(detector and model version included) are analysed once, whatever the file is called. The
+claim (look for a done or live job of that key, else register a running one) and the commit
+(look again, then insert) each run inside one write transaction. DuckDB lets one process
+write a file at a time and ``_WRITE_LOCK`` serialises this process's threads, so two
+ingestions of the same file can never both add rows.
+
+A running job proves it is alive by its heartbeat (``updated_at``, touched every few
+seconds by ``Heartbeat``); a job whose heartbeat is older than EMOTION_JOB_STALE_S was left
+by a dead process and is shown, then recorded, as interrupted.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
+import socket
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -19,10 +35,34 @@ from pipeline.store.catalog import Source
 from pipeline.store.database import transaction
 from pipeline.store.series import SERIES_COLUMNS, series_select
 
+_WRITE_LOCK = threading.RLock()
+
+INTERRUPTED_TITLE = "Interrupted"
+INTERRUPTED_MESSAGE = (
+    "The process running this job stopped (killed, crashed or out of disk) before it "
+    "finished; nothing of it was stored. Start it again."
+)
+
+
+def stale_after_s() -> float:
+    """Seconds without a heartbeat after which a queued or running job counts as dead."""
+    from pipeline.settings import get_float
+
+    return get_float("EMOTION_JOB_STALE_S")
+
+
+def heartbeat_every_s() -> float:
+    return max(0.2, min(10.0, stale_after_s() / 4))
+
 
 @dataclass(frozen=True)
 class JobKey:
-    """What makes two ingestions the same: the source, the file's bytes and the parameters."""
+    """The source a job writes to, the file's bytes and the parameters (with the model version).
+
+    Two jobs are the same ingestion when bytes and parameters match and their sources belong to
+    the same stimulus: the source (named after the file by default) does not count, so a renamed
+    copy is recognised.
+    """
 
     source_id: int
     content_hash: str
@@ -52,13 +92,121 @@ _JOB_COLUMNS = (
 )
 
 
+_SAME_KEY = (
+    "content_hash = $content AND params_hash = $params AND source_id IN (SELECT source_id "
+    "FROM sources WHERE stimulus_id = (SELECT stimulus_id FROM sources WHERE source_id = $source))"
+)
+
+
+def _key_args(key: JobKey) -> dict[str, object]:
+    return {"content": key.content_hash, "params": key.params_hash, "source": key.source_id}
+
+
 def find_done_job(con: duckdb.DuckDBPyConnection, key: JobKey) -> JobRecord | None:
     row = con.execute(
-        f"SELECT {_JOB_COLUMNS} FROM ingest_jobs WHERE source_id = ? AND content_hash = ? "
-        "AND params_hash = ? AND status = 'done' ORDER BY job_id DESC LIMIT 1",
-        [key.source_id, key.content_hash, key.params_hash],
+        f"SELECT {_JOB_COLUMNS} FROM ingest_jobs WHERE {_SAME_KEY} AND status = 'done' "
+        "ORDER BY job_id DESC LIMIT 1",
+        _key_args(key),
     ).fetchone()
     return JobRecord(*row) if row else None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: alive
+    return True
+
+
+def stale_job_ids(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Queued or running jobs whose process is gone: no heartbeat for EMOTION_JOB_STALE_S, or
+    (on this machine) their process no longer exists."""
+    rows = con.execute(
+        "SELECT job_id, worker_host, worker_pid, "
+        "updated_at < current_timestamp - to_seconds(CAST(? AS DOUBLE)) AS silent "
+        "FROM ingest_jobs WHERE status IN ('queued', 'running')",
+        [stale_after_s()],
+    ).fetchall()
+    host = socket.gethostname()
+    return [
+        int(job_id)
+        for job_id, worker_host, pid, silent in rows
+        if silent or (worker_host == host and pid is not None and not _pid_alive(int(pid)))
+    ]
+
+
+def expire_stale_jobs(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Record queued or running jobs whose process is gone as failed: interrupted."""
+    stale = stale_job_ids(con)
+    if stale:
+        con.execute(
+            "UPDATE ingest_jobs SET status = 'failed', error_title = ?, error_message = ?, "
+            "finished_at = current_timestamp WHERE job_id IN (SELECT unnest(?))",
+            [INTERRUPTED_TITLE, INTERRUPTED_MESSAGE, stale],
+        )
+    return stale
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of ``claim_job``: a job id to run, or the job that already covers the key."""
+
+    job_id: int
+    claimed: bool
+    replace_job_ids: tuple[int, ...] = ()
+    message: str = ""
+
+
+def claim_job(
+    con: duckdb.DuckDBPyConnection,
+    key: JobKey,
+    input_name: str,
+    params_json: str,
+    model_version: str,
+    detector: str,
+    force: bool = False,
+    queued_job_id: int | None = None,
+    input_path: str = "",
+) -> Claim:
+    """Atomically: skip a key already stored (or being analysed now), else register the job.
+
+    ``force``: analyse again; the done jobs of the key are replaced at commit. A queued job
+    (an upload) is claimed by its own id and marked failed when another job covers the key.
+    """
+    with _WRITE_LOCK, transaction(con):
+        expire_stale_jobs(con)
+        done = find_done_job(con, key)
+        live = con.execute(
+            f"SELECT job_id FROM ingest_jobs WHERE {_SAME_KEY} AND status = 'running' "
+            "AND job_id IS DISTINCT FROM $own ORDER BY job_id LIMIT 1",
+            {**_key_args(key), "own": queued_job_id},
+        ).fetchone()
+        other: tuple[int, str] | None = None
+        if done is not None and not force:
+            other = (done.job_id, f"already ingested as job {done.job_id}")
+        elif live is not None:
+            other = (int(live[0]), f"already being ingested as job {live[0]}")
+        if other is not None:
+            if queued_job_id is not None:
+                fail_job(con, queued_job_id, "Already ingested", f"{input_name}: {other[1]}.")
+            return Claim(other[0], False, message=other[1])
+        replace = tuple(done_job_ids(con, key)) if force else ()
+        if queued_job_id is None:
+            job_id = _insert_job(
+                con, key, input_name, params_json, model_version, detector, "running", input_path
+            )
+        else:
+            job_id = queued_job_id
+            con.execute(
+                "UPDATE ingest_jobs SET status = 'running', progress = 0, error_title = NULL, "
+                "error_message = NULL, finished_at = NULL, updated_at = current_timestamp, "
+                "worker_host = ?, worker_pid = ? WHERE job_id = ?",
+                [socket.gethostname(), os.getpid(), job_id],
+            )
+    return Claim(job_id, True, replace)
 
 
 def queued_job_inputs(con: duckdb.DuckDBPyConnection, job_id: int) -> tuple[str, str, int]:
@@ -90,19 +238,30 @@ def start_job(
     status: str = "running",
     input_path: str = "",
 ) -> int:
-    """Record a job as running (or queued); earlier unfinished runs of the same key are
-    marked failed, since only a crashed process leaves a job running."""
-    con.execute(
-        "UPDATE ingest_jobs SET status = 'failed', error_title = 'Interrupted', "
-        "error_message = 'The process stopped before the job finished; nothing was stored.', "
-        "updated_at = current_timestamp WHERE source_id = ? AND content_hash = ? "
-        "AND params_hash = ? AND status IN ('running', 'queued')",
-        [key.source_id, key.content_hash, key.params_hash],
-    )
+    """Record a job as running (or queued) without a claim: camera batches, whose key (URL
+    and time) cannot repeat, and uploads, claimed later by the process that runs them."""
+    with _WRITE_LOCK:
+        expire_stale_jobs(con)
+        return _insert_job(
+            con, key, input_name, params_json, model_version, detector, status, input_path
+        )
+
+
+def _insert_job(
+    con: duckdb.DuckDBPyConnection,
+    key: JobKey,
+    input_name: str,
+    params_json: str,
+    model_version: str,
+    detector: str,
+    status: str,
+    input_path: str,
+) -> int:
+    running = status == "running"  # a queued job gets its worker when run-job claims it
     row = con.execute(
         "INSERT INTO ingest_jobs (source_id, input_name, input_path, content_hash, params_hash, "
-        "params, model_version, detector, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "RETURNING job_id",
+        "params, model_version, detector, status, worker_host, worker_pid) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING job_id",
         [
             key.source_id,
             input_name,
@@ -113,6 +272,8 @@ def start_job(
             model_version,
             detector,
             status,
+            socket.gethostname() if running else None,
+            os.getpid() if running else None,
         ],
     ).fetchone()
     assert row is not None
@@ -122,19 +283,22 @@ def start_job(
 def set_progress(
     con: duckdb.DuckDBPyConnection, job_id: int, progress: float, frames: int, faces: int
 ) -> None:
-    con.execute(
-        "UPDATE ingest_jobs SET status = 'running', progress = ?, frames = ?, faces = ?, "
-        "updated_at = current_timestamp WHERE job_id = ?",
-        [min(max(progress, 0.0), 1.0), frames, faces, job_id],
-    )
+    with _WRITE_LOCK:
+        con.execute(
+            "UPDATE ingest_jobs SET progress = ?, frames = ?, faces = ?, "
+            "updated_at = current_timestamp WHERE job_id = ? AND status IN ('queued', 'running')",
+            [min(max(progress, 0.0), 1.0), frames, faces, job_id],
+        )
 
 
 def fail_job(con: duckdb.DuckDBPyConnection, job_id: int, title: str, message: str) -> None:
-    con.execute(
-        "UPDATE ingest_jobs SET status = 'failed', error_title = ?, error_message = ?, "
-        "updated_at = current_timestamp, finished_at = current_timestamp WHERE job_id = ?",
-        [title, message, job_id],
-    )
+    with _WRITE_LOCK:
+        con.execute(
+            "UPDATE ingest_jobs SET status = 'failed', error_title = ?, error_message = ?, "
+            "updated_at = current_timestamp, finished_at = current_timestamp "
+            "WHERE job_id = ? AND status <> 'done'",
+            [title, message, job_id],
+        )
 
 
 def commit_job(
@@ -145,11 +309,13 @@ def commit_job(
     bucket_s: float,
     by_clock: bool,
     replace_job_ids: list[int] | None = None,
-) -> None:
-    """Insert everything the job produced and mark it done, atomically.
+) -> bool:
+    """Insert everything the job produced and mark it done, atomically; True when stored.
 
     ``replace_job_ids``: earlier jobs of the same key whose rows ``--force`` replaces, deleted in
-    the same transaction so that a failure keeps the old rows.
+    the same transaction so that a failure keeps the old rows. When another job stored the same
+    key meanwhile (its claim had been given up as interrupted), nothing is added: the job is
+    recorded as failed "Already ingested" and False returned.
     """
     faces = result.faces.copy()
     faces.insert(0, "job_id", job_id)
@@ -159,7 +325,23 @@ def commit_job(
     frames.insert(0, "job_id", job_id)
     tracks = result.tracks.copy()
     tracks.insert(0, "job_id", job_id)
-    with transaction(con):
+    with _WRITE_LOCK, transaction(con):
+        row = con.execute(
+            "SELECT source_id, content_hash, params_hash FROM ingest_jobs WHERE job_id = ?",
+            [job_id],
+        ).fetchone()
+        if row is None:
+            from pipeline.errors import StoreError
+
+            raise StoreError(
+                "Job removed", f"Job {job_id} was removed (purged?) while it ran; nothing stored."
+            )
+        other = find_done_job(con, JobKey(int(row[0]), str(row[1]), str(row[2])))
+        if other is not None and other.job_id not in (replace_job_ids or []):
+            fail_job(
+                con, job_id, "Already ingested", f"The same file was stored as job {other.job_id}."
+            )
+            return False
         for old in replace_job_ids or []:
             delete_job_rows(con, old)
             con.execute("DELETE FROM ingest_jobs WHERE job_id = ?", [old])
@@ -178,6 +360,7 @@ def commit_job(
             "finished_at = current_timestamp WHERE job_id = ?",
             [len(frames), len(faces), len(tracks), warnings, job_id],
         )
+    return True
 
 
 def delete_job_rows(con: duckdb.DuckDBPyConnection, job_id: int) -> None:
@@ -187,11 +370,64 @@ def delete_job_rows(con: duckdb.DuckDBPyConnection, job_id: int) -> None:
 
 def done_job_ids(con: duckdb.DuckDBPyConnection, key: JobKey) -> list[int]:
     rows = con.execute(
-        "SELECT job_id FROM ingest_jobs WHERE source_id = ? AND content_hash = ? "
-        "AND params_hash = ? AND status = 'done'",
-        [key.source_id, key.content_hash, key.params_hash],
+        f"SELECT job_id FROM ingest_jobs WHERE {_SAME_KEY} AND status = 'done' ORDER BY job_id",
+        _key_args(key),
     ).fetchall()
     return [r[0] for r in rows]
+
+
+def touch_jobs(con: duckdb.DuckDBPyConnection, job_ids: Iterable[int]) -> None:
+    """The heartbeat: these jobs' processes are alive."""
+    ids = list(job_ids)
+    if ids:
+        with _WRITE_LOCK:
+            con.execute(
+                "UPDATE ingest_jobs SET updated_at = current_timestamp WHERE job_id IN "
+                "(SELECT unnest(?)) AND status IN ('queued', 'running')",
+                [ids],
+            )
+
+
+class Heartbeat:
+    """A daemon thread that touches the given jobs every few seconds while work runs.
+
+    A missed beat (database busy for a moment) is harmless: the next one comes a few seconds
+    later, well inside EMOTION_JOB_STALE_S.
+    """
+
+    def __init__(self, db_path: Path | None, job_ids: Iterable[int]) -> None:
+        self._db_path, self._ids = db_path, set(job_ids)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="job-heartbeat", daemon=True)
+
+    def _run(self) -> None:
+        from pipeline.errors import ReactionError
+        from pipeline.store.database import connect
+
+        every = heartbeat_every_s()
+        while not self._stop.wait(every):
+            try:
+                with connect(self._db_path, lock_wait_s=every) as con:
+                    touch_jobs(con, list(self._ids))
+            except ReactionError:
+                continue
+
+    def forget(self, job_id: int) -> None:
+        self._ids.discard(job_id)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@contextlib.contextmanager
+def heartbeat(db_path: Path | None, job_ids: Iterable[int]) -> Iterator[Heartbeat]:
+    with Heartbeat(db_path, job_ids) as beat:
+        yield beat
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
