@@ -20,6 +20,7 @@ import streamlit as st
 from pipeline.exports import export_table as _export_table
 from pipeline.exports import to_csv_bytes, to_emotion_api_json, to_parquet_bytes
 from pipeline.reports.build import build_report
+from pipeline.store import jobs as store_jobs
 from pipeline.store import queries
 from pipeline.store.database import connect, default_db_path
 
@@ -102,8 +103,26 @@ def hour_weekday(
 
 
 def jobs(db: str, limit: int = 20, campaign_id: int | None = None) -> pd.DataFrame:
-    """Recent ingest jobs, newest first; uncached because progress moves every second."""
-    return _read(queries.recent_jobs, db, limit, campaign_id)
+    """Recent ingest jobs, newest first; uncached because progress moves every second.
+
+    A queued or running job whose process is gone (no heartbeat) is shown as failed,
+    "Interrupted", before any writer records it so: this reader cannot write.
+    """
+
+    def read(con: object) -> tuple[pd.DataFrame, list[int]]:
+        return (
+            queries.recent_jobs(con, limit, campaign_id),  # type: ignore[arg-type]
+            store_jobs.stale_job_ids(con),  # type: ignore[arg-type]
+        )
+
+    table, stale = _read(read, db)
+    dead = table["job_id"].isin(stale)
+    if dead.any():
+        table = table.astype({"error_title": object, "error_message": object})
+        table.loc[dead, "status"] = "failed"
+        table.loc[dead, "error_title"] = store_jobs.INTERRUPTED_TITLE
+        table.loc[dead, "error_message"] = store_jobs.INTERRUPTED_MESSAGE
+    return table
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)

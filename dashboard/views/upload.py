@@ -190,16 +190,21 @@ def _show_job(db: str, job: pd.Series) -> None:
         )
 
 
+def _active_ids(jobs: pd.DataFrame) -> list[int]:
+    return sorted(int(i) for i in jobs.loc[jobs["status"].isin(ACTIVE), "job_id"])
+
+
 @st.fragment(run_every=POLL_S)
-def _live(db: str) -> None:
-    """Re-drawn every POLL_S seconds while jobs run; a full rerun once they all ended."""
+def _live(db: str, drawn_active: list[int]) -> None:
+    """Re-drawn every POLL_S seconds while jobs run; a full rerun as soon as any of them
+    ended (done, failed or interrupted), so a finished job is shown at once even while
+    another (someone's CLI job) is still running."""
     jobs = _followed(db)
-    active = jobs[jobs["status"].isin(ACTIVE)]
-    for _, job in active.iterrows():
-        _show_job(db, job)
-    if active.empty:
+    if _active_ids(jobs) != drawn_active:
         data.refresh()  # new faces and maybe a new stimulus: every page must see them
         st.rerun(scope="app")
+    for _, job in jobs[jobs["status"].isin(ACTIVE)].iterrows():
+        _show_job(db, job)
 
 
 def _jobs(db: str) -> None:
@@ -209,8 +214,9 @@ def _jobs(db: str) -> None:
     st.subheader("Processing")
     for _, job in jobs[~jobs["status"].isin(ACTIVE)].iterrows():
         _show_job(db, job)
-    if jobs["status"].isin(ACTIVE).any():
-        _live(db)
+    active = _active_ids(jobs)
+    if active:
+        _live(db, active)
 
 
 def main() -> None:
