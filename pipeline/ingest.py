@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pipeline.analysis import AnalysisParams, JobResult, analyse_frames
+from pipeline.assemble import assemble
+from pipeline.chunks import analyse_chunks, plan_chunks
 from pipeline.emotion.classifier import ExpressionClassifier, shared_classifier
 from pipeline.errors import InputError, ReactionError
 from pipeline.faces import FaceFinder
@@ -118,6 +120,12 @@ def prepare_job(
             params = replace(
                 params, exclusion_zones=tuple(tuple(point) for point in source.exclusion_zones)
             )  # type: ignore[misc]
+        if source.yaw_offset_deg or source.pitch_offset_deg:
+            params = replace(
+                params,
+                yaw_offset_deg=source.yaw_offset_deg,
+                pitch_offset_deg=source.pitch_offset_deg,
+            )
         key = jobs.JobKey(source.source_id, digest, params.digest(model_version))
         claim = jobs.claim_job(
             con,
@@ -158,11 +166,10 @@ def _folder_hash(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def _frames_for(spec: JobSpec) -> Iterator[SampledFrame]:
+def _frames_for(spec: JobSpec, params: AnalysisParams | None = None) -> Iterator[SampledFrame]:
+    params = params or spec.params
     if spec.kind == "video":
-        frames = iter_video_frames(
-            spec.path, spec.params.sample_fps, spec.params.start_s, spec.params.end_s
-        )
+        frames = iter_video_frames(spec.path, params.sample_fps, params.start_s, params.end_s)
         if spec.start_time is None:
             return frames
         start = spec.start_time
@@ -182,11 +189,23 @@ def run_job(
     spec: JobSpec,
     classifier: ExpressionClassifier | None = None,
     progress: ProgressCallback | None = None,
+    workers: int | None = None,
 ) -> JobResult:
-    """Analyse one prepared job (no database access: safe in a worker process)."""
+    """Analyse one prepared job (no database access: safe in a worker process).
+
+    A video is split into time-range chunks (pipeline/chunks.py) analysed ``workers`` at a
+    time (default: the EMOTION_FILE_WORKERS setting); the rows are the same for any number.
+    """
+    from pipeline.settings import get_float, get_int
+
+    workers = get_int("EMOTION_FILE_WORKERS") if workers is None else workers
     finder = FaceFinder(
-        spec.params.detector, margin=spec.params.margin, min_face_px=spec.params.min_face_px
+        spec.params.detector,
+        margin=spec.params.margin,
+        min_face_px=spec.params.min_face_px,
+        threads=1 if workers > 1 else get_int("EMOTION_THREADS"),
     )
+    classifier = classifier or shared_classifier()
     counters = {"frames": 0, "faces": 0}
 
     def on_frame(_: SampledFrame, faces: int) -> None:
@@ -196,9 +215,16 @@ def run_job(
             fraction = counters["frames"] / spec.expected_frames if spec.expected_frames else 0
             progress(min(fraction, 0.99), counters["frames"], counters["faces"])
 
-    return analyse_frames(
-        _frames_for(spec), finder, classifier or shared_classifier(), spec.params, on_frame
-    )
+    if spec.kind != "video":
+        return analyse_frames(_frames_for(spec), finder, classifier, spec.params, on_frame)
+    info = probe_video(spec.path)
+    chunks = plan_chunks(spec.params, info.duration_s, get_float("EMOTION_CHUNK_S"))
+
+    def frames(start_s: float, end_s: float | None) -> Iterator[SampledFrame]:
+        return _frames_for(spec, replace(spec.params, start_s=start_s, end_s=end_s))
+
+    parts = analyse_chunks(frames, chunks, finder, classifier, spec.params, workers, on_frame)
+    return assemble(parts, spec.params.sample_fps, spec.params.min_track_hits)
 
 
 def finish_job(spec: JobSpec, result: JobResult, db_path: Path | None = None) -> bool:

@@ -38,7 +38,36 @@ SETTINGS: tuple[Setting, ...] = (
         str(PROJECT_ROOT / "pipeline" / "models" / "emotion.onnx"),
         "ONNX expression model; its manifest is the .json beside it.",
     ),
-    Setting("EMOTION_DETECTOR", "opencv", "DeepFace detector backend used for face finding."),
+    Setting(
+        "EMOTION_DETECTOR",
+        "centerface",
+        "DeepFace detector backend: centerface (five landmarks, head pose) or opencv (Haar).",
+    ),
+    Setting(
+        "EMOTION_DETECT_EVERY",
+        "3",
+        "The detector runs on every k-th sampled video frame; faces are followed in between.",
+    ),
+    Setting(
+        "EMOTION_LOOK_YAW_DEG",
+        "25",
+        "A face is looking when its yaw is within this many degrees of the camera's offset.",
+    ),
+    Setting(
+        "EMOTION_LOOK_PITCH_DEG",
+        "25",
+        "A face is looking when its pitch is within this many degrees of the camera's offset.",
+    ),
+    Setting(
+        "EMOTION_FILE_WORKERS",
+        "2",
+        "Time-range chunks of one video analysed at once (use the machine's cores).",
+    ),
+    Setting(
+        "EMOTION_CHUNK_S",
+        "10",
+        "Length (s) of the time-range chunks a long video is split into; set by the file only.",
+    ),
     Setting("EMOTION_SAMPLE_FPS", "5", "Frames per second sampled from video footage."),
     Setting(
         "EMOTION_MIN_FACE_PX", "48", "Faces smaller than this (shorter box side, px) are skipped."

@@ -7,6 +7,7 @@ Haar misses a third of them, so each face gets a blurred "head" of its own borde
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,13 +108,23 @@ def compose_scene(
     return frame, planted
 
 
-def write_video(path: Path, frames: list[np.ndarray], fps: float, fourcc: str = "mp4v") -> Path:
-    """Encode BGR frames with OpenCV; raises when the codec is unavailable."""
-    height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*fourcc), fps, (width, height))
-    if not writer.isOpened():
-        raise RuntimeError(f"OpenCV cannot encode {fourcc} to {path}")
-    for frame in frames:
-        writer.write(frame)
-    writer.release()
+def write_video(path: Path, frames: Iterable[np.ndarray], fps: float, fourcc: str = "mp4v") -> Path:
+    """Encode BGR frames with OpenCV, one at a time (a generator keeps a long 1080p clip out
+    of memory); raises when the codec is unavailable."""
+    writer = None
+    try:
+        for frame in frames:
+            if writer is None:
+                height, width = frame.shape[:2]
+                writer = cv2.VideoWriter(
+                    str(path), cv2.VideoWriter.fourcc(*fourcc), fps, (width, height)
+                )
+                if not writer.isOpened():
+                    raise RuntimeError(f"OpenCV cannot encode {fourcc} to {path}")
+            writer.write(frame)
+    finally:
+        if writer is not None:
+            writer.release()
+    if writer is None:
+        raise ValueError("no frames to encode")
     return path

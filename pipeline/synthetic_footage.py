@@ -8,6 +8,7 @@ the number of distinct people are known exactly.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,24 +90,26 @@ def planted_clip(
     if detectable_only:
         from pipeline.faces import FaceFinder
 
-        finder = FaceFinder("opencv")
+        finder = FaceFinder()
     faces = {
         (si, p): _detectable_face(split, label, int(sides[p]), background, rng, finder)
         for si, (_, _, label) in enumerate(segments)
         for p in range(people)
     }
     duration = segments[-1][1]
-    frames = []
-    for k in range(round(duration * fps)):
-        t = k / fps
-        si = next(i for i, (s, e, _) in enumerate(segments) if s <= t < e)
-        frame = background.copy()
-        for p in range(people):
-            x = int(starts[p][0] + velocities[p][0] * t)
-            y = int(starts[p][1] + velocities[p][1] * t)
-            paste_face(frame, faces[(si, p)], x, y, int(sides[p]))
-        frames.append(frame)
-    write_video(path, frames, fps, fourcc)
+
+    def frames() -> Iterator[np.ndarray]:
+        for k in range(round(duration * fps)):
+            t = k / fps
+            si = next(i for i, (s, e, _) in enumerate(segments) if s <= t < e)
+            frame = background.copy()
+            for p in range(people):
+                x = int(starts[p][0] + velocities[p][0] * t)
+                y = int(starts[p][1] + velocities[p][1] * t)
+                paste_face(frame, faces[(si, p)], x, y, int(sides[p]))
+            yield frame
+
+    write_video(path, frames(), fps, fourcc)
     return ClipTruth(path, people, fps, duration, segments, size, faces)
 
 

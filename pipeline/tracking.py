@@ -35,6 +35,35 @@ def _centre(box: Box) -> tuple[float, float]:
     return box[0] + box[2] / 2, box[1] + box[3] / 2
 
 
+def pair_boxes(
+    earlier: list[Box], later: list[Box], gap_s: float, max_centre_shift: float = 0.8
+) -> list[tuple[int, int]]:
+    """Greedy one-to-one pairs (i, j) of boxes in two frames ``gap_s`` seconds apart that are
+    the same face: overlapping, or close (centre shift in box sides per second), of similar
+    size. Depends only on the two frames (no history), so any split of a video into chunks
+    pairs the same faces."""
+    candidates = []
+    for i, a in enumerate(earlier):
+        for j, b in enumerate(later):
+            if not 0.6 < b[2] / max(1, a[2]) < 1.67:
+                continue
+            (ax, ay), (bx, by) = _centre(a), _centre(b)
+            side = max(1.0, (a[2] + b[2]) / 2)
+            shift = ((ax - bx) ** 2 + (ay - by) ** 2) ** 0.5 / side
+            overlap = box_iou(a, b)
+            if overlap >= 0.2 or shift <= max_centre_shift * max(gap_s, 0.2):
+                candidates.append((overlap - 0.1 * shift, i, j))
+    pairs: list[tuple[int, int]] = []
+    used_i: set[int] = set()
+    used_j: set[int] = set()
+    for _, i, j in sorted(candidates, reverse=True):
+        if i not in used_i and j not in used_j:
+            pairs.append((i, j))
+            used_i.add(i)
+            used_j.add(j)
+    return sorted(pairs)
+
+
 @dataclass
 class IouTracker:
     """Greedy IoU / centre-distance matching with a constant-velocity guess for the next box."""

@@ -33,6 +33,7 @@ def _worker_init() -> None:
     # Each worker gets one intra-op thread: N processes x 1 thread fills N cores without
     # oversubscription.
     os.environ["EMOTION_THREADS"] = "1"
+    os.environ["EMOTION_FILE_WORKERS"] = "1"
 
 
 def _run(spec: JobSpec) -> tuple[JobResult, float]:

@@ -83,6 +83,8 @@ def test_bad_crops_are_refused_clearly() -> None:
         predict_proba([np.zeros((0, 10), np.uint8)])
 
 
+from tests.real_photos import PHOTOS, SELFIE, SELFIE_FACES  # noqa: E402
+
 NO_NETWORK_SCRIPT = r"""
 import socket, sys
 def refuse(*args, **kwargs):
@@ -102,6 +104,12 @@ frame, planted = compose_scene(rng, [valid.images[i] for i in range(3)], [0, 0, 
 faces = FaceFinder("opencv").find(frame)
 probs = predict_proba([f.crop for f in faces])
 print("FACES", len(faces), probs.shape)
+import cv2
+from deepface import DeepFace
+selfie = cv2.imread(sys.argv[1])
+faces = FaceFinder("centerface").find(selfie)
+found = DeepFace.extract_faces(selfie, detector_backend="centerface", enforce_detection=False)
+print("CENTERFACE", len(faces), len(found), sum(f.landmarks is not None for f in faces))
 """
 
 
@@ -119,7 +127,7 @@ def test_detection_and_scoring_need_no_network(ferplus_valid, tmp_path: Path) ->
         "EMOTION_FERPLUS_DIR", str(PROJECT_ROOT.parent / "shared" / "datasets" / "ferplus")
     )
     done = subprocess.run(
-        [sys.executable, "-c", NO_NETWORK_SCRIPT],
+        [sys.executable, "-c", NO_NETWORK_SCRIPT, str(PHOTOS / SELFIE)],
         env=env,
         cwd=PROJECT_ROOT,
         capture_output=True,
@@ -129,6 +137,8 @@ def test_detection_and_scoring_need_no_network(ferplus_valid, tmp_path: Path) ->
     assert done.returncode == 0, done.stderr[-2000:]
     line = next(x for x in done.stdout.splitlines() if x.startswith("FACES"))
     assert int(line.split()[1]) >= 1
+    line = next(x for x in done.stdout.splitlines() if x.startswith("CENTERFACE"))
+    assert [int(n) for n in line.split()[1:]] == [SELFIE_FACES] * 3
     weights = list((tmp_path / ".deepface" / "weights").glob("*"))
     assert weights == []  # nothing was fetched into DeepFace's weight folder
 

@@ -85,7 +85,8 @@ def test_sampling_follows_container_timestamps(clips: dict[str, Path]) -> None:
     ("start_s", "end_s", "expected_frames"),
     [
         (1.0, 2.0, [25, 30, 35, 40, 45]),  # short skip: decoded from the start
-        (3.3, 5.0, [83, 88, 93, 98, 103, 108, 113, 118, 123]),  # seeks; 3.32 s is frame 83
+        # Seeks; 3.32 s (frame 83) is the first at or after 3.3 s, then the grid k / 5 s.
+        (3.3, 5.0, [83, 85, 90, 95, 100, 105, 110, 115, 120]),
         (9.0, None, [225, 230, 235, 240, 245]),
     ],
 )
@@ -95,7 +96,8 @@ def test_start_and_end(
     frames = list(iter_video_frames(clips["mp4"], 5, start_s=start_s, end_s=end_s))
     assert [_frame_number(f.image) for f in frames] == expected_frames
     assert [f.offset_s for f in frames] == pytest.approx([n / FPS for n in expected_frames])
-    assert [f.index for f in frames] == list(range(len(expected_frames)))
+    # The index is the slot on the 5 frames/s grid from the start of the file.
+    assert [f.index for f in frames] == [int(n / FPS * 5 + 1e-6) for n in expected_frames]
 
 
 def test_sampling_faster_than_the_footage_yields_each_frame_once(clips: dict[str, Path]) -> None:

@@ -29,7 +29,9 @@ class SampledFrame:
     """
 
     index: int
-    """0-based position among the frames this reader yields (not the container frame number)."""
+    """Video: the frame's slot k on the sampling grid (k / sample_fps seconds from the start
+    of the file), so chunks of one file number frames alike. Images and cameras: 0-based
+    position among the frames this reader yields."""
     offset_s: float
     """Seconds since the start of the footage. Video: the container timestamp of the frame
     (``CAP_PROP_POS_MSEC``), so variable frame rates stay right. Images and cameras: seconds

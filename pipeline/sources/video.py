@@ -115,8 +115,9 @@ def iter_video_frames(
 
     The file is probed when this is called, so a bad file fails before the first frame.
     A frame is yielded when its container timestamp reaches the next sample time
-    (``start_s + k / sample_fps``); ``offset_s`` is that timestamp, so variable-frame-rate
-    footage keeps true times. ``end_s`` is exclusive. Only the current frame is held: skipped
+    (``k / sample_fps``, at or after ``start_s``); ``offset_s`` is that timestamp, so
+    variable-frame-rate footage keeps true times, and ``index`` is k, the slot on that grid.
+    ``end_s`` is exclusive. Only the current frame is held: skipped
     frames are ``grab()``-ed (decoded, never converted) and only sampled ones ``retrieve()``-d.
 
     If decoding stops well before the header's duration (a streamable file whose tail is
@@ -154,7 +155,7 @@ def _sample(
             raise _unreadable(info.path, None, info.codec)
         # Seek only when it saves real work; the first frame after a seek is verified below.
         seeking = start_s > 2.0 and cap.set(cv2.CAP_PROP_POS_MSEC, start_s * 1000.0)
-        index, next_s, last_s, in_range = 0, start_s, None, False
+        next_s, last_s, in_range = start_s, None, False
         while cap.grab():
             t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
             if last_s is not None and not t > last_s:
@@ -177,9 +178,11 @@ def _sample(
             ok, image = cap.retrieve()
             if not ok:
                 break
-            yield SampledFrame(index=index, offset_s=t, timestamp=None, image=image)
-            index += 1
-            next_s = start_s + step * (math.floor((t - start_s + _EPS_S) / step) + 1)
+            # The index is the frame's slot on the sampling grid k / sample_fps counted from
+            # the start of the file, so a time-range chunk numbers its frames as a whole pass.
+            slot = math.floor((t + _EPS_S) / step)
+            yield SampledFrame(index=slot, offset_s=t, timestamp=None, image=image)
+            next_s = step * (slot + 1)
         if not in_range:
             _check_complete(info, start_s, end_s, last_s, frame_s)
     finally:

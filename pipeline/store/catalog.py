@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 
 import duckdb
@@ -45,6 +46,10 @@ class Source:
     location: str
     placement: str
     exclusion_zones: list[list[tuple[float, float]]]
+    yaw_offset_deg: float = 0.0
+    """Head yaw (degrees) of a person looking at the display rather than the lens."""
+    pitch_offset_deg: float = 0.0
+    """Head pitch (degrees) of a person looking at the display rather than the lens."""
 
 
 def create_campaign(con: duckdb.DuckDBPyConnection, name: str, description: str = "") -> Campaign:
@@ -215,14 +220,40 @@ def ensure_source(
 
 def get_source(con: duckdb.DuckDBPyConnection, source_id: int) -> Source:
     row = con.execute(
-        "SELECT source_id, stimulus_id, kind, name, location, placement, exclusion_zones "
+        "SELECT source_id, stimulus_id, kind, name, location, placement, exclusion_zones, "
+        "coalesce(yaw_offset_deg, 0), coalesce(pitch_offset_deg, 0) "
         "FROM sources WHERE source_id = ?",
         [source_id],
     ).fetchone()
     if row is None:
         raise UnknownEntityError("Unknown source", f"No source with id {source_id}.")
     zones = [[(float(x), float(y)) for x, y in polygon] for polygon in json.loads(row[6])]
-    return Source(row[0], row[1], row[2], row[3], row[4], row[5], exclusion_zones=zones)
+    return Source(
+        row[0], row[1], row[2], row[3], row[4], row[5], zones, float(row[7]), float(row[8])
+    )
+
+
+# A camera further off the display's line of sight than this cannot judge who looks at it.
+MAX_VIEW_OFFSET_DEG = 60.0
+
+
+def set_view_offsets(
+    con: duckdb.DuckDBPyConnection, source: Source, yaw_deg: float, pitch_deg: float
+) -> Source:
+    """Centre the source's looking cone on these head angles (degrees): for a camera mounted
+    beside or above the display, the angles at which a person faces the display."""
+    for name, value in (("yaw", yaw_deg), ("pitch", pitch_deg)):
+        if not (math.isfinite(value) and abs(value) <= MAX_VIEW_OFFSET_DEG):
+            raise InputError(
+                "Invalid camera angle",
+                f"{name} offset {value} must be a number of degrees between "
+                f"-{MAX_VIEW_OFFSET_DEG:g} and {MAX_VIEW_OFFSET_DEG:g}.",
+            )
+    con.execute(
+        "UPDATE sources SET yaw_offset_deg = ?, pitch_offset_deg = ? WHERE source_id = ?",
+        [yaw_deg, pitch_deg, source.source_id],
+    )
+    return get_source(con, source.source_id)
 
 
 def validate_zones(zones: list[list[tuple[float, float]]]) -> list[list[tuple[float, float]]]:
