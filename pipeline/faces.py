@@ -1,7 +1,8 @@
-"""Face finding through DeepFace: the one module that imports deepface.
+"""Face finding through DeepFace: with pipeline/vision/centerface.py (our DeepFace detector
+client), the only modules that import deepface.
 
-DeepFace's result dicts are turned into ``DetectedFace`` records here, so the rest of the
-pipeline never depends on the shape of those dicts (which has drifted between releases).
+DeepFace's detection results are turned into ``DetectedFace`` records here, so the rest of the
+pipeline never depends on their shape (which has drifted between releases).
 """
 
 from __future__ import annotations
