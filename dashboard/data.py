@@ -125,6 +125,17 @@ def jobs(db: str, limit: int = 20, campaign_id: int | None = None) -> pd.DataFra
     return table
 
 
+def kept_uploads(db: str) -> pd.DataFrame:
+    """Uploads kept at the user's request (job, file name, size); uncached, like jobs."""
+    from pipeline.uploads import kept_uploads as kept
+
+    rows = _read(kept, db)
+    return pd.DataFrame(
+        [(job_id, name, round(size / 2**20, 1)) for job_id, name, _, size in rows],
+        columns=["job", "file", "MB"],
+    )
+
+
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def export_table(
     db: str, campaign: str, stimulus: str | None, bucket_s: float | None, min_crowd: int

@@ -9,16 +9,56 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from tqdm import tqdm
 
 from pipeline.analysis import AnalysisParams, params_from_settings
 from pipeline.errors import ReactionError
 from pipeline.settings import get_float, get_int, get_setting
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``error: ...`` and exit 2, no usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {self.prog}: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _number(
+    low: float, high: float, whole: bool = False, low_open: bool = False
+) -> Callable[[str], float]:
+    """An argparse type: a finite number in [low, high] ((low, high] with ``low_open``)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        above = value > low if low_open else value >= low
+        if not (math.isfinite(value) and above and value <= high) or (
+            whole and not value.is_integer()
+        ):
+            kind = "a whole number" if whole else "a number"
+            bound = f"above {low:g}" if low_open else f"from {low:g}"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind} {bound} to {high:g}")
+        return int(value) if whole else value
+
+    parse.__name__ = "number"
+    return parse
+
+
+_SECONDS = _number(0, 10_000_000)
+_POSITIVE_SECONDS = _number(0, 10_000_000, low_open=True)
+_BUCKET = _number(0, 366 * 86400, low_open=True)
+_FPS = _number(0, 240, low_open=True)
+_COUNT = _number(1, 1_000_000, whole=True)
 
 
 def _params(args: argparse.Namespace) -> AnalysisParams:
@@ -41,17 +81,21 @@ def _add_analysis_args(parser: argparse.ArgumentParser, bucket_default: float) -
         choices=["display", "ad", "product"],
         help="stimulus kind when it is created",
     )
-    parser.add_argument("--duration", type=float, default=None, help="ad length in seconds")
+    parser.add_argument(
+        "--duration", type=_POSITIVE_SECONDS, default=None, help="ad length in seconds"
+    )
     parser.add_argument(
         "--fps",
-        type=float,
+        type=_FPS,
         default=get_float("EMOTION_SAMPLE_FPS"),
         help="frames sampled per second of footage",
     )
     parser.add_argument("--detector", default=get_setting("EMOTION_DETECTOR"))
-    parser.add_argument("--min-face", type=int, default=get_int("EMOTION_MIN_FACE_PX"))
     parser.add_argument(
-        "--bucket", type=float, default=bucket_default, help="series bucket in seconds"
+        "--min-face", type=_number(1, 10_000, whole=True), default=get_int("EMOTION_MIN_FACE_PX")
+    )
+    parser.add_argument(
+        "--bucket", type=_BUCKET, default=bucket_default, help="series bucket in seconds"
     )
     parser.add_argument("--force", action="store_true", help="re-analyse what is stored")
     parser.add_argument("--db", type=Path, default=None, help="DuckDB file")
@@ -250,12 +294,15 @@ def _cmd_camera_angle(args: argparse.Namespace) -> int:
 def _cmd_purge(args: argparse.Namespace) -> int:
     from pipeline.store.database import connect
     from pipeline.store.retention import purge_older_than
+    from pipeline.uploads import sweep_uploads
 
     with connect(args.db) as con:
         removed = purge_older_than(con, args.older_than_days)
+    swept = sweep_uploads(args.db)
     print(
         f"removed {removed['face_observations']} face rows and {removed['jobs']} jobs older "
-        f"than {args.older_than_days} days"
+        f"than {args.older_than_days} days, {removed['orphan_rows']} rows of removed jobs, "
+        f"{removed['files'] + len(swept)} uploaded files"
     )
     return 0
 
@@ -294,17 +341,19 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
+    parser = _Parser(prog="python -m pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ingest", help="analyse video files (mp4/mov/avi/mkv/webm)")
     p.add_argument("paths", nargs="+")
     _add_analysis_args(p, bucket_default=1.0)
     p.add_argument("--source", default=None, help="source name (default: the file name)")
-    p.add_argument("--start", type=float, default=0.0, help="first second to analyse")
-    p.add_argument("--end", type=float, default=None, help="last second to analyse")
+    p.add_argument("--start", type=_SECONDS, default=0.0, help="first second to analyse")
+    p.add_argument("--end", type=_POSITIVE_SECONDS, default=None, help="last second to analyse")
     p.add_argument("--start-time", default=None, help="ISO time the footage began (clock view)")
-    p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
+    p.add_argument(
+        "--workers", type=_number(1, 256, whole=True), default=1, help="parallel worker processes"
+    )
     p.set_defaults(func=_cmd_ingest)
 
     p = sub.add_parser("ingest-images", help="analyse a folder of camera snapshots")
@@ -323,20 +372,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folder")
     _add_analysis_args(p, bucket_default=60.0)
     p.add_argument("--camera", default=None)
-    p.add_argument("--poll", type=float, default=1.0)
-    p.add_argument("--seconds", type=float, default=None, help="stop after this long")
-    p.add_argument("--max-files", type=int, default=None, help="stop after this many files")
+    p.add_argument("--poll", type=_number(0.01, 3600), default=1.0)
+    p.add_argument("--seconds", type=_POSITIVE_SECONDS, default=None, help="stop after this long")
+    p.add_argument("--max-files", type=_COUNT, default=None, help="stop after this many files")
     p.set_defaults(func=_cmd_watch)
 
     p = sub.add_parser("camera", help="grab a frame every N seconds from a camera URL")
     p.add_argument("url")
     _add_analysis_args(p, bucket_default=60.0)
     p.add_argument("--camera", default=None, help="camera name (default: the URL's host)")
-    p.add_argument("--every", type=float, default=5.0, help="seconds between grabs")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the camera")
-    p.add_argument("--retries", type=int, default=3)
-    p.add_argument("--batch", type=int, default=12, help="snapshots committed per job")
-    p.add_argument("--max-frames", type=int, default=None)
+    p.add_argument("--every", type=_number(0.01, 86400), default=5.0, help="seconds between grabs")
+    p.add_argument(
+        "--timeout", type=_number(0.1, 3600), default=10.0, help="seconds to wait for the camera"
+    )
+    p.add_argument("--retries", type=_number(0, 1000, whole=True), default=3)
+    p.add_argument(
+        "--batch",
+        type=_number(1, 10_000, whole=True),
+        default=12,
+        help="snapshots committed per job",
+    )
+    p.add_argument("--max-frames", type=_COUNT, default=None)
     p.set_defaults(func=_cmd_camera)
 
     p = sub.add_parser("campaigns", help="list or add campaigns")
@@ -351,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("campaign")
     p.add_argument("name", nargs="?")
     p.add_argument("--kind", default="ad", choices=["display", "ad", "product"])
-    p.add_argument("--duration", type=float, default=None)
+    p.add_argument("--duration", type=_POSITIVE_SECONDS, default=None)
     p.add_argument("--segments", default=None, help="e.g. intro:0-5,product:5-12")
     p.add_argument("--db", type=Path, default=None)
     p.set_defaults(func=_cmd_stimuli)
@@ -378,7 +434,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_camera_angle)
 
     p = sub.add_parser("purge", help="delete face rows older than the retention period")
-    p.add_argument("--older-than-days", type=int, default=get_int("EMOTION_RETENTION_DAYS"))
+    p.add_argument(
+        "--older-than-days",
+        type=_number(0, 36_525, whole=True),
+        default=get_int("EMOTION_RETENTION_DAYS"),
+    )
     p.add_argument("--db", type=Path, default=None)
     p.set_defaults(func=_cmd_purge)
 
@@ -389,13 +449,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stimulus", default=None)
     p.add_argument("--format", required=True, choices=["csv", "parquet", "json", "html", "pdf"])
     p.add_argument("--out", required=True)
-    p.add_argument("--bucket", type=float, default=None, help="bucket size in seconds")
-    p.add_argument("--min-crowd", type=int, default=get_int("EMOTION_MIN_CROWD"))
+    p.add_argument("--bucket", type=_BUCKET, default=None, help="bucket size in seconds")
+    p.add_argument("--min-crowd", type=_COUNT, default=get_int("EMOTION_MIN_CROWD"))
     p.add_argument("--db", type=Path, default=None)
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("run-job", help="run a queued upload job (used by the dashboard)")
-    p.add_argument("job_id", type=int)
+    p.add_argument("job_id", type=_COUNT)
     p.add_argument("--db", type=Path, default=None)
     p.set_defaults(func=_cmd_run_job)
 
@@ -411,9 +471,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Verbs that may create the database file; every other verb refuses a path that does not
+# exist, so a mistyped --db is an error instead of a new, empty store reported as success.
+_CREATES_DATABASE = {("campaigns", "add"), ("demo", None)}
+
+
+def _require_database(args: argparse.Namespace) -> None:
+    from pipeline.errors import StoreError
+    from pipeline.store.database import default_db_path
+
+    if (args.command, getattr(args, "action", None)) in _CREATES_DATABASE:
+        return
+    path = args.db or default_db_path()
+    if not Path(path).is_file():
+        raise StoreError(
+            "Database not found",
+            f"{path} does not exist; check --db or EMOTION_DB_PATH "
+            "(`campaigns add` creates a new database).",
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
+        _require_database(args)
         return int(args.func(args))
     except ReactionError as error:
         print(f"error: {error.title}: {error.message}", file=sys.stderr)

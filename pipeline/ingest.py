@@ -291,6 +291,9 @@ def ingest(
     if kind == "images":
         # Snapshots have no sampling rate: each is one moment, tracks rarely span two.
         params = replace(params, min_track_hits=1, sample_fps=0.0)
+    elif probe_video(path).frame_count == 1:
+        # A one-frame clip is a still: its faces cannot be seen twice, so keep single sightings.
+        params = replace(params, min_track_hits=1)
     prepared = prepare_job(
         kind, path, target, params, classifier.version, db_path, force, start_time, queued_job_id
     )

@@ -20,6 +20,9 @@ class Setting:
     name: str
     default: str
     help: str
+    low: float | None = None
+    """Smallest valid value of a numeric setting (None: not numeric)."""
+    high: float | None = None
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -47,57 +50,101 @@ SETTINGS: tuple[Setting, ...] = (
         "EMOTION_DETECT_EVERY",
         "3",
         "The detector runs on every k-th sampled video frame; faces are followed in between.",
+        low=1,
+        high=1000,
     ),
     Setting(
         "EMOTION_LOOK_YAW_DEG",
         "25",
         "A face is looking when its yaw is within this many degrees of the camera's offset.",
+        low=0,
+        high=180,
     ),
     Setting(
         "EMOTION_LOOK_PITCH_DEG",
         "25",
         "A face is looking when its pitch is within this many degrees of the camera's offset.",
+        low=0,
+        high=180,
     ),
     Setting(
         "EMOTION_FILE_WORKERS",
         "2",
         "Time-range chunks of one video analysed at once (use the machine's cores).",
+        low=1,
+        high=256,
     ),
     Setting(
         "EMOTION_CHUNK_S",
         "10",
         "Length (s) of the time-range chunks a long video is split into; set by the file only.",
+        low=1,
+        high=86400,
     ),
-    Setting("EMOTION_SAMPLE_FPS", "5", "Frames per second sampled from video footage."),
     Setting(
-        "EMOTION_MIN_FACE_PX", "48", "Faces smaller than this (shorter box side, px) are skipped."
+        "EMOTION_SAMPLE_FPS",
+        "5",
+        "Frames per second sampled from video footage.",
+        low=0.01,
+        high=240,
+    ),
+    Setting(
+        "EMOTION_MIN_FACE_PX",
+        "48",
+        "Faces smaller than this (shorter box side, px) are skipped.",
+        low=1,
+        high=10000,
     ),
     Setting(
         "EMOTION_FACE_MARGIN",
         "0.0",
         "Extra margin around the detector's face box, as a share of the box side, before scoring.",
+        low=0,
+        high=2,
     ),
     Setting(
         "EMOTION_DROP_FLAGS",
         "",
         "Quality gate: faces with any of these flags (small, blurred, profile) are not scored.",
     ),
-    Setting("EMOTION_BATCH_SIZE", "64", "Faces scored per onnxruntime call."),
+    Setting("EMOTION_BATCH_SIZE", "64", "Faces scored per onnxruntime call.", low=1, high=4096),
     Setting(
-        "EMOTION_MAX_IMAGE_PIXELS", "16000000", "Larger images are downscaled before detection."
+        "EMOTION_MAX_IMAGE_PIXELS",
+        "16000000",
+        "Larger images are downscaled before detection.",
+        low=10000,
+        high=1_000_000_000,
     ),
     Setting(
-        "EMOTION_MIN_CROWD", "5", "Buckets with fewer faces are suppressed in views and exports."
+        "EMOTION_MIN_CROWD",
+        "5",
+        "Buckets with fewer faces are suppressed in views and exports.",
+        low=1,
+        high=1_000_000,
     ),
-    Setting("EMOTION_UPLOAD_MAX_MB", "500", "Largest footage file the dashboard accepts."),
+    Setting(
+        "EMOTION_UPLOAD_MAX_MB",
+        "500",
+        "Largest footage file the dashboard accepts.",
+        low=1,
+        high=100000,
+    ),
     Setting("EMOTION_UPLOAD_DIR", str(PROJECT_ROOT / "data" / "uploads"), "Where uploads wait."),
-    Setting("EMOTION_RETENTION_DAYS", "365", "Face rows older than this are removed by `purge`."),
-    Setting("EMOTION_THREADS", "2", "onnxruntime intra-op threads."),
+    Setting(
+        "EMOTION_RETENTION_DAYS",
+        "365",
+        "Face rows older than this are removed by `purge`.",
+        low=0,
+        high=36525,
+    ),
+    Setting("EMOTION_THREADS", "2", "onnxruntime intra-op threads.", low=1, high=256),
     Setting(
         "EMOTION_JOB_STALE_S",
         "45",
         "A queued or running job without a heartbeat for this many seconds is shown and "
         "recorded as interrupted (its process died).",
+        low=1,
+        high=86400,
     ),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -108,9 +155,30 @@ def get_setting(name: str) -> str:
     return os.environ.get(name, _BY_NAME[name].default)
 
 
-def get_int(name: str) -> int:
-    return int(get_setting(name))
-
-
 def get_float(name: str) -> float:
-    return float(get_setting(name))
+    """A numeric setting, checked: a bad value is one clear error, never a traceback."""
+    import math
+
+    from pipeline.errors import InputError
+
+    setting, text = _BY_NAME[name], get_setting(name)
+    low = setting.low if setting.low is not None else -math.inf
+    high = setting.high if setting.high is not None else math.inf
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and low <= value <= high):
+        raise InputError(
+            "Invalid setting", f"{name}={text!r} is not a number between {low:g} and {high:g}."
+        )
+    return value
+
+
+def get_int(name: str) -> int:
+    from pipeline.errors import InputError
+
+    value = get_float(name)
+    if not value.is_integer():
+        raise InputError("Invalid setting", f"{name}={get_setting(name)!r} is not a whole number.")
+    return int(value)

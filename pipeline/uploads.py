@@ -3,6 +3,11 @@
 The analysis runs in its own process (``python -m pipeline run-job ID``) started in a new
 session, so it survives page reruns, closed tabs and Streamlit restarts; its status and
 progress live in DuckDB, where any page can read them.
+
+Privacy by default: the uploaded file is deleted as soon as its job ends, done or failed.
+Only when the user ticks "keep" does it stay; kept files are listed on the upload page and
+deleted by ``purge`` with their job. ``sweep_uploads`` removes anything else left in the
+upload folder (a job whose process was killed, a save whose job was never queued).
 """
 
 from __future__ import annotations
@@ -13,8 +18,11 @@ import os
 import re
 import subprocess
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
+
+import duckdb
 
 from pipeline.analysis import AnalysisParams
 from pipeline.errors import InputError
@@ -73,8 +81,12 @@ def queue_upload(
     duration_s: float | None = None,
     db_path: Path | None = None,
     model_version: str | None = None,
+    keep: bool = False,
 ) -> int:
-    """Create campaign/stimulus/source as needed and a queued job; returns its id."""
+    """Create campaign/stimulus/source as needed and a queued job; returns its id.
+
+    ``keep``: the user chose to keep the file after analysis (it is deleted otherwise).
+    """
     from pipeline.emotion.classifier import shared_classifier
     from pipeline.sources.frames import content_hash
 
@@ -84,7 +96,7 @@ def queue_upload(
         stim = catalog.ensure_stimulus(con, camp, stimulus, stimulus_kind, duration_s)
         source = catalog.ensure_source(con, stim, "footage", saved.name.split("_", 1)[-1])
         key = jobs.JobKey(source.source_id, content_hash(saved), params.digest(version))
-        return jobs.start_job(
+        job_id = jobs.start_job(
             con,
             key,
             saved.name.split("_", 1)[-1],
@@ -94,6 +106,8 @@ def queue_upload(
             status="queued",
             input_path=str(saved),
         )
+        con.execute("UPDATE ingest_jobs SET keep_input = ? WHERE job_id = ?", [keep, job_id])
+        return job_id
 
 
 def launch_job(job_id: int, db_path: Path | None = None) -> subprocess.Popen[bytes]:
@@ -134,3 +148,69 @@ def run_queued_job(job_id: int, db_path: Path | None = None) -> None:
     except Exception as error:
         record_failure(job_id, error, db_path)
         raise
+    finally:
+        discard_input(job_id, db_path)
+
+
+def discard_input(job_id: int, db_path: Path | None = None) -> bool:
+    """Delete a finished upload job's file unless the user chose to keep it; True if deleted."""
+    with connect(db_path) as con:
+        row = con.execute(
+            "SELECT input_path, coalesce(keep_input, false) FROM ingest_jobs WHERE job_id = ?",
+            [job_id],
+        ).fetchone()
+        if row is None or not row[0] or row[1]:
+            return False
+        con.execute("UPDATE ingest_jobs SET input_path = '' WHERE job_id = ?", [job_id])
+        # The same bytes uploaded twice share one file: the last job to need it deletes it.
+        needed = con.execute(
+            "SELECT count(*) FROM ingest_jobs WHERE input_path = ? AND "
+            "(status IN ('queued', 'running') OR coalesce(keep_input, false))",
+            [row[0]],
+        ).fetchone()
+        if needed is not None and needed[0] > 0:
+            return False
+        Path(row[0]).unlink(missing_ok=True)
+    return True
+
+
+def kept_uploads(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str, str, int]]:
+    """(job id, original name, path, bytes) of every upload the user chose to keep."""
+    rows = con.execute(
+        "SELECT job_id, input_name, input_path FROM ingest_jobs WHERE keep_input "
+        "AND input_path <> '' ORDER BY job_id"
+    ).fetchall()
+    return [
+        (int(job_id), str(name), str(path), Path(path).stat().st_size)
+        for job_id, name, path in rows
+        if Path(path).is_file()
+    ]
+
+
+def sweep_uploads(
+    db_path: Path | None = None, upload_dir: Path | None = None, grace_s: float = 60.0
+) -> list[Path]:
+    """Delete files in the upload folder that no queued, running or kept job needs.
+
+    Files younger than ``grace_s`` are left alone: they may be a save whose job is being
+    queued right now.
+    """
+    folder = (upload_dir or Path(get_setting("EMOTION_UPLOAD_DIR"))).resolve()
+    if not folder.is_dir():
+        return []
+    with connect(db_path) as con:
+        needed = {
+            str(Path(r[0]).resolve())
+            for r in con.execute(
+                "SELECT input_path FROM ingest_jobs WHERE input_path <> '' AND "
+                "(status IN ('queued', 'running') OR coalesce(keep_input, false))"
+            ).fetchall()
+        }
+    removed = []
+    now = time.time()
+    for entry in folder.iterdir():
+        stale = entry.is_file() and now - entry.stat().st_mtime >= grace_s
+        if stale and str(entry.resolve()) not in needed:
+            entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return removed

@@ -200,3 +200,154 @@ def test_a_job_without_heartbeat_on_another_machine_turns_interrupted(
         assert jobs.expire_stale_jobs(con) == [job_id]
         record = jobs.get_job(con, job_id)
     assert alive == [] and record is not None and record.status == "failed"
+
+
+def _one_line_error(run: subprocess.CompletedProcess[str]) -> str:
+    assert run.returncode == 2, (run.returncode, run.stdout, run.stderr)
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), run.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "settings", "expected"),
+    [
+        (("--fps", "nan"), {}, "'nan' is not a number"),
+        (("--fps", "inf"), {}, "'inf' is not a number"),
+        (("--fps", "0"), {}, "'0' is not a number above 0"),
+        (("--fps", "-3"), {}, "'-3' is not a number above 0"),
+        (("--fps", "five"), {}, "'five' is not a number"),
+        (("--bucket", "0"), {}, "'0' is not a number above 0"),
+        (("--bucket", "1e300"), {}, "'1e300' is not a number"),
+        (("--min-face", "1e9"), {}, "'1e9' is not a whole number"),
+        (("--min-face", "2.5"), {}, "'2.5' is not a whole number"),
+        (("--start", "-1"), {}, "'-1' is not a number from 0"),
+        (("--duration", "0"), {}, "'0' is not a number above 0"),
+        (("--workers", "0"), {}, "'0' is not a whole number from 1"),
+        ((), {"EMOTION_SAMPLE_FPS": "abc"}, "EMOTION_SAMPLE_FPS='abc' is not a number"),
+        ((), {"EMOTION_MIN_FACE_PX": "nan"}, "EMOTION_MIN_FACE_PX='nan' is not a number"),
+        ((), {"EMOTION_BATCH_SIZE": "-1"}, "EMOTION_BATCH_SIZE='-1' is not a number"),
+        ((), {"EMOTION_MIN_CROWD": "lots"}, "EMOTION_MIN_CROWD='lots' is not a number"),
+    ],
+)
+def test_bad_numbers_and_settings_are_one_line_errors(
+    args: tuple[str, ...], settings: dict[str, str], expected: str, ad_clip, writable_db: Path
+) -> None:
+    before = _rows(writable_db)
+    run = _cli(
+        "ingest",
+        str(ad_clip.path),
+        "--campaign",
+        "Spring launch",
+        "--stimulus",
+        "Bad values",
+        *args,
+        "--db",
+        str(writable_db),
+        **settings,
+    )
+    assert expected in _one_line_error(run)
+    assert _rows(writable_db) == before
+
+
+@pytest.mark.parametrize("days", ["-5", "nan", "abc", "1e12", "2.5"])
+def test_purge_refuses_a_bad_retention_period(days: str, writable_db: Path) -> None:
+    before = _rows(writable_db)
+    run = _cli("purge", "--older-than-days", days, "--db", str(writable_db))
+    assert f"{days!r} is not a whole number" in _one_line_error(run)
+    assert _rows(writable_db) == before
+
+
+@pytest.mark.parametrize(
+    "verb",
+    [
+        ("purge",),
+        ("campaigns", "list"),
+        ("stimuli", "list", "Spring launch"),
+        ("export", "--campaign", "Spring launch", "--format", "csv", "--out", "x.csv"),
+        ("ingest", "clip.mp4", "--campaign", "Spring launch", "--stimulus", "Ad"),
+        ("run-job", "1"),
+    ],
+)
+def test_a_mistyped_database_path_is_refused_not_created(verb: tuple[str, ...], tmp_path) -> None:
+    typo = tmp_path / "reactoins.duckdb"
+    run = _cli(*verb, "--db", str(typo))
+    assert "Database not found" in _one_line_error(run)
+    assert not typo.exists()
+
+
+def test_purge_during_an_ingest_leaves_no_orphan_rows(
+    ferplus_valid, writable_db: Path, tmp_path: Path
+) -> None:
+    """A job still running is not purged; rows left without a job (by the older purge that
+    did) are removed in the same transaction as the jobs."""
+    from tests.media import planted_clip
+
+    clip = planted_clip(
+        tmp_path / "during.mp4", ferplus_valid, people=2, segments=[(0.0, 8.0, "neutral")], seed=4
+    )
+    ingesting = subprocess.Popen(
+        _cli_command(
+            "ingest",
+            str(clip.path),
+            "--campaign",
+            "Spring launch",
+            "--stimulus",
+            "During",
+            "--db",
+            str(writable_db),
+        ),
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 180
+    running = None
+    while time.monotonic() < deadline and running is None:
+        time.sleep(0.3)
+        with connect(writable_db, read_only=True) as con:
+            running = con.execute(
+                "SELECT job_id FROM ingest_jobs WHERE input_name = 'during.mp4' "
+                "AND status = 'running'"
+            ).fetchone()
+    assert running is not None
+    purge = _cli("purge", "--older-than-days", "0", "--db", str(writable_db))
+    assert purge.returncode == 0, purge.stderr
+    out, err = ingesting.communicate(timeout=300)
+    assert ingesting.returncode == 0 and ": done" in out, out + err
+    with connect(writable_db) as con:
+        kept = con.execute("SELECT job_id, status FROM ingest_jobs").fetchall()
+        assert kept == [(running[0], "done")]  # the running job survived, nothing else
+        # An orphan as an older release's purge left it: rows whose job is gone.
+        con.execute("DELETE FROM ingest_jobs WHERE job_id = ?", [running[0]])
+    assert _rows(writable_db)["face_observations"] > 0
+    purge = _cli("purge", "--older-than-days", "0", "--db", str(writable_db))
+    assert purge.returncode == 0 and "rows of removed jobs" in purge.stdout, purge.stderr
+    counts = _rows(writable_db)
+    assert counts == dict.fromkeys(counts, 0)
+
+
+def test_a_one_frame_video_is_analysed_like_the_still(snapshots: Path, tmp_path: Path) -> None:
+    import cv2
+
+    from pipeline.synthetic import write_video
+
+    still = sorted(snapshots.glob("*.jpg"))[0]
+    frame = cv2.imread(str(still))
+    video = write_video(tmp_path / "one_frame.mp4", [frame], 10.0, "mp4v")
+    db = _fresh_db(tmp_path)
+    as_video = _cli("ingest", str(video), *INGEST, "--db", str(db))
+    assert as_video.returncode == 0, as_video.stderr
+    with connect(db, read_only=True) as con:
+        video_faces = con.execute("SELECT count(*) FROM face_observations").fetchone()[0]  # type: ignore[index]
+    folder = tmp_path / "still"
+    folder.mkdir()
+    shutil.copy(still, folder / still.name)
+    as_still = _cli(
+        "ingest-images", str(folder), *INGEST[:2], "--stimulus", "Still", "--db", str(db)
+    )
+    assert as_still.returncode == 0, as_still.stderr
+    with connect(db, read_only=True) as con:
+        total = con.execute("SELECT count(*) FROM face_observations").fetchone()[0]  # type: ignore[index]
+    assert video_faces >= 1 and total - video_faces == video_faces

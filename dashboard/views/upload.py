@@ -108,7 +108,7 @@ def _target(db: str) -> tuple[str, str, str, float | None] | None:
     return campaign, stimulus, kind, (float(duration) if duration else None)
 
 
-def _start(db: str, upload: object, target: tuple[str, str, str, float | None]) -> None:
+def _start(db: str, upload: object, target: tuple[str, str, str, float | None], keep: bool) -> None:
     """Save the file, queue its job and launch the worker process; errors as title + text."""
     from pipeline.uploads import launch_job, queue_upload, store_upload
 
@@ -124,6 +124,7 @@ def _start(db: str, upload: object, target: tuple[str, str, str, float | None]) 
             duration_s=duration,
             db_path=Path(db),
             model_version=_model_version(),
+            keep=keep,
         )
         launch_job(job_id, Path(db))
     except ReactionError as error:
@@ -219,11 +220,27 @@ def _jobs(db: str) -> None:
         _live(db, active)
 
 
+def _kept(db: str) -> None:
+    """Uploads the user chose to keep: listed, with what that means, until purge removes them."""
+    kept = data.kept_uploads(db)
+    if kept.empty:
+        return
+    st.subheader("Kept uploads")
+    st.warning(
+        f"{len(kept)} uploaded file(s) are kept on this server at your request. They show "
+        "people's faces: they are deleted with their job by `python -m pipeline purge` after "
+        f"the retention period (EMOTION_RETENTION_DAYS = {get_int('EMOTION_RETENTION_DAYS')} "
+        "days)."
+    )
+    st.dataframe(kept, hide_index=True)
+
+
 def main() -> None:
     st.title("Upload footage")
     st.caption(
         "Video of an audience (a study room, respondents watching an ad, a shop floor). "
-        "Faces are analysed on this server; only numbers are stored, never images."
+        "Faces are analysed on this server; only numbers are stored. The uploaded file is "
+        "deleted when its analysis ends, unless you choose to keep it."
     )
     db = data.db_path()
     max_mb = get_int("EMOTION_UPLOAD_MAX_MB")
@@ -235,6 +252,13 @@ def main() -> None:
             key="upload_file",
         )
         target = _target(db)
+        keep = st.checkbox(
+            "Keep the uploaded file after analysis",
+            value=False,
+            key="upload_keep",
+            help="Off by default: the footage is deleted as soon as its job ends. Kept files "
+            "are listed below and deleted by `purge` after the retention period.",
+        )
         clicked = st.button(
             "Analyse footage",
             type="primary",
@@ -243,8 +267,9 @@ def main() -> None:
             help="Name the campaign and stimulus and choose a file first.",
         )
         if clicked and upload is not None and target is not None:
-            _start(db, upload, target)
+            _start(db, upload, target, keep)
         _jobs(db)
+        _kept(db)
     except ReactionError as error:
         state.show_error(error)
 

@@ -85,6 +85,16 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
     return done
 
 
+def _behind(con: duckdb.DuckDBPyConnection) -> bool:
+    """True when the file lacks migrations this code has (or has no migration table)."""
+    latest = _migrations()[-1][0]
+    try:
+        row = con.execute("SELECT max(number) FROM schema_migrations").fetchone()
+    except duckdb.Error:
+        return True
+    return row is None or row[0] is None or int(row[0]) < latest
+
+
 def _is_lock_error(error: duckdb.Error) -> bool:
     text = str(error).lower()
     return "lock" in text and ("conflicting" in text or "could not set" in text)
@@ -119,6 +129,12 @@ def connect(
             delay = min(delay * 2, 1.0)
         except duckdb.Error as error:
             raise StoreError("Database unavailable", f"Could not open {path}: {error}") from error
+    if read_only and _behind(con):
+        # A reader of a database no writer has upgraded yet: upgrade it once, then read.
+        con.close()
+        with connect(path, lock_wait_s=lock_wait_s):
+            pass
+        con = duckdb.connect(str(path), read_only=True)
     try:
         if not read_only:
             migrate(con)
