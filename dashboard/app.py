@@ -18,6 +18,7 @@ if _ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 from dashboard import data, state  # noqa: E402
+from dashboard.text import md_text  # noqa: E402
 from pipeline.errors import ReactionError  # noqa: E402
 
 
@@ -34,7 +35,9 @@ def _ensure_demo(db: Path) -> None:
     except ReactionError as error:  # the demo is a convenience: never let it block the app
         with connect(db):
             pass  # an empty, migrated store: the next run does not try again
-        st.warning(f"**Demo campaign not loaded**\n\n{error.title}: {error.message}")
+        st.warning(
+            f"**Demo campaign not loaded**\n\n{md_text(error.title)}: {md_text(error.message)}"
+        )
     data.refresh()
 
 
@@ -60,8 +63,11 @@ def main() -> None:
         ],
     }
     page = st.navigation(pages)
-    state.sidebar(data.db_path())
-    page.run()
+    try:
+        state.sidebar(data.db_path())
+        page.run()
+    except ReactionError as error:  # e.g. a setting with a bad value: title and message
+        state.show_error(error)
 
 
 main()

@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data
+from dashboard.text import md_text
 from pipeline.errors import ReactionError
 from pipeline.settings import get_int
 
@@ -31,7 +32,7 @@ PAGE_ABOUT = "views/about.py"
 
 def show_error(error: ReactionError) -> None:
     """A failure as its title and message, never a traceback."""
-    st.error(f"**{error.title}**\n\n{error.message}", icon=":material/error:")
+    st.error(f"**{md_text(error.title)}**\n\n{md_text(error.message)}", icon=":material/error:")
 
 
 def configured_min_crowd() -> int:

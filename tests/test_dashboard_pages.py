@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard.text import md_text
 from pipeline.privacy import suppress_small_buckets
 from pipeline.settings import PROJECT_ROOT
 from pipeline.store import catalog, jobs, queries
@@ -158,7 +159,8 @@ def test_overview_shows_a_failed_job_as_title_and_message(writable_db: Path, mak
         jobs.fail_job(con, job_id, "Unreadable video", "broken.mp4 has no video stream.")
     at = _open(make_app(writable_db))
     errors = [e.value for e in at.error]
-    assert any("Unreadable video" in e and "broken.mp4 has no video stream." in e for e in errors)
+    shown = md_text("broken.mp4 has no video stream.")  # names are escaped, never Markdown
+    assert any("Unreadable video" in e and shown in e for e in errors)
     assert not any("Traceback" in e for e in errors)
     recent = _frame(at, 1)
     assert recent.iloc[0]["Status"] == "failed"
@@ -371,7 +373,7 @@ def test_a_reloaded_upload_page_still_shows_running_jobs(writable_db: Path, make
     with connect(writable_db) as con:
         jobs.fail_job(con, job_id, "Interrupted", "The worker was stopped.")
     at.run()
-    assert "**Interrupted**\n\nThe worker was stopped." in [e.value for e in at.error]
+    assert f"**Interrupted**\n\n{md_text('The worker was stopped.')}" in [e.value for e in at.error]
     assert not at.get("progress")
 
 
@@ -441,5 +443,5 @@ def test_a_failing_job_shows_its_error_on_the_upload_page(writable_db: Path, mak
         job = jobs.get_job(con, job_id)
     assert job is not None and job.status == "failed" and job.error_title
     errors = [e.value for e in at.error]
-    assert f"**{job.error_title}**\n\n{job.error_message}" in errors
+    assert f"**{md_text(job.error_title)}**\n\n{md_text(job.error_message)}" in errors
     assert not any("Traceback" in e for e in errors)

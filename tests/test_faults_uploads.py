@@ -11,6 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from streamlit.testing.v1 import AppTest
+
 from pipeline.analysis import AnalysisParams
 from pipeline.settings import PROJECT_ROOT
 from pipeline.store import catalog, jobs
@@ -83,7 +86,9 @@ def test_the_same_upload_submitted_twice_at_once_is_analysed_once(ad_clip, tmp_p
     assert _media_files(db.parent) == []
 
 
-def test_a_kept_upload_is_listed_and_purged_with_its_job(ad_clip, tmp_path: Path) -> None:
+def test_a_kept_upload_is_listed_and_purged_with_its_job(
+    ad_clip, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db, folder = _setup(tmp_path)
     job_id = _queue(db, folder, ad_clip.path.read_bytes(), "keep me.mp4", keep=True)
     assert _run(job_id, db).returncode == 0
@@ -91,6 +96,16 @@ def test_a_kept_upload_is_listed_and_purged_with_its_job(ad_clip, tmp_path: Path
         kept = kept_uploads(con)
     assert [(k[0], k[1]) for k in kept] == [(job_id, "keep_me.mp4")]
     assert [p.name for p in _media_files(db.parent)] == [Path(kept[0][2]).name]
+    # Listed and disclosed on the upload page.
+    monkeypatch.setenv("EMOTION_DB_PATH", str(db))
+    monkeypatch.setenv("EMOTION_UPLOAD_DIR", str(folder))
+    at = AppTest.from_file(str(PROJECT_ROOT / "dashboard" / "app.py"), default_timeout=90)
+    at.run()
+    at.switch_page("views/upload.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("1 uploaded file(s) are kept" in w.value for w in at.warning)
+    listed = [d.value for d in at.dataframe if "file" in d.value.columns]
+    assert listed and list(listed[0]["file"]) == ["keep_me.mp4"]
     purge = subprocess.run(
         [sys.executable, "-m", "pipeline", "purge", "--older-than-days", "0", "--db", str(db)],
         cwd=PROJECT_ROOT,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import data, state
+from dashboard.text import md_text
 from pipeline.errors import ReactionError
 from pipeline.exports import DEFAULT_BUCKET_S
 from pipeline.reports.charts import compare_figure, small_multiples_figure
@@ -58,7 +59,7 @@ def main() -> None:
         hidden = safe[safe["suppressed"]]
         if len(hidden):
             st.caption(
-                f"Greyed, too few faces (under {min_crowd}): {', '.join(hidden['name'])}. "
+                f"Greyed, too few faces (under {min_crowd}): {md_text(', '.join(hidden['name']))}. "
                 "Their expression figures are withheld."
             )
     except ReactionError as error:

@@ -7,6 +7,7 @@ import math
 import streamlit as st
 
 from dashboard import data, state
+from dashboard.text import md_text
 from pipeline.errors import ReactionError
 from pipeline.reports.tables import campaign_overview, stimulus_table
 
@@ -44,7 +45,7 @@ def _kpis(campaign_id: int, min_crowd: int, db: str) -> None:
     ):
         column.metric(
             label,
-            name or "-",
+            md_text(name) if name else "-",
             f"valence {valence:+.2f}" if name else None,
             delta_color="off",
             delta_arrow="off",
@@ -110,8 +111,8 @@ def _jobs(campaign_id: int, db: str) -> None:
     failed = jobs[jobs["status"] == "failed"].head(3)
     for job in failed.itertuples(index=False):
         st.error(
-            f"**Job {job.job_id} ({job.input_name}) failed: {job.error_title}**\n\n"
-            f"{job.error_message}",
+            f"**Job {job.job_id} ({md_text(job.input_name)}) failed: "
+            f"{md_text(job.error_title)}**\n\n{md_text(job.error_message)}",
             icon=":material/error:",
         )
     active = jobs[jobs["status"].isin(["queued", "running"])]
@@ -128,7 +129,7 @@ def main() -> None:
     db = data.db_path()
     try:
         campaign_id, name = state.require_campaign()
-        st.caption(f"Campaign **{name}**: facial expressions of the audience, in numbers.")
+        st.caption(f"Campaign **{md_text(name)}**: facial expressions of the audience, in numbers.")
         min_crowd = state.min_crowd()
         _kpis(campaign_id, min_crowd, db)
         _stimuli(campaign_id, min_crowd, db)

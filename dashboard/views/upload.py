@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, state
+from dashboard.text import md_text
 from pipeline.errors import InputError, ReactionError
 from pipeline.settings import get_int
 
@@ -102,7 +103,7 @@ def _target(db: str) -> tuple[str, str, str, float | None] | None:
             row = stim_rows[stimulus_id]
             stimulus, kind = str(row.name), str(row.kind)
             duration = None if pd.isna(row.duration_s) else float(row.duration_s)
-            st.caption(f"Adds footage to the existing {kind} {stimulus!r}.")
+            st.caption(f"Adds footage to the existing {kind} {md_text(stimulus)}.")
     if not campaign or not stimulus:
         return None
     return campaign, stimulus, kind, (float(duration) if duration else None)
@@ -132,7 +133,7 @@ def _start(db: str, upload: object, target: tuple[str, str, str, float | None], 
         return
     st.session_state.setdefault(JOBS_KEY, []).append(job_id)
     data.refresh()
-    st.toast(f"Job {job_id} started: {upload.name}")  # type: ignore[attr-defined]
+    st.toast(f"Job {job_id} started: {md_text(upload.name)}")  # type: ignore[attr-defined]
 
 
 def _followed(db: str) -> pd.DataFrame:
@@ -159,7 +160,8 @@ def _ids_of(db: str, campaign: str, stimulus: str) -> tuple[int, int] | None:
 
 def _show_job(db: str, job: pd.Series) -> None:
     label = (
-        f"**{job['input_name']}** -> {job['campaign']} / {job['stimulus']} (job {job['job_id']})"
+        f"**{md_text(job['input_name'])}** → {md_text(job['campaign'])} / "
+        f"{md_text(job['stimulus'])} (job {job['job_id']})"
     )
     status = str(job["status"])
     if status in ACTIVE:
@@ -173,10 +175,10 @@ def _show_job(db: str, job: pd.Series) -> None:
         st.markdown(label)
         st.progress(1.0, text=f"done: {int(job['faces'])} faces, {int(job['tracks'])} viewers")
         if job["warnings"]:
-            st.warning(str(job["warnings"]))
+            st.warning(md_text(job["warnings"]))
         ids = _ids_of(db, str(job["campaign"]), str(job["stimulus"]))
         if ids and st.button(
-            f"Open the timeline of {job['stimulus']}",
+            f"Open the timeline of {md_text(job['stimulus'])}",
             key=f"open_timeline_{job['job_id']}",
             icon=":material/timeline:",
         ):

@@ -7,6 +7,7 @@ Every function takes tables that already went through the minimum-crowd rule (a
 
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -29,6 +30,11 @@ from pipeline.reports.palette import (
 TIMELINE_MODES = ("lines", "share")
 _OFFSET_AXIS = "seconds since the start of the footage"
 _CLOCK_AXIS = "clock time"
+
+
+def _plain(text: object) -> str:
+    """A user-supplied name as Plotly text: Plotly renders tags like <a href> and <b>."""
+    return html.escape(str(text), quote=False)
 
 
 def _x_values(series: pd.DataFrame, by_clock: bool) -> pd.Series:
@@ -214,7 +220,7 @@ def timeline_figure(
     fig.update_yaxes(rangemode="tozero", title_text="viewers", row=3, col=1)
     fig.update_xaxes(title_text=_CLOCK_AXIS if by_clock else _OFFSET_AXIS, row=3, col=1)
     fig.update_layout(
-        title={"text": title},
+        title={"text": _plain(title)},
         height=720,
         template="plotly_white",
         hovermode="x unified",
@@ -247,7 +253,7 @@ def _add_segments(fig: go.Figure, segments: pd.DataFrame) -> None:
             xref="x",
             yref="paper",
             yanchor="bottom",
-            text=f"<b>{segment.name}</b>",
+            text=f"<b>{_plain(segment.name)}</b>",
             showarrow=False,
             font={"size": 12},
         )
@@ -300,7 +306,7 @@ def hour_weekday_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
     )
     fig.update_yaxes(autorange="reversed")
     fig.update_layout(
-        title={"text": title or "Valence by hour and weekday (numbers: faces)"},
+        title={"text": _plain(title) or "Valence by hour and weekday (numbers: faces)"},
         height=340,
         template="plotly_white",
         margin={"t": 60, "l": 50, "r": 20, "b": 40},
@@ -326,7 +332,7 @@ def compare_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
     hidden = table[table["suppressed"].astype(bool)]
     fig.add_trace(
         go.Bar(
-            x=shown["name"],
+            x=shown["name"].map(_plain),
             y=shown["valence"],
             error_y={
                 "type": "data",
@@ -344,7 +350,7 @@ def compare_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
     if len(hidden):
         fig.add_trace(
             go.Bar(
-                x=hidden["name"],
+                x=hidden["name"].map(_plain),
                 y=[0.08] * len(hidden),
                 base=[-0.04] * len(hidden),
                 marker={"color": SUPPRESSED_COLOUR},
@@ -361,7 +367,7 @@ def compare_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
             go.Bar(
                 x=list(LABELS),
                 y=[float(getattr(stimulus, f"mean_{n}")) for n in LABELS],
-                name=str(stimulus.name),
+                name=_plain(stimulus.name),
             ),
             row=1,
             col=2,
@@ -369,7 +375,7 @@ def compare_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
     fig.update_yaxes(range=[-1.05, 1.05], row=1, col=1)
     fig.update_yaxes(range=[0, 1], row=1, col=2)
     fig.update_layout(
-        title={"text": title},
+        title={"text": _plain(title)},
         barmode="group",
         height=420,
         template="plotly_white",
@@ -393,11 +399,12 @@ def small_multiples_figure(
     fig = make_subplots(
         rows=rows,
         cols=columns,
-        subplot_titles=[name for name, _, _ in panels] or [""],
+        subplot_titles=[_plain(name) for name, _, _ in panels] or [""],
         vertical_spacing=0.18 if rows > 1 else 0.1,
         horizontal_spacing=0.06,
     )
-    for i, (name, by_clock, series) in enumerate(panels):
+    for i, (raw_name, by_clock, series) in enumerate(panels):
+        name = _plain(raw_name)
         row, col = i // columns + 1, i % columns + 1
         shown = series[~series["suppressed"].astype(bool)] if len(series) else series
         if shown.empty or shown["valence"].notna().sum() == 0:
@@ -472,7 +479,7 @@ def small_multiples_figure(
                 )
         fig.update_yaxes(range=[-1.05, 1.05], row=row, col=col)
     fig.update_layout(
-        title={"text": title or "Valence index over time, per stimulus"},
+        title={"text": _plain(title) or "Valence index over time, per stimulus"},
         height=300 * rows + 60,
         template="plotly_white",
         margin={"t": 80, "l": 40, "r": 20, "b": 40},
