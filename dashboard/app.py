@@ -1,7 +1,9 @@
 """Entry point: ``python -m streamlit run dashboard/app.py`` from the repository root.
 
 Routes with ``st.navigation``; the sidebar (campaign, minimum crowd) is drawn here, before the
-page, so every page reads the same selection. On the very first run, when the database file
+page, so every page reads the same selection. When an OIDC login is configured in
+``.streamlit/secrets.toml`` ([auth], Streamlit's ``st.login``), no page renders before the
+user signed in. On the very first run, when the database file
 does not exist yet, the demo campaign is built so the first screen shows real figures.
 """
 
@@ -41,10 +43,50 @@ def _ensure_demo(db: Path) -> None:
     data.refresh()
 
 
+def _login_provider() -> str | None:
+    """The OIDC provider configured in ``.streamlit/secrets.toml`` ([auth]), or None.
+
+    "" is the single unnamed provider ([auth] with client_id); otherwise the first named one
+    ([auth.NAME]).
+    """
+    try:
+        auth = st.secrets.get("auth")
+    except (FileNotFoundError, KeyError, ValueError):
+        return None
+    if not auth:
+        return None
+    if "client_id" in auth:
+        return ""
+    named = [key for key, value in auth.items() if isinstance(value, dict)]
+    return named[0] if named else ""
+
+
+def _require_login() -> None:
+    """With login configured, nothing of any campaign renders until the user signed in."""
+    provider = _login_provider()
+    if provider is None:
+        return
+    if not st.user.get("is_logged_in", False):
+        st.title("Audience reactions")
+        st.info("Sign in to see the campaigns.")
+        st.button(
+            "Sign in",
+            key="login",
+            type="primary",
+            on_click=st.login,
+            args=(provider,) if provider else (),
+        )
+        st.stop()
+    with st.sidebar:
+        st.text(f"Signed in as {st.user.get('email') or st.user.get('name') or 'user'}")
+        st.button("Sign out", key="logout", on_click=st.logout)
+
+
 def main() -> None:
     st.set_page_config(
         page_title="Audience reactions", page_icon=":material/insights:", layout="wide"
     )
+    _require_login()
     _ensure_demo(Path(data.db_path()))
     pages = {
         "Reactions": [

@@ -19,7 +19,7 @@ import streamlit as st
 
 from pipeline.exports import export_table as _export_table
 from pipeline.exports import to_csv_bytes, to_emotion_api_json, to_parquet_bytes
-from pipeline.reports.build import build_report
+from pipeline.reports.build import ReportData, collect_report, render
 from pipeline.store import jobs as store_jobs
 from pipeline.store import queries
 from pipeline.store.database import connect, default_db_path
@@ -165,10 +165,10 @@ def report_bytes(
 ) -> bytes:
     """The HTML or PDF report of a selection (seconds to build: cached, few entries)."""
 
-    def build(con: object) -> bytes:
-        return build_report(con, fmt, campaign, stimulus, bucket_s, min_crowd)  # type: ignore[arg-type]
+    def collect(con: object) -> ReportData:
+        return collect_report(con, campaign, stimulus, bucket_s, min_crowd)  # type: ignore[arg-type]
 
-    return _read(build, db)
+    return render(_read(collect, db), fmt)  # rendered after the connection closed
 
 
 _CACHED = (

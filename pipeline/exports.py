@@ -130,19 +130,22 @@ def export_to_file(
     min_crowd: int = 5,
 ) -> Path:
     """Write one export format to ``out`` (the CLI's ``export`` command)."""
-    with connect(db_path, read_only=True) as con:
-        if fmt in ("html", "pdf"):
-            from pipeline.reports.build import build_report
+    # Read, close, then render: an open reader keeps every writer out of the file.
+    if fmt in ("html", "pdf"):
+        from pipeline.reports.build import collect_report, render
 
-            data = build_report(con, fmt, campaign, stimulus, bucket_s, min_crowd)
-        else:
+        with connect(db_path, read_only=True) as con:
+            report = collect_report(con, campaign, stimulus, bucket_s, min_crowd)
+        data = render(report, fmt)
+    else:
+        with connect(db_path, read_only=True) as con:
             table = export_table(con, campaign, stimulus, bucket_s, min_crowd)
-            writers = {
-                "csv": to_csv_bytes,
-                "parquet": to_parquet_bytes,
-                "json": to_emotion_api_json,
-            }
-            data = writers[fmt](table)
+        writers = {
+            "csv": to_csv_bytes,
+            "parquet": to_parquet_bytes,
+            "json": to_emotion_api_json,
+        }
+        data = writers[fmt](table)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
     return out

@@ -139,6 +139,14 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("EMOTION_THREADS", "2", "onnxruntime intra-op threads.", low=1, high=256),
     Setting(
+        "EMOTION_LOCK_WAIT_S",
+        "60",
+        "Seconds a command or page waits for another process to release the database file "
+        "before it reports 'Database busy'.",
+        low=0.1,
+        high=3600,
+    ),
+    Setting(
         "EMOTION_JOB_STALE_S",
         "45",
         "A queued or running job without a heartbeat for this many seconds is shown and "

@@ -118,3 +118,25 @@ def test_a_bad_setting_is_a_message_not_a_traceback(
     assert any(
         "Invalid setting" in e.value and "EMOTION\\_MIN\\_CROWD" in e.value for e in at.error
     )
+
+
+def test_with_login_configured_no_page_renders_before_sign_in(
+    analysed_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EMOTION_DB_PATH", str(analysed_db))
+    at = AppTest.from_file(str(APP), default_timeout=90)
+    at.secrets["auth"] = {
+        "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
+        "cookie_secret": "test-cookie-secret-test-cookie-secret",
+        "client_id": "dashboard",
+        "client_secret": "secret",
+        "server_metadata_url": "http://127.0.0.1:1/.well-known/openid-configuration",
+    }
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [b.label for b in at.button] == ["Sign in"]
+    assert not at.metric and not at.dataframe and not at.get("plotly_chart")
+    assert [t.value for t in at.title] == ["Audience reactions"]
+    assert not at.sidebar.selectbox  # not even the campaign names
+    at.switch_page("views/reports.py").run()
+    assert [b.label for b in at.button] == ["Sign in"] and not at.get("download_button")

@@ -1,8 +1,11 @@
 """Opening the DuckDB file and bringing its schema up to date.
 
-DuckDB lets one process at a time open a file for writing. The dashboard, a background upload
-job and the CLI are separate processes, so every operation opens the file, does its work and
-closes it again, retrying for a while when another process holds the lock.
+DuckDB lets one process at a time open a file for writing, and an open reader in another
+process keeps every writer out. The dashboard, a background upload job and the CLI are
+separate processes, so every operation opens the file, does its work and closes it again,
+retrying for up to EMOTION_LOCK_WAIT_S when another process holds the lock. Readers copy what
+they need into pandas/Arrow and close before any slow work (a report is rendered after its
+connection closed), so a writer never waits more than a few seconds.
 """
 
 from __future__ import annotations
@@ -16,8 +19,6 @@ from pathlib import Path
 import duckdb
 
 from pipeline.errors import StoreError
-
-_LOCK_WAIT_S = 60.0
 
 
 def default_db_path() -> Path:
@@ -102,7 +103,7 @@ def _is_lock_error(error: duckdb.Error) -> bool:
 
 @contextlib.contextmanager
 def connect(
-    db_path: Path | None = None, read_only: bool = False, lock_wait_s: float = _LOCK_WAIT_S
+    db_path: Path | None = None, read_only: bool = False, lock_wait_s: float | None = None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A migrated connection to the database, closed on exit.
 
@@ -113,6 +114,10 @@ def connect(
     if read_only and not path.exists():
         read_only = False  # first use: create it so readers see an empty, migrated store
     path.parent.mkdir(parents=True, exist_ok=True)
+    if lock_wait_s is None:
+        from pipeline.settings import get_float
+
+        lock_wait_s = get_float("EMOTION_LOCK_WAIT_S")
     deadline = time.monotonic() + lock_wait_s
     delay = 0.05
     while True:
