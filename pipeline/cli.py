@@ -340,6 +340,62 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from pipeline.service.app import create_app
+
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not args.ssl_certfile:
+        print(
+            f"warning: serving on {args.host} without TLS; keys and images cross the network "
+            "in clear (see the README: --ssl-certfile/--ssl-keyfile or a reverse proxy)",
+            file=sys.stderr,
+        )
+    uvicorn.run(
+        create_app(args.db),
+        host=args.host,
+        port=args.port,
+        ssl_certfile=args.ssl_certfile,
+        ssl_keyfile=args.ssl_keyfile,
+        log_level=args.log_level,
+    )
+    return 0
+
+
+def _cmd_keys(args: argparse.Namespace) -> int:
+    from pipeline.errors import InputError
+    from pipeline.service import keys
+    from pipeline.store.database import connect
+
+    with connect(args.db) as con:
+        if args.action == "add":
+            if not args.name:
+                raise InputError("Missing name", "keys add needs a NAME for the key.")
+            scope = args.scope or keys.infer_scope(args.campaign, args.stimulus, args.camera)
+            key, record = keys.create_key(
+                con, args.name, scope, args.campaign, args.stimulus, args.camera, args.rate
+            )
+            print(key, flush=True)
+            print(
+                f"created {record.describe()} key {record.name!r} (id {record.key_id}); "
+                "it is shown only this once",
+                file=sys.stderr,
+            )
+        elif args.action == "revoke":
+            if not args.name:
+                raise InputError("Missing name", "keys revoke needs the NAME (or id) of a key.")
+            for record in keys.revoke_key(con, args.name):
+                print(f"revoked key {record.name!r} (id {record.key_id})")
+        else:
+            for k in keys.list_keys(con):
+                state = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "active"
+                print(
+                    f"{k.key_id}\t{k.name}\t{k.describe()}\t{k.prefix}...\t"
+                    f"{k.rate_per_min or '-'}/min\t{state}"
+                )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -458,6 +514,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("job_id", type=_COUNT)
     p.add_argument("--db", type=Path, default=None)
     p.set_defaults(func=_cmd_run_job)
+
+    p = sub.add_parser(
+        "serve", help="run the Emotion-API-compatible HTTP service (FastAPI on uvicorn)"
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--ssl-certfile", default=None, help="TLS certificate (PEM) for https")
+    p.add_argument("--ssl-keyfile", default=None, help="TLS private key (PEM) for https")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info"])
+    p.add_argument("--db", type=Path, default=None)
+    p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("keys", help="add, list or revoke keys of the HTTP service")
+    p.add_argument("action", choices=["add", "list", "revoke"])
+    p.add_argument("name", nargs="?", help="key name (add, revoke) or id (revoke)")
+    p.add_argument(
+        "--scope",
+        default=None,
+        choices=["recognize", "push", "video"],
+        help="default: push with --camera, video with --campaign/--stimulus, else recognize",
+    )
+    p.add_argument("--campaign", default=None, help="push and video keys: the campaign")
+    p.add_argument("--stimulus", default=None, help="push and video keys: the stimulus")
+    p.add_argument("--camera", default=None, help="push keys: the camera (source) name")
+    p.add_argument("--rate", type=int, default=None, help="requests per minute for this key")
+    p.add_argument("--db", type=Path, default=None)
+    p.set_defaults(func=_cmd_keys)
 
     p = sub.add_parser("demo", help="build the demo campaign into the database")
     p.add_argument("--if-missing", action="store_true", help="only when the database is new")

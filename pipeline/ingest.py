@@ -175,13 +175,9 @@ def _frames_for(spec: JobSpec, params: AnalysisParams | None = None) -> Iterator
         start = spec.start_time
         return (replace(f, timestamp=start + dt.timedelta(seconds=f.offset_s)) for f in frames)
     if spec.path.is_file():
-        return iter(
-            [
-                SampledFrame(
-                    0, 0.0, image_timestamp(spec.path), read_image(spec.path), spec.path.name
-                )
-            ]
-        )
+        # A single snapshot pushed over HTTP carries its capture time (spec.start_time).
+        taken = spec.start_time or image_timestamp(spec.path)
+        return iter([SampledFrame(0, 0.0, taken, read_image(spec.path), spec.path.name)])
     return iter_image_folder(spec.path)
 
 

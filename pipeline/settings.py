@@ -147,6 +147,38 @@ SETTINGS: tuple[Setting, ...] = (
         high=3600,
     ),
     Setting(
+        "EMOTION_API_MIN_FACE_PX",
+        "36",
+        "HTTP service: smallest face (px) recognize and detect report (the original API's 36).",
+    ),
+    Setting(
+        "EMOTION_API_MAX_IMAGE_MB",
+        "4",
+        "HTTP service: largest image body in MB (413 above it; the original API's 4 MB).",
+    ),
+    Setting(
+        "EMOTION_API_RATE_PER_MIN",
+        "120",
+        "HTTP service: requests per minute per key unless `keys add --rate` set one (429).",
+    ),
+    Setting(
+        "EMOTION_API_KEY_CACHE_S",
+        "5",
+        "HTTP service: seconds a checked key is trusted before the database is asked again "
+        "(a revoked key stops working within this time).",
+    ),
+    Setting(
+        "EMOTION_API_URL_FOLDER",
+        "",
+        'HTTP service: folder whose images a JSON {"url": ...} body may name (off when empty).',
+    ),
+    Setting(
+        "EMOTION_API_URL_HOSTS",
+        "",
+        'HTTP service: comma-separated hosts (host or host:port) a {"url": ...} may fetch '
+        "from over http(s) (off when empty).",
+    ),
+    Setting(
         "EMOTION_JOB_STALE_S",
         "45",
         "A queued or running job without a heartbeat for this many seconds is shown and "

@@ -1,0 +1,322 @@
+"""The HTTP service over real HTTP: recognize and detect on real photos, keys, error shapes,
+limits, image URLs and snapshot push, against ``python -m pipeline serve`` in a subprocess."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.emotion.labels import LABELS
+from tests.real_photos import PHOTOS, SELFIE, SELFIE_FACES
+from tests.test_service_server import Server, add_key, cli, running_server
+
+RECOGNIZE = "/emotion/v1.0/recognize"
+DETECT = "/face/v1.0/detect"
+BINARY = {"Content-Type": "application/octet-stream"}
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dict[str, str]]]:
+    root = tmp_path_factory.mktemp("service")
+    db = root / "service.duckdb"
+    allowed = root / "allowed"
+    allowed.mkdir()
+    shutil.copy(PHOTOS / SELFIE, allowed / SELFIE)
+    assert cli(db, "campaigns", "add", "Store test").returncode == 0
+    keys = {
+        "recognize": add_key(db, "client"),
+        "push": add_key(
+            db, "door-cam", "--campaign", "Store test", "--stimulus", "Window", "--camera", "door"
+        ),
+        "limited": add_key(db, "slow", "--rate", "2"),
+        "to_revoke": add_key(db, "old"),
+    }
+    env = {
+        "EMOTION_API_KEY_CACHE_S": "0",
+        "EMOTION_UPLOAD_DIR": str(root / "uploads"),
+        "EMOTION_API_URL_FOLDER": str(allowed),
+    }
+    with running_server(db, env) as server:
+        yield server, keys
+
+
+def _image(name: str) -> bytes:
+    return (PHOTOS / name).read_bytes()
+
+
+def _check_faces(faces: list[dict]) -> None:
+    for face in faces:
+        assert set(face) == {"faceRectangle", "scores"}
+        assert set(face["faceRectangle"]) == {"left", "top", "width", "height"}
+        assert all(isinstance(v, int) for v in face["faceRectangle"].values())
+        assert list(face["scores"]) == list(LABELS)
+        assert sum(face["scores"].values()) == pytest.approx(1.0, abs=1e-3)
+    areas = [f["faceRectangle"]["width"] * f["faceRectangle"]["height"] for f in faces]
+    assert areas == sorted(areas, reverse=True), "largest face first"
+
+
+def test_recognize_group_photo_finds_every_face(service) -> None:
+    server, keys = service
+    answer = server.post(RECOGNIZE, keys["recognize"], data=_image(SELFIE), headers=BINARY)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("application/json")
+    faces = answer.json()
+    assert len(faces) >= SELFIE_FACES
+    _check_faces(faces)
+    # The photo is of smiling friends: most faces read as happiness.
+    top = [max(f["scores"], key=f["scores"].get) for f in faces]
+    assert top.count("happiness") >= len(faces) // 2
+
+
+def test_recognize_given_rectangles_scores_them_as_detected(service) -> None:
+    server, keys = service
+    image = _image("img1.jpg")
+    detected = server.post(RECOGNIZE, keys["recognize"], data=image, headers=BINARY).json()
+    assert len(detected) >= 1
+    _check_faces(detected)
+    boxes = ";".join(
+        ",".join(str(f["faceRectangle"][k]) for k in ("left", "top", "width", "height"))
+        for f in detected
+    )
+    given = server.post(
+        RECOGNIZE, keys["recognize"], data=image, headers=BINARY, params={"faceRectangles": boxes}
+    )
+    assert given.status_code == 200, given.text
+    for a, b in zip(detected, given.json(), strict=True):
+        assert a["faceRectangle"] == b["faceRectangle"]
+        for name in LABELS:
+            assert a["scores"][name] == pytest.approx(b["scores"][name], abs=1e-4)
+    outside = server.post(
+        RECOGNIZE,
+        keys["recognize"],
+        data=image,
+        headers=BINARY,
+        params={"faceRectangles": "0,0,100000,20"},
+    )
+    assert outside.status_code == 400
+    assert outside.json()["error"]["code"] == "BadArgument"
+
+
+def test_face_api_detect_gives_emotion_and_head_pose(service) -> None:
+    server, keys = service
+    image = _image(SELFIE)
+    recognized = server.post(RECOGNIZE, keys["recognize"], data=image, headers=BINARY).json()
+    answer = server.post(
+        DETECT,
+        keys["recognize"],
+        data=image,
+        headers=BINARY,
+        params={"returnFaceAttributes": "emotion,headPose"},
+    )
+    assert answer.status_code == 200, answer.text
+    faces = answer.json()
+    assert [f["faceRectangle"] for f in faces] == [f["faceRectangle"] for f in recognized]
+    for face, same in zip(faces, recognized, strict=True):
+        assert face["faceAttributes"]["emotion"] == pytest.approx(same["scores"], abs=1e-5)
+        pose = face["faceAttributes"]["headPose"]
+        assert set(pose) == {"pitch", "roll", "yaw"}
+        assert all(-180 <= v <= 180 for v in pose.values())
+    # Mostly people facing the camera: yaw within 45 degrees for most.
+    yaws = [abs(f["faceAttributes"]["headPose"]["yaw"]) for f in faces]
+    assert np.median(yaws) < 45
+    bare = server.post(DETECT, keys["recognize"], data=image, headers=BINARY).json()
+    assert all(set(f) == {"faceRectangle"} for f in bare)
+    asked_age = server.post(
+        DETECT,
+        keys["recognize"],
+        data=image,
+        headers=BINARY,
+        params={"returnFaceAttributes": "age"},
+    )
+    assert asked_age.status_code == 400
+    assert asked_age.json()["error"]["code"] == "BadArgument"
+
+
+def _error(answer, status: int, code: str) -> None:
+    assert answer.status_code == status, answer.text
+    body = answer.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+    assert body["error"]["code"] == code
+    assert body["error"]["message"]
+
+
+def test_error_codes_and_shapes(service) -> None:
+    server, keys = service
+    image = _image(SELFIE)
+    _error(server.post(RECOGNIZE, None, data=image, headers=BINARY), 401, "Unspecified")
+    _error(server.post(RECOGNIZE, "0" * 32, data=image, headers=BINARY), 401, "Unspecified")
+    _error(server.post(DETECT, None, data=image, headers=BINARY), 401, "Unspecified")
+    _error(server.post("/v1/snapshots", None, data=image, headers=BINARY), 401, "Unspecified")
+    _error(
+        server.post("/v1/snapshots", keys["recognize"], data=image, headers=BINARY),
+        403,
+        "PermissionDenied",
+    )
+    _error(
+        server.post(RECOGNIZE, keys["recognize"], data=b"", headers=BINARY), 400, "InvalidImageSize"
+    )
+    _error(
+        server.post(RECOGNIZE, keys["recognize"], data=b"not an image at all", headers=BINARY),
+        400,
+        "InvalidImage",
+    )
+    _error(
+        server.post(RECOGNIZE, keys["recognize"], data=image[: len(image) // 3], headers=BINARY),
+        400,
+        "InvalidImage",
+    )
+    too_big = b"\xff\xd8" + b"\0" * (4 * 1024 * 1024)
+    _error(
+        server.post(RECOGNIZE, keys["recognize"], data=too_big, headers=BINARY),
+        413,
+        "InvalidImageSize",
+    )
+    _error(
+        server.post(
+            RECOGNIZE,
+            keys["recognize"],
+            data=image,
+            headers={"Content-Type": "multipart/form-data; boundary=x"},
+        ),
+        415,
+        "BadArgument",
+    )
+    _error(
+        server.post(
+            RECOGNIZE,
+            keys["recognize"],
+            data=b"{nope",
+            headers={"Content-Type": "application/json"},
+        ),
+        400,
+        "BadArgument",
+    )
+    _error(server.get("/emotion/v1.0/nothing-here", keys["recognize"]), 404, "NotFound")
+
+
+def test_revoked_key_is_refused(service) -> None:
+    server, keys = service
+    image = _image(SELFIE)
+    assert server.post(RECOGNIZE, keys["to_revoke"], data=image, headers=BINARY).status_code == 200
+    revoked = cli(server.db, "keys", "revoke", "old")
+    assert revoked.returncode == 0, revoked.stderr
+    _error(
+        server.post(RECOGNIZE, keys["to_revoke"], data=image, headers=BINARY), 401, "Unspecified"
+    )
+    assert "revoked" in server.post(RECOGNIZE, keys["to_revoke"], data=image, headers=BINARY).text
+
+
+def test_rate_limit_answers_429_with_retry_after(service) -> None:
+    server, keys = service
+    statuses = [server.post(RECOGNIZE, keys["limited"], data=b"", headers=BINARY) for _ in range(3)]
+    assert [s.status_code for s in statuses[:2]] == [400, 400]  # counted, then refused
+    _error(statuses[2], 429, "RateLimitExceeded")
+    assert int(statuses[2].headers["Retry-After"]) >= 1
+    # Other keys are not slowed by it.
+    assert server.post(RECOGNIZE, keys["recognize"], data=b"", headers=BINARY).status_code == 400
+
+
+def test_image_urls_only_inside_the_configured_folder(service) -> None:
+    server, keys = service
+    json_type = {"Content-Type": "application/json"}
+    named = server.post(RECOGNIZE, keys["recognize"], json={"url": SELFIE}, headers=json_type)
+    assert named.status_code == 200, named.text
+    assert len(named.json()) >= SELFIE_FACES
+    for url in (
+        "/etc/passwd",
+        f"{SELFIE}/../../service.duckdb",
+        f"file://{PHOTOS / SELFIE}",
+        "http://127.0.0.1:9/x.jpg",
+        "ftp://example.org/x.jpg",
+    ):
+        _error(
+            server.post(RECOGNIZE, keys["recognize"], json={"url": url}, headers=json_type),
+            400,
+            "InvalidURL",
+        )
+
+
+def test_keys_cli_prints_the_key_once_and_stores_only_its_hash(tmp_path: Path) -> None:
+    import duckdb
+
+    db = tmp_path / "keys.duckdb"
+    made = cli(db, "keys", "add", "kiosk")
+    assert made.returncode == 0, made.stderr
+    assert re.fullmatch(r"[0-9a-f]{32}\n", made.stdout)
+    key = made.stdout.strip()
+    listed = cli(db, "keys", "list")
+    assert "kiosk" in listed.stdout and "recognize" in listed.stdout
+    assert key not in listed.stdout
+    with duckdb.connect(str(db)) as con:
+        rows = con.execute("SELECT * FROM api_keys").fetchall()
+    assert len(rows) == 1 and key not in " ".join(str(v) for v in rows[0])
+    bad = cli(db, "keys", "add", "cam", "--camera", "door")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "campaign" in bad.stderr
+    unknown = cli(db, "keys", "add", "cam", "--campaign", "Nope", "--stimulus", "Ad")
+    assert unknown.returncode == 2 and "Nope" in unknown.stderr
+    assert cli(db, "keys", "revoke", "nobody").returncode == 2
+    assert cli(db, "keys", "revoke", "kiosk").returncode == 0
+    assert "revoked" in cli(db, "keys", "list").stdout
+
+
+def test_snapshot_push_is_counted_and_shown_by_the_dashboard_queries(service) -> None:
+    from pipeline.store import catalog, queries
+    from pipeline.store.database import connect
+
+    server, keys = service
+    image = _image(SELFIE)
+    taken = "2026-03-14T09:20:00+01:00"  # 08:20 UTC
+    answer = server.post(
+        "/v1/snapshots", keys["push"], data=image, headers={**BINARY, "X-Capture-Time": taken}
+    )
+    assert answer.status_code == 200, answer.text
+    counted = answer.json()
+    assert counted["status"] == "counted"
+    assert counted["faces"] >= SELFIE_FACES - 1  # snapshots use EMOTION_MIN_FACE_PX (48)
+    assert counted["capturedAt"] == "2026-03-14T08:20:00Z"
+    assert (counted["campaign"], counted["stimulus"], counted["camera"]) == (
+        "Store test",
+        "Window",
+        "door",
+    )
+    again = server.post(
+        "/v1/snapshots", keys["push"], data=image, headers={**BINARY, "X-Capture-Time": taken}
+    ).json()
+    assert again["status"] == "skipped"  # the same bytes are counted once
+    _error(
+        server.post("/v1/snapshots", keys["push"], data=b"junk", headers=BINARY),
+        400,
+        "InvalidImage",
+    )
+    _error(
+        server.post(
+            "/v1/snapshots", keys["push"], data=image, headers={**BINARY, "X-Capture-Time": "soon"}
+        ),
+        400,
+        "BadArgument",
+    )
+    uploads = server.db.parent / "uploads"
+    assert not [p for p in uploads.rglob("*") if p.is_file()], "no image is kept"
+    with connect(server.db, read_only=True) as con:
+        campaign = catalog.get_campaign(con, "Store test")
+        stimulus = catalog.get_stimulus(con, campaign, "Window")
+        sources = queries.sources(con, stimulus.stimulus_id)
+        series = queries.series(con, stimulus.stimulus_id, 60.0, True)
+    assert "door" in set(sources["name"])
+    assert len(series) == 1
+    assert int(series["faces"].iloc[0]) == counted["faces"]
+    assert series["bucket_ts"].iloc[0] == dt.datetime(2026, 3, 14, 8, 20)
+
+
+def test_docs_page_is_served(service) -> None:
+    server, _ = service
+    page = server.get("/docs", None)
+    assert page.status_code == 200 and "swagger" in page.text.lower()
+    spec = server.get("/openapi.json", None).json()
+    assert {RECOGNIZE, DETECT, "/v1/snapshots"} <= set(spec["paths"])
