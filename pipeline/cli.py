@@ -556,7 +556,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Verbs that may create the database file; every other verb refuses a path that does not
 # exist, so a mistyped --db is an error instead of a new, empty store reported as success.
-_CREATES_DATABASE = {("campaigns", "add"), ("demo", None)}
+_CREATES_DATABASE = {("campaigns", "add"), ("demo", None), ("keys", "add")}
 
 
 def _require_database(args: argparse.Namespace) -> None:
