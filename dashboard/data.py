@@ -17,11 +17,13 @@ from typing import TypeVar
 import pandas as pd
 import streamlit as st
 
+from pipeline.audience import read as audience
+from pipeline.audience.verdicts import verdict_table, verdicts, version_note
 from pipeline.exports import export_table as _export_table
 from pipeline.exports import to_csv_bytes, to_emotion_api_json, to_parquet_bytes
 from pipeline.reports.build import ReportData, collect_report, render
 from pipeline.store import jobs as store_jobs
-from pipeline.store import queries
+from pipeline.store import people, queries
 from pipeline.store.database import connect, default_db_path
 
 CACHE_TTL_S = 30
@@ -61,13 +63,45 @@ def segments(db: str, stimulus_id: int) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def stimulus_summary(db: str, campaign_id: int) -> pd.DataFrame:
-    return _read(queries.stimulus_summary, db, campaign_id)
+def consent(db: str, campaign_id: int) -> dict[str, object] | None:
+    """The consented-study record of a campaign ({set_by, set_at, note}) or None."""
+    return _read(people.consent, db, campaign_id)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def campaign_kpis(db: str, campaign_id: int) -> dict[str, float]:
-    return _read(queries.campaign_kpis, db, campaign_id)
+def campaign_floor(db: str, campaign_id: int) -> int:
+    """The lowest minimum crowd allowed for a campaign (1 for a consented study)."""
+    return _read(audience.campaign_floor, db, campaign_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def stimulus_summary(db: str, campaign_id: int, min_crowd: int) -> pd.DataFrame:
+    """Per stimulus: people, audience metrics and expression figures (withheld cells out)."""
+    return _read(audience.stimulus_summary, db, campaign_id, min_crowd)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def campaign_kpis(db: str, campaign_id: int, min_crowd: int) -> dict[str, float]:
+    return _read(audience.campaign_kpis, db, campaign_id, min_crowd)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def comparison(db: str, stimulus_ids: tuple[int, ...], names: tuple[str, ...], min_crowd: int):
+    """A/B verdicts between stimuli (every pair, every metric) and a version warning."""
+
+    def build(con: object) -> tuple[pd.DataFrame, str]:
+        found = {
+            name: audience.stimulus_people(con, sid, min_crowd)  # type: ignore[arg-type]
+            for sid, name in zip(stimulus_ids, names, strict=True)
+        }
+        return verdict_table(verdicts(found, min_crowd)), version_note(found)
+
+    return _read(build, db)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def segment_summary(db: str, stimulus_id: int, min_crowd: int) -> pd.DataFrame:
+    return _read(audience.segment_summary, db, stimulus_id, min_crowd)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
@@ -83,23 +117,27 @@ def series(
     stimulus_id: int,
     bucket_s: float,
     by_clock: bool,
+    min_crowd: int,
     source_id: int | None = None,
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
 ) -> pd.DataFrame:
-    """``queries.series`` (not privacy-filtered yet: the caller applies its minimum crowd)."""
-    return _read(queries.series, db, stimulus_id, bucket_s, by_clock, source_id, start, end)
+    """``audience.read.series``: withheld on the base grid at ``min_crowd`` people."""
+    return _read(
+        audience.series, db, stimulus_id, bucket_s, by_clock, min_crowd, source_id, start, end
+    )
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def hour_weekday(
     db: str,
     stimulus_id: int,
+    min_crowd: int,
     source_id: int | None = None,
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
 ) -> pd.DataFrame:
-    return _read(queries.hour_weekday, db, stimulus_id, source_id, start, end)
+    return _read(audience.hour_weekday, db, stimulus_id, min_crowd, source_id, start, end)
 
 
 def jobs(db: str, limit: int = 20, campaign_id: int | None = None) -> pd.DataFrame:
@@ -176,8 +214,12 @@ _CACHED = (
     stimuli,
     sources,
     segments,
+    consent,
+    campaign_floor,
     stimulus_summary,
     campaign_kpis,
+    comparison,
+    segment_summary,
     time_range,
     series,
     hour_weekday,

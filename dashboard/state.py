@@ -39,11 +39,32 @@ def configured_min_crowd() -> int:
     return max(1, get_int("EMOTION_MIN_CROWD"))
 
 
+def crowd_floor() -> int:
+    """The lowest minimum crowd for the selected campaign: the configured one, or 1 for a
+    campaign recorded as a consented study (``python -m pipeline consent``)."""
+    chosen = st.session_state.get(CAMPAIGN_KEY)
+    if chosen is None:
+        return configured_min_crowd()
+    return int(data.campaign_floor(data.db_path(), int(chosen)))
+
+
 def min_crowd() -> int:
-    """The minimum crowd in force: the sidebar's value, never below the configured one."""
-    floor = configured_min_crowd()
+    """The minimum crowd in force, in people: the sidebar's value, never below the floor."""
+    floor = crowd_floor()
     chosen = st.session_state.get(MIN_CROWD_KEY, floor)
     return max(floor, int(chosen))
+
+
+def consent_banner(campaign_id: int) -> None:
+    """On every page of a consented study: say so, with who recorded it and when (as text)."""
+    from pipeline.reports.texts import consent_line
+
+    record = data.consent(data.db_path(), campaign_id)
+    if record:
+        st.warning(
+            "Consented study: figures may describe a single person.", icon=":material/verified:"
+        )
+        st.text(consent_line(record))
 
 
 def sidebar(db: str) -> None:
@@ -71,16 +92,22 @@ def sidebar(db: str) -> None:
             )
         else:
             st.caption("No campaign yet: upload footage to start one.")
-        floor = configured_min_crowd()
+        try:
+            floor = crowd_floor()
+        except ReactionError:
+            floor = configured_min_crowd()
+        if int(st.session_state.get(MIN_CROWD_KEY, floor)) < floor:
+            st.session_state[MIN_CROWD_KEY] = floor
         st.number_input(
-            "Minimum crowd (faces)",
+            "Minimum crowd (people)",
             min_value=floor,
             value=floor,
             step=1,
             key=MIN_CROWD_KEY,
             help=(
-                "Buckets and stimuli with fewer faces are greyed out and their figures withheld. "
-                f"The configured minimum (EMOTION_MIN_CROWD = {floor}) can only be raised here."
+                "Buckets and stimuli with fewer people are greyed out and their figures "
+                f"withheld. The minimum ({floor}: EMOTION_MIN_CROWD, or 1 for a consented "
+                "study) can only be raised here."
             ),
         )
 
@@ -105,6 +132,7 @@ def require_campaign() -> tuple[int, str]:
         )
         st.page_link(PAGE_UPLOAD, label="Upload footage", icon=":material/upload:")
         st.stop()
+    consent_banner(chosen[0])  # type: ignore[index]
     return chosen  # type: ignore[return-value]
 
 

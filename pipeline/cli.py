@@ -323,6 +323,29 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_consent(args: argparse.Namespace) -> int:
+    from pipeline.errors import InputError
+    from pipeline.store import catalog
+    from pipeline.store import people as store_people
+    from pipeline.store.database import connect
+
+    who = args.by.strip()
+    if not who:
+        raise InputError("Who records the consent?", "--by must name a person or role.")
+    with connect(args.db) as con:
+        campaign = catalog.get_campaign(con, args.campaign)
+        store_people.set_consent(con, campaign.campaign_id, not args.withdraw, who, args.note)
+        state = store_people.consent(con, campaign.campaign_id)
+    if state is None:
+        print(f"campaign {campaign.name!r} is no longer a consented study (recorded by {who})")
+    else:
+        print(
+            f"campaign {campaign.name!r} is a consented study: minimum crowd may be 1 "
+            f"(recorded by {who} at {state['set_at']:%Y-%m-%d %H:%M})"
+        )
+    return 0
+
+
 def _cmd_run_job(args: argparse.Namespace) -> int:
     from pipeline.uploads import run_queued_job
 
@@ -506,9 +529,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", required=True, choices=["csv", "parquet", "json", "html", "pdf"])
     p.add_argument("--out", required=True)
     p.add_argument("--bucket", type=_BUCKET, default=None, help="bucket size in seconds")
-    p.add_argument("--min-crowd", type=_COUNT, default=get_int("EMOTION_MIN_CROWD"))
+    p.add_argument(
+        "--min-crowd",
+        type=_COUNT,
+        default=None,
+        help="people per bucket below which figures are withheld; may only raise "
+        "EMOTION_MIN_CROWD (1 is allowed for a consented study)",
+    )
     p.add_argument("--db", type=Path, default=None)
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser(
+        "consent",
+        help="mark a campaign as a consented study (respondents agreed to be analysed one by "
+        "one): its minimum crowd may go down to 1; recorded with who and when",
+    )
+    p.add_argument("campaign")
+    p.add_argument("--by", required=True, help="who records the consent (name or role)")
+    p.add_argument("--note", default="", help="e.g. where the signed consent forms are kept")
+    p.add_argument("--withdraw", action="store_true", help="end the consented study")
+    p.add_argument("--db", type=Path, default=None)
+    p.set_defaults(func=_cmd_consent)
 
     p = sub.add_parser("run-job", help="run a queued upload job (used by the dashboard)")
     p.add_argument("job_id", type=_COUNT)

@@ -1,46 +1,62 @@
 """Exports of a campaign's series: CSV, Parquet and the Emotion-API-style JSON.
 
-All go through ``export_table``, which applies the minimum-crowd rule, so no export can carry
-a bucket that the dashboard would hide.
+All go through ``export_table``, which reads the series through ``pipeline.audience`` (people
+per base cell, figures only from cells with at least the minimum crowd), so no export can carry
+a bucket that the dashboard would hide. Every row says which minimum crowd made it and whether
+the campaign is a consented study.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
 
+from pipeline.audience import read as audience
 from pipeline.emotion.labels import LABELS
 from pipeline.errors import InputError
 from pipeline.privacy import suppress_small_buckets
-from pipeline.store import catalog, queries
+from pipeline.store import catalog
+from pipeline.store import people as store_people
 from pipeline.store.database import connect
 
 DEFAULT_BUCKET_S = {"ad": 1.0, "display": 3600.0, "product": 3600.0}
 
 
 def export_table(
-    con, campaign_name: str, stimulus_name: str | None, bucket_s: float | None, min_crowd: int
+    con,
+    campaign_name: str,
+    stimulus_name: str | None,
+    bucket_s: float | None,
+    min_crowd: int | None = None,
 ) -> pd.DataFrame:
-    """One row per (stimulus, bucket), suppressed buckets blanked; ads by offset, others by
-    clock time."""
+    """One row per (stimulus, bucket), withheld buckets blanked; ads by offset, others by
+    clock time. ``min_crowd`` None: the campaign's floor; below the floor: InputError."""
     campaign = catalog.get_campaign(con, campaign_name)
+    crowd = audience.campaign_min_crowd(con, campaign.campaign_id, min_crowd)
+    consented = store_people.consent(con, campaign.campaign_id) is not None
     chosen = catalog.list_stimuli(con, campaign)
     if stimulus_name is not None:
         chosen = [catalog.get_stimulus(con, campaign, stimulus_name)]
     tables = []
     for stimulus in chosen:
-        by_clock = stimulus.kind != "ad"
+        _, by_clock = audience.stimulus_by_clock(con, stimulus.stimulus_id)
         bucket = bucket_s or DEFAULT_BUCKET_S[stimulus.kind]
-        table = queries.series(con, stimulus.stimulus_id, bucket, by_clock)
+        if not by_clock and stimulus.kind != "ad" and bucket_s is None:
+            bucket = 1.0  # footage of a display without a start time: by offset
+        table = audience.series(con, stimulus.stimulus_id, bucket, by_clock, crowd)
         if table.empty:
             continue
         table.insert(0, "campaign", campaign.name)
         table.insert(1, "stimulus", stimulus.name)
         table.insert(2, "stimulus_kind", stimulus.kind)
-        tables.append(suppress_small_buckets(table, min_crowd))
+        table = suppress_small_buckets(table, crowd)
+        table["min_crowd"] = crowd
+        table["consented_study"] = consented
+        tables.append(table)
     if not tables:
         raise InputError(
             "Nothing to export",
@@ -59,29 +75,35 @@ def to_parquet_bytes(table: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
+def _number(value: object, digits: int = 4) -> float | None:
+    if value is None or pd.isna(value):  # type: ignore[call-overload]
+        return None
+    number = float(value)  # type: ignore[arg-type]
+    return round(number, digits) if math.isfinite(number) else None
+
+
 def to_emotion_api_json(table: pd.DataFrame, timescale: int = 1000) -> bytes:
     """The 2016 Emotion API video shape: timescale, offset, framerate, fragments with
     start/duration/interval and events carrying windowFaceDistribution and windowMeanScores.
 
-    One fragment per stimulus; one event per bucket (suppressed buckets have empty events, as
-    the API did for intervals without faces). Extra fields (stimulus, faces) are ours.
+    One fragment per stimulus; one event per bucket (withheld buckets have empty events, as
+    the API did for intervals without faces). Extra fields are ours: stimulus, faces, people,
+    shareLooking (null while head pose is unknown), minCrowd and consentedStudy.
     """
     fragments = []
-    for (stimulus, kind), group in table.groupby(["stimulus", "stimulus_kind"], sort=False):
+    for (stimulus, _kind), group in table.groupby(["stimulus", "stimulus_kind"], sort=False):
         bucket = float(group["bucket_s"].iloc[0])
-        if kind == "ad":
+        by_clock = group["bucket_ts"].notna().any()
+        if not by_clock:
             starts = group["bucket_offset_s"].to_numpy(dtype=float)
-            origin = 0.0
         else:
             stamps = pd.to_datetime(group["bucket_ts"])
             origin_ts = stamps.min()
             starts = (stamps - origin_ts).dt.total_seconds().to_numpy()
-            origin = 0.0
         events: list[list[dict[str, object]]] = []
-        span = round((starts.max() - origin) / bucket) + 1 if len(starts) else 0
+        span = round(starts.max() / bucket) + 1 if len(starts) else 0
         by_slot = {
-            round((s - origin) / bucket): row
-            for s, (_, row) in zip(starts, group.iterrows(), strict=True)
+            round(s / bucket): row for s, (_, row) in zip(starts, group.iterrows(), strict=True)
         }
         for slot in range(span):
             row = by_slot.get(slot)
@@ -91,22 +113,22 @@ def to_emotion_api_json(table: pd.DataFrame, timescale: int = 1000) -> bytes:
             events.append(
                 [
                     {
-                        "windowFaceDistribution": {
-                            n: round(float(row[f"share_{n}"]), 4) for n in LABELS
-                        },
-                        "windowMeanScores": {n: round(float(row[f"mean_{n}"]), 4) for n in LABELS},
+                        "windowFaceDistribution": {n: _number(row[f"share_{n}"]) for n in LABELS},
+                        "windowMeanScores": {n: _number(row[f"mean_{n}"]) for n in LABELS},
                         "faces": int(row["faces"]),
+                        "people": int(row["people"]),
+                        "shareLooking": _number(row.get("share_looking")),
                     }
                 ]
             )
-        fragment = {
+        fragment: dict[str, object] = {
             "stimulus": stimulus,
-            "start": round(origin * timescale),
+            "start": 0,
             "duration": round(span * bucket * timescale),
             "interval": round(bucket * timescale),
             "events": events,
         }
-        if kind != "ad":
+        if by_clock:
             fragment["startTime"] = pd.Timestamp(origin_ts).isoformat()
         fragments.append(fragment)
     payload = {
@@ -115,6 +137,10 @@ def to_emotion_api_json(table: pd.DataFrame, timescale: int = 1000) -> bytes:
         "offset": 0,
         "framerate": None,
         "labels": list(LABELS),
+        "minCrowd": int(table["min_crowd"].iloc[0]) if "min_crowd" in table else None,
+        "consentedStudy": bool(table["consented_study"].iloc[0])
+        if "consented_study" in table
+        else False,
         "fragments": fragments,
     }
     return json.dumps(payload, indent=2).encode()
@@ -127,7 +153,7 @@ def export_to_file(
     stimulus: str | None,
     bucket_s: float | None,
     db_path: Path | None = None,
-    min_crowd: int = 5,
+    min_crowd: int | None = None,
 ) -> Path:
     """Write one export format to ``out`` (the CLI's ``export`` command)."""
     # Read, close, then render: an open reader keeps every writer out of the file.

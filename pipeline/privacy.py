@@ -1,7 +1,11 @@
-"""The minimum-crowd rule, applied in one place for every view and export.
+"""The minimum-crowd rule on a finished table: a second, defensive pass for every view.
 
-A bucket with fewer faces than the minimum crowd says too much about too few people (and is
-statistically meaningless): its expression figures are blanked and it is marked suppressed.
+The rule itself is applied on the fixed base grid by ``pipeline.audience`` (people per base
+cell, figures only from cells that pass), which is what makes differencing useless. This
+module re-checks a finished table: a row with fewer people than the minimum crowd, or already
+marked ``suppressed``, has its figures blanked (NaN). Counts stay, so a reader sees why a gap
+exists. Tables without a ``people`` column (older golden inputs) fall back to
+``unique_tracks``.
 """
 
 from __future__ import annotations
@@ -9,34 +13,29 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.emotion.labels import LABELS
+from pipeline.audience.metrics import FIGURES
 
-_FIGURES = (
-    *(f"mean_{n}" for n in LABELS),
-    *(f"share_{n}" for n in LABELS),
-    "valence",
-    "valence_low",
-    "valence_high",
-    "mean_dwell_s",
-    "people_looking",
-    "share_looking",
-    "positive_share",
-)
+_FIGURES = (*FIGURES, "positive_share")
 
 
-def suppress_small_buckets(
-    table: pd.DataFrame, min_crowd: int, faces_column: str = "faces"
-) -> pd.DataFrame:
-    """Copy of ``table`` with figures blanked (NaN) where faces < min_crowd, plus a
-    boolean ``suppressed`` column. Face counts stay, so a reader sees why a gap exists."""
+def count_column(table: pd.DataFrame) -> str:
+    """The column that counts people in this table."""
+    for name in ("people", "unique_tracks", "faces"):
+        if name in table.columns:
+            return name
+    raise KeyError("table has no people count")
+
+
+def suppress_small_buckets(table: pd.DataFrame, min_crowd: int) -> pd.DataFrame:
+    """Copy of ``table`` with figures blanked (NaN) where people < min_crowd or the row is
+    already ``suppressed``, and a boolean ``suppressed`` column."""
     out = table.copy()
-    small = out[faces_column] < min_crowd
+    small = (out[count_column(out)].fillna(0) < min_crowd).to_numpy()
+    if "suppressed" in out.columns:
+        small = small | out["suppressed"].fillna(True).astype(bool).to_numpy()
     for column in _FIGURES:
         if column in out.columns:
             out[column] = out[column].astype("float64")
             out.loc[small, column] = np.nan
-    if "unique_tracks" in out.columns:
-        out["unique_tracks"] = out["unique_tracks"].astype("Int64")
-        out.loc[small, "unique_tracks"] = pd.NA
     out["suppressed"] = small
     return out

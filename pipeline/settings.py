@@ -118,7 +118,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "EMOTION_MIN_CROWD",
         "5",
-        "Buckets with fewer faces are suppressed in views and exports.",
+        "Buckets with fewer people are suppressed in views and exports.",
         low=1,
         high=1_000_000,
     ),

@@ -74,47 +74,52 @@ def _crowd_with_and_without_loner(tmp_path: Path, loner: bool) -> Path:
         # Alone from 10 s to 13 s with an extreme expression: every cell of his is withheld.
         crowd.append(Person(10.0, 3.0, dominant="anger"))
     write_people(db, "Diff", "Ad", crowd)
-    # A second camera on the same display: 6 people at 10:00, and 1 at 10:00 on camera B.
+    # A display with two cameras: camera A sees 6 people at 10:00 and 6 others at 10:05;
+    # camera B sees one person at 10:00.
     start = dt.datetime(2026, 3, 14, 10, 0)
-    write_people(
-        db, "Diff", "Window", [Person(0, 120, start_time=start) for _ in range(6)], "display",
-        source="cam A", source_kind="footage",
-    )  # fmt: skip
+    later = start + dt.timedelta(minutes=5)
+    window = [Person(0, 120, start_time=start) for _ in range(6)]
+    window += [Person(0, 120, dominant="neutral", start_time=later) for _ in range(6)]
+    write_people(db, "Diff", "Window", window, "display", "cam A", "footage")
     if loner:
-        write_people(
-            db, "Diff", "Window", [Person(0, 60, dominant="anger", start_time=start)],
-            "display", source="cam B", source_kind="footage",
-        )  # fmt: skip
+        alone = [Person(0, 60, dominant="anger", start_time=start)]
+        write_people(db, "Diff", "Window", alone, "display", "cam B", "footage")
     return db
 
 
 def _views(db: Path) -> dict[str, pd.DataFrame]:
+    """Every view of the ad (one source): bucket sizes, summary; camera A's own views."""
     views = {}
     with connect(db, read_only=True) as con:
         for bucket in OFFSET_BUCKETS:
             views[f"ad {bucket}"] = read.series(con, 1, bucket, False, 5)
+        views["summary"] = read.stimulus_summary(con, 1, 5).query("name == 'Ad'")
+        cam_a = int(con.execute("SELECT source_id FROM sources WHERE name = 'cam A'").fetchone()[0])
         for bucket in (300.0, 900.0, 3600.0, 86400.0):
-            views[f"display {bucket}"] = read.series(con, 2, bucket, True, 5)
+            views[f"cam A {bucket}"] = read.series(con, 2, bucket, True, 5, cam_a)
+            views[f"pooled {bucket}"] = read.series(con, 2, bucket, True, 5)
         day = dt.datetime(2026, 3, 14)
-        views["display dated"] = read.series(
-            con, 2, 3600.0, True, 5, None, day, day + dt.timedelta(days=1)
+        views["cam A dated"] = read.series(
+            con, 2, 3600.0, True, 5, cam_a, day, day + dt.timedelta(days=1)
         )
-        views["hour x weekday"] = read.hour_weekday(con, 2, 5)
-        views["summary"] = read.stimulus_summary(con, 1, 5)
-        views["kpis"] = pd.DataFrame([read.campaign_kpis(con, 1, 5)])
+        views["cam A hour x weekday"] = read.hour_weekday(con, 2, 5, cam_a)
     return views
 
 
 def test_differencing_recovers_nothing_of_a_withheld_person(tmp_path: Path) -> None:
-    """Every figure of every bucket size, date window and pooled view is identical with or
-    without a person who was only ever in withheld cells: there is nothing to subtract."""
+    """A person only ever in withheld cells changes no figure of any bucket size or camera
+    view; and where a small camera's person is pooled into a crowd, no other camera's part of
+    that cell is shown on its own, so "all cameras minus camera A" isolates nobody."""
     without = _views(_crowd_with_and_without_loner(tmp_path, loner=False))
     with_loner = _views(_crowd_with_and_without_loner(tmp_path, loner=True))
+    ten = pd.Timestamp("2026-03-14 10:00")
     for name, table in with_loner.items():
+        if name.startswith(("pooled", "cam A")):
+            continue  # checked below: camera A loses its 10:00 cell when camera B is small
         base = without[name]
-        keys = ("bucket_offset_s", "bucket_ts", "weekday", "hour", "stimulus_id", "campaign_id")
+        keys = ("bucket_offset_s", "bucket_ts", "weekday", "hour", "stimulus_id")
         key = [c for c in keys if c in table and (c != "stimulus_id" or "bucket_s" not in table)]
-        shown = table[~table["suppressed"]] if "suppressed" in table else table
+        shown = table[~table["suppressed"]]
         merged = shown.merge(base, on=key, how="left", suffixes=("", "_without"))
         for column in _figures(shown).columns:
             pd.testing.assert_series_equal(
@@ -123,11 +128,29 @@ def test_differencing_recovers_nothing_of_a_withheld_person(tmp_path: Path) -> N
                 check_names=False,
                 obj=f"{name}: {column}",
             )
-    # The loner is counted (so gaps are explained) but his expression never shows.
+    # The ad's loner is counted (so gaps are explained) but his expression never shows.
     assert with_loner["ad 1.0"]["people"].max() == 6
     assert with_loner["ad 1.0"].query("bucket_offset_s >= 10")["suppressed"].all()
-    assert with_loner["summary"].loc[0, "people"] == 7
-    assert with_loner["summary"].loc[0, "share_anger"] == 0.0
+    assert with_loner["summary"]["people"].iloc[0] == 7
+    assert with_loner["summary"]["share_anger"].iloc[0] == 0.0
+    # Camera B's loner is inside a crowd of 7 in the pooled 10:00 cell ...
+    pooled = with_loner["pooled 300.0"].set_index("bucket_ts")
+    assert pooled.loc[ten, "people_shown"] == 7 and not pooled.loc[ten, "suppressed"]
+    # ... so camera A's own 10:00 cell is withheld (it was shown without the loner), and every
+    # camera-A figure of any bucket size comes from its 10:05 cell only: identical to the
+    # figures of camera A's 10:05 cell, never a subtraction away from camera B's person.
+    cam_a = with_loner["cam A 300.0"].set_index("bucket_ts")
+    assert cam_a.loc[ten, "suppressed"]
+    assert not without["cam A 300.0"].set_index("bucket_ts").loc[ten, "suppressed"]
+    alone = cam_a.loc[ten + pd.Timedelta(minutes=5)]
+    for name in ("cam A 900.0", "cam A 3600.0", "cam A 86400.0", "cam A dated"):
+        view = with_loner[name]
+        shown = view[~view["suppressed"]].iloc[0]
+        assert shown["people_shown"] == 6
+        assert shown["valence"] == alone["valence"]
+        assert shown["share_neutral"] == alone["share_neutral"] == 1.0
+    hours = with_loner["cam A hour x weekday"]
+    assert hours["people_shown"].tolist() == [6] and hours["valence"].tolist() == [0.0]
 
 
 def test_frame_level_figures_would_have_leaked_the_loner(tmp_path: Path) -> None:
@@ -273,3 +296,16 @@ def test_minimum_crowd_can_only_be_raised_unless_consented() -> None:
     with pytest.raises(InputError, match="multiple of the base cell"):
         check_bucket(0.3, by_clock=False)
     assert check_bucket(1200.0, by_clock=True) == 1200.0
+
+
+def test_a_campaign_without_faces_has_every_column_and_no_figures(tmp_path: Path) -> None:
+    db = tmp_path / "empty.duckdb"
+    from pipeline.store import catalog
+
+    with connect(db) as con:
+        campaign = catalog.create_campaign(con, "Empty")
+        catalog.create_stimulus(con, campaign, "Ad", "ad", 10.0)
+        summary = read.stimulus_summary(con, campaign.campaign_id, 5)
+        kpis = read.campaign_kpis(con, campaign.campaign_id, 5)
+    assert list(summary["faces"]) == [0] and summary["valence"].isna().all()
+    assert not summary["suppressed"].any() and kpis["people"] == 0

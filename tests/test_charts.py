@@ -21,8 +21,8 @@ from pipeline.reports.palette import SUPPRESSED_COLOUR
 from pipeline.reports.tables import series_view, suppress_summary
 from tests.golden.goldens import check_json, load_series, load_table
 
-AD_MIN_CROWD = 12  # seconds 4-11 of the ad have 10 faces: suppressed; 0-3 have 15: shown
-DISPLAY_MIN_CROWD = 3  # 20-min buckets of 1-4 faces: three buckets shown, nine suppressed
+AD_MIN_CROWD = 3  # seconds 4-11 of the ad show 2 people: suppressed; 0-3 show 3: shown
+DISPLAY_MIN_CROWD = 3  # 20-min buckets of 1-4 people: three buckets shown, nine suppressed
 
 
 @pytest.fixture()
@@ -73,13 +73,13 @@ def test_suppressed_buckets_carry_no_expression_figures(ad_view: pd.DataFrame) -
     hidden = ad_view["suppressed"].to_numpy()
     assert hidden.sum() == 8
     for trace in fig.data:
-        if trace.name in (*LABELS, "valence index", "95 % interval", "unique viewers"):
+        if trace.name in (*LABELS, "valence index", "95 % interval"):
             values = list(trace.y)
             assert all(_is_blank(values[i]) for i in np.flatnonzero(hidden)), trace.name
             assert not any(_is_blank(values[i]) for i in np.flatnonzero(~hidden)), trace.name
     grey = [(s.x0, s.x1) for s in fig.layout.shapes if s.fillcolor == SUPPRESSED_COLOUR]
     assert grey == [(4.0, 12.0)] * 3  # one band over the run, on each of the three rows
-    assert any(t.name == "greyed: too few faces" for t in fig.data)
+    assert any(t.name == "greyed: too few people" for t in fig.data)
 
 
 def test_share_mode_stacks_to_one_for_shown_buckets(display_view: pd.DataFrame) -> None:
@@ -102,7 +102,7 @@ def test_hour_weekday_heatmap_matches_golden() -> None:
     fig = charts.hour_weekday_figure(table)
     check_json("hour_weekday.json", figure_digest(fig))
     valence = np.array(_trace(fig, "valence index").z, dtype=float)
-    grey = np.array(_trace(fig, "too few faces").z, dtype=float)
+    grey = np.array(_trace(fig, "too few people").z, dtype=float)
     saturday = 5
     assert np.isnan(valence[saturday, 9]) and grey[saturday, 9] == 0.0
     assert valence[saturday, 11] == pytest.approx(2 / 3)
@@ -110,15 +110,15 @@ def test_hour_weekday_heatmap_matches_golden() -> None:
 
 
 def test_compare_greys_out_small_stimuli_without_numbers() -> None:
-    summary = suppress_summary(load_table("summary"), 30)  # the display has 26 faces
+    summary = suppress_summary(load_table("summary"), 5)  # the ad has 4 people
     fig = charts.compare_figure(summary)
-    check_json("compare_min30.json", figure_digest(fig))
+    check_json("compare_min5.json", figure_digest(fig))
     valence = _trace(fig, "valence index")
-    assert list(valence.x) == ["Spring ad"]
-    assert list(valence.y) == [pytest.approx(0.428571, abs=1e-6)]
-    grey = _trace(fig, "too few faces")
-    assert list(grey.x) == ["Window display"] and list(grey.text) == ["too few faces"]
-    assert {t.name for t in fig.data} == {"valence index", "too few faces", "Spring ad"}
+    assert list(valence.x) == ["Window display"]
+    assert list(valence.y) == [pytest.approx(0.423077, abs=1e-6)]
+    grey = _trace(fig, "too few people")
+    assert list(grey.x) == ["Spring ad"] and list(grey.text) == ["too few people"]
+    assert {t.name for t in fig.data} == {"valence index", "too few people", "Window display"}
 
 
 def test_small_multiples_one_panel_per_stimulus(ad_view, display_view) -> None:
@@ -133,7 +133,7 @@ def test_small_multiples_one_panel_per_stimulus(ad_view, display_view) -> None:
     check_json("small_multiples.json", figure_digest(fig))
     titles = [a.text for a in fig.layout.annotations]
     assert titles[:3] == ["Spring ad", "Window display", "New"]
-    assert _trace(fig, "New: too few faces").text == ("too few faces",)
+    assert _trace(fig, "New: too few people").text == ("too few people",)
 
 
 def _coloured_fraction(png: bytes) -> tuple[tuple[int, int], float]:
@@ -157,7 +157,7 @@ def test_static_timeline_png_has_a_coloured_chart(ad_view: pd.DataFrame, mode: s
 def test_static_clock_timeline_heatmap_and_compare(display_view: pd.DataFrame) -> None:
     timeline = static_charts.timeline_png(display_view, by_clock=True)
     heat = static_charts.heatmap_png(series_view(load_table("hour_weekday"), 6))
-    compare = static_charts.compare_png(suppress_summary(load_table("summary"), 30))
+    compare = static_charts.compare_png(suppress_summary(load_table("summary"), 5))
     for png in (timeline, heat, compare):
         assert png.startswith(b"\x89PNG")
         _, coloured = _coloured_fraction(png)

@@ -18,7 +18,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.text import md_text
-from pipeline.privacy import suppress_small_buckets
+from pipeline.audience import read as audience
 from pipeline.settings import PROJECT_ROOT
 from pipeline.store import catalog, jobs, queries
 from pipeline.store.database import connect
@@ -88,21 +88,23 @@ def _ids(db: Path) -> tuple[int, int, int]:
 def test_overview_shows_the_campaign_kpis_stimuli_and_jobs(analysed_db: Path, make_app) -> None:
     campaign_id, _, _ = _ids(analysed_db)
     with connect(analysed_db, read_only=True) as con:
-        kpis = queries.campaign_kpis(con, campaign_id)
-        summary = queries.stimulus_summary(con, campaign_id)
-    at = _open(make_app(analysed_db))
+        kpis = audience.campaign_kpis(con, campaign_id, 2)
+        summary = audience.stimulus_summary(con, campaign_id, 2)
+    at = _open(make_app(analysed_db, EMOTION_MIN_CROWD="2"))
     assert at.title[0].value == "Audience reactions"
     assert at.selectbox(key="campaign").value == campaign_id
     assert _metric(at, "Faces analysed") == f"{kpis['faces']:,}"
-    assert _metric(at, "Unique viewers") == f"{kpis['unique_viewers']:,}"
+    assert _metric(at, "People") == f"{kpis['people']:,}"
     assert _metric(at, "Mean dwell") == f"{kpis['mean_dwell_s']:.1f} s"
-    assert _metric(at, "Positive share") == f"{kpis['positive_share']:.0%}"
+    assert _metric(at, "Positive share") == f"{kpis['share_happiness']:.0%}"
+    assert _metric(at, "Watchers") == "not available"  # no head pose in these rows
     ranked = summary.sort_values("valence", ascending=False)
     assert _metric(at, "Top stimulus") == ranked["name"].iloc[0]
     assert _metric(at, "Bottom stimulus") == ranked["name"].iloc[-1]
     stimuli = _frame(at, 0)
     assert list(stimuli["stimulus"]) == ["Spring ad", "Window display"]
     assert list(stimuli["faces"]) == list(summary["faces"])
+    assert list(stimuli["people"]) == list(summary["people"])
     assert list(stimuli["status"]) == ["ok", "ok"]
     recent = _frame(at, 1)
     assert set(recent["Status"]) == {"done"} and len(recent) == 2
@@ -112,18 +114,16 @@ def test_overview_shows_the_campaign_kpis_stimuli_and_jobs(analysed_db: Path, ma
 def test_raising_the_minimum_crowd_greys_out_the_small_stimulus(
     analysed_db: Path, make_app
 ) -> None:
-    at = _open(make_app(analysed_db))
-    assert at.number_input(key="min_crowd").min == 5  # the configured floor
-    before = _frame(at, 0).set_index("stimulus")["faces"]
-    assert before["Window display"] < before["Spring ad"]
-    raised = int(before["Window display"]) + 1
-    at.number_input(key="min_crowd").set_value(raised).run()
+    at = _open(make_app(analysed_db, EMOTION_MIN_CROWD="2"))
+    assert at.number_input(key="min_crowd").min == 2  # the configured floor
+    at.number_input(key="min_crowd").set_value(4).run()
     stimuli = _frame(at, 0)
     window = stimuli[stimuli["stimulus"] == "Window display"].iloc[0]
-    assert window["status"] == "too few faces"
+    assert window["status"] == "too few people"
     assert pd.isna(window["valence"]) and pd.isna(window["positive_share"])
-    assert 0 < window["faces"] < raised  # the face count stays: it explains the gap
-    assert _metric(at, "Top stimulus") == _metric(at, "Bottom stimulus") == "Spring ad"
+    assert window["faces"] > 0  # the face count stays: it explains the gap
+    assert list(stimuli["status"]) == ["too few people", "too few people"]
+    assert _metric(at, "Top stimulus") == _metric(at, "Bottom stimulus") == "-"
 
 
 def test_switching_campaign_in_the_sidebar(writable_db: Path, make_app) -> None:
@@ -141,11 +141,13 @@ def test_switching_campaign_in_the_sidebar(writable_db: Path, make_app) -> None:
 
 
 def test_the_configured_minimum_crowd_is_a_floor(analysed_db: Path, make_app) -> None:
-    at = _open(make_app(analysed_db, EMOTION_MIN_CROWD="40"))
-    assert at.number_input(key="min_crowd").min == 40
-    assert at.number_input(key="min_crowd").value == 40
+    at = _open(make_app(analysed_db, EMOTION_MIN_CROWD="3"))
+    assert at.number_input(key="min_crowd").min == 3
+    assert at.number_input(key="min_crowd").value == 3
     stimuli = _frame(at, 0)
-    assert list(stimuli["status"]) == ["ok", "too few faces"]
+    assert list(stimuli["status"]) == ["ok", "ok"]  # 3 people in the ad's first seconds
+    at = _open(make_app(analysed_db, EMOTION_MIN_CROWD="40"))
+    assert list(_frame(at, 0)["status"]) == ["too few people", "too few people"]
 
 
 def test_overview_shows_a_failed_job_as_title_and_message(writable_db: Path, make_app) -> None:
@@ -170,49 +172,51 @@ def test_overview_shows_a_failed_job_as_title_and_message(writable_db: Path, mak
 def test_timeline_of_an_ad_by_offset_with_segments(analysed_db: Path, make_app) -> None:
     _, ad_id, _ = _ids(analysed_db)
     with connect(analysed_db, read_only=True) as con:
-        one_s = queries.series(con, ad_id, 1.0, False)
-        two_s = queries.series(con, ad_id, 2.0, False)
-    at = _open(make_app(analysed_db), "views/timeline.py")
+        one_s = audience.series(con, ad_id, 1.0, False, 3)
+        two_s = audience.series(con, ad_id, 2.0, False, 3)
+    at = _open(make_app(analysed_db, EMOTION_MIN_CROWD="3"), "views/timeline.py")
     at.selectbox(key="timeline_stimulus").set_value(ad_id).run()
     assert _metric(at, "Faces in view") == f"{int(one_s['faces'].sum()):,}"
     assert _metric(at, "Buckets") == str(len(one_s))
-    assert _metric(at, "Greyed: too few faces") == str(int((one_s["faces"] < 5).sum()))
+    assert _metric(at, "Greyed: too few people") == str(int(one_s["suppressed"].sum()))
+    assert 0 < one_s["suppressed"].sum() < len(one_s)
     spec = _chart(at, "timeline_chart")
     texts = [a.get("text") for a in spec["layout"]["annotations"]]
     assert {"<b>intro</b>", "<b>story</b>", "<b>reveal</b>"} <= set(texts)
     valence = next(t for t in spec["data"] if t["name"] == "valence index")
-    assert _values(valence["y"]) == pytest.approx(list(one_s["valence"]))
+    shown = [None if pd.isna(v) else v for v in one_s["valence"]]
+    assert _values(valence["y"]) == pytest.approx(shown)
     assert "seconds since the start" in spec["layout"]["xaxis3"]["title"]["text"]
+    segments = _frame(at, 0)
+    assert list(segments["Segment"]) == ["intro", "story", "reveal"]
     at.selectbox(key="timeline_bucket_offset").set_value(2.0).run()
     assert _metric(at, "Buckets") == str(len(two_s))
     at.radio(key="timeline_mode").set_value("share").run()
     spec = _chart(at, "timeline_chart")
     assert spec["layout"]["barmode"] == "stack"
     assert next(t for t in spec["data"] if t["name"] == "happiness")["type"] == "bar"
-    table = _frame(at)
+    table = _frame(at, 1)
     assert list(table["faces"]) == list(two_s["faces"])
+    assert list(table["people"]) == list(two_s["people"])
 
 
 def test_timeline_greys_small_buckets_when_the_crowd_is_raised(analysed_db: Path, make_app) -> None:
     _, ad_id, _ = _ids(analysed_db)
     with connect(analysed_db, read_only=True) as con:
-        raw = queries.series(con, ad_id, 0.5, False)
-    # 5 sampled frames per second: half-second buckets alternate 3 and 2 frames' faces, so a
-    # crowd of the larger count greys out the others.
-    min_crowd = int(raw["faces"].max())
-    series = suppress_small_buckets(raw, min_crowd)
-    assert min_crowd >= 5 and 0 < series["suppressed"].sum() < len(series)
-    at = _open(make_app(analysed_db), "views/timeline.py")
+        series = audience.series(con, ad_id, 0.5, False, 3)
+    # 3 people in the first seconds, 2 later: a crowd of 3 greys out the later buckets.
+    assert 0 < series["suppressed"].sum() < len(series)
+    at = _open(make_app(analysed_db, EMOTION_MIN_CROWD="2"), "views/timeline.py")
     at.selectbox(key="timeline_stimulus").set_value(ad_id)
     at.selectbox(key="timeline_bucket_offset").set_value(0.5)
-    at.number_input(key="min_crowd").set_value(min_crowd).run()
-    assert _metric(at, "Greyed: too few faces") == str(int(series["suppressed"].sum()))
+    at.number_input(key="min_crowd").set_value(3).run()
+    assert _metric(at, "Greyed: too few people") == str(int(series["suppressed"].sum()))
     spec = _chart(at, "timeline_chart")
     valence = _values(next(t for t in spec["data"] if t["name"] == "valence index")["y"])
     for value, hidden in zip(valence, series["suppressed"], strict=True):
         assert (value is None) == bool(hidden)
-    assert any(t["name"] == "greyed: too few faces" for t in spec["data"])
-    table = _frame(at)
+    assert any(t["name"] == "greyed: too few people" for t in spec["data"])
+    table = _frame(at, 1)
     assert table.loc[table["suppressed"], "valence"].isna().all()
     assert table.loc[~table["suppressed"], "valence"].notna().all()
 
@@ -220,10 +224,10 @@ def test_timeline_greys_small_buckets_when_the_crowd_is_raised(analysed_db: Path
 def test_timeline_of_a_display_by_clock_with_heatmap(analysed_db: Path, make_app) -> None:
     _, _, display_id = _ids(analysed_db)
     with connect(analysed_db, read_only=True) as con:
-        hourly = queries.series(con, display_id, 3600.0, True)
-        quarter = queries.series(con, display_id, 900.0, True)
-        heat = queries.hour_weekday(con, display_id)
-    at = _open(make_app(analysed_db), "views/timeline.py")
+        hourly = audience.series(con, display_id, 3600.0, True, 2)
+        quarter = audience.series(con, display_id, 900.0, True, 2)
+        heat = audience.hour_weekday(con, display_id, 2)
+    at = _open(make_app(analysed_db, EMOTION_MIN_CROWD="2"), "views/timeline.py")
     at.selectbox(key="timeline_stimulus").set_value(display_id).run()
     assert at.selectbox(key=f"timeline_source_{display_id}").options == [
         "All sources",
@@ -237,10 +241,11 @@ def test_timeline_of_a_display_by_clock_with_heatmap(analysed_db: Path, make_app
     cells = _values(next(t for t in heatmap["data"] if t["name"] == "valence index")["z"])
     saturday = 5
     for row in heat.itertuples():
-        assert cells[saturday][int(row.hour)] == pytest.approx(row.valence)
+        expected = None if row.suppressed else pytest.approx(row.valence)
+        assert cells[saturday][int(row.hour)] == expected
     at.selectbox(key="timeline_bucket_clock").set_value(900.0).run()
     assert _metric(at, "Buckets") == str(len(quarter))
-    assert _metric(at, "Greyed: too few faces") == str(int((quarter["faces"] < 5).sum()))
+    assert _metric(at, "Greyed: too few people") == str(int(quarter["suppressed"].sum()))
     at.selectbox(key=f"timeline_source_{display_id}").set_value(None).run()
     assert not at.exception
 
@@ -248,8 +253,8 @@ def test_timeline_of_a_display_by_clock_with_heatmap(analysed_db: Path, make_app
 def test_compare_page_shows_stimuli_side_by_side(analysed_db: Path, make_app) -> None:
     campaign_id, _, _ = _ids(analysed_db)
     with connect(analysed_db, read_only=True) as con:
-        summary = queries.stimulus_summary(con, campaign_id)
-    at = _open(make_app(analysed_db), "views/compare.py")
+        summary = audience.stimulus_summary(con, campaign_id, 2)
+    at = _open(make_app(analysed_db, EMOTION_MIN_CROWD="2"), "views/compare.py")
     bars = _chart(at, "compare_bars")
     valence = next(t for t in bars["data"] if t["name"] == "valence index")
     assert valence["x"] == ["Spring ad", "Window display"]
@@ -257,24 +262,25 @@ def test_compare_page_shows_stimuli_side_by_side(analysed_db: Path, make_app) ->
     multiples = _chart(at, "compare_multiples")
     titles = [a["text"] for a in multiples["layout"]["annotations"]]
     assert titles[:2] == ["Spring ad", "Window display"]
-    assert list(_frame(at)["status"]) == ["ok", "ok"]
-    faces = summary.set_index("name")["faces"]
-    at.number_input(key="min_crowd").set_value(int(faces["Window display"]) + 1).run()
+    assert list(_frame(at, 0)["status"]) == ["ok", "ok"]
+    verdicts = _frame(at, 1)
+    assert len(verdicts) == 6  # one pair, six metrics
+    assert all(v.startswith(("Spring ad", "Window display")) for v in verdicts["verdict"])
+    at.number_input(key="min_crowd").set_value(4).run()
     bars = _chart(at, "compare_bars")
-    valence = next(t for t in bars["data"] if t["name"] == "valence index")
-    assert valence["x"] == ["Spring ad"]
-    grey = next(t for t in bars["data"] if t["name"] == "too few faces")
-    assert grey["x"] == ["Window display"]
+    grey = next(t for t in bars["data"] if t["name"] == "too few people")
+    assert grey["x"] == ["Spring ad", "Window display"]
     window_value = f"{summary.loc[1, 'valence']:.6f}"
     assert window_value not in json.dumps(bars)
-    assert "Window display" in at.caption[-1].value and "too few faces" in at.caption[-1].value
+    assert any("too few people" in c.value for c in at.caption)
+    assert any("Window display" in t.value for t in at.text)
     at.multiselect(key=f"compare_stimuli_{campaign_id}").set_value([]).run()
     assert any("Pick at least one" in i.value for i in at.info)
 
 
 def test_reports_page_offers_every_download(analysed_db: Path, make_app) -> None:
     campaign_id, ad_id, _ = _ids(analysed_db)
-    at = _open(make_app(analysed_db), "views/reports.py")
+    at = _open(make_app(analysed_db, EMOTION_MIN_CROWD="2"), "views/reports.py")
     at.selectbox(key=f"report_stimulus_{campaign_id}").set_value(ad_id).run()
     at.selectbox(key=f"report_bucket_{campaign_id}_{ad_id}").set_value(2.0).run()
     preview = _frame(at)

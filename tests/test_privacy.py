@@ -116,14 +116,15 @@ def test_exclusion_zone_faces_are_never_stored(writable_db, ad_clip) -> None:
 def test_small_buckets_are_blanked_but_counted() -> None:
     table = pd.DataFrame(
         {
-            "faces": [2, 9],
-            "valence": [0.5, 0.1],
-            "mean_happiness": [0.9, 0.3],
-            "unique_tracks": [1, 4],
+            "faces": [40, 9, 30],
+            "people": [1, 6, 7],
+            "valence": [0.5, 0.1, 0.2],
+            "mean_happiness": [0.9, 0.3, 0.4],
+            "suppressed": [False, False, True],  # withheld on the base grid upstream
         }
     )
-    out = suppress_small_buckets(table, 5)
-    assert out["suppressed"].tolist() == [True, False]
-    assert out["valence"].isna().tolist() == [True, False]
+    out = suppress_small_buckets(table, 5)  # people count, never faces
+    assert out["suppressed"].tolist() == [True, False, True]
+    assert out["valence"].isna().tolist() == [True, False, True]
     assert out["mean_happiness"].iloc[1] == 0.3
-    assert out["faces"].tolist() == [2, 9]
+    assert out["faces"].tolist() == [40, 9, 30] and out["people"].tolist() == [1, 6, 7]

@@ -91,29 +91,30 @@ def test_stimulus_table_matches_golden(min_crowd: int) -> None:
 
 
 def test_small_stimulus_shows_its_face_count_and_nothing_else() -> None:
-    shown = display_table(stimulus_table(load_table("summary"), 30))
-    window = shown[shown["Stimulus"] == "Window display"].iloc[0]
-    assert window["Faces"] == "26"
-    assert set(window.drop(["Stimulus", "Kind", "Faces"])) == {"too few faces"}
+    shown = display_table(stimulus_table(load_table("summary"), 5))
     spring = shown[shown["Stimulus"] == "Spring ad"].iloc[0]
-    assert spring["Valence (95 % interval)"] == "+0.43 [+0.35, +0.51]"
-    assert spring["Positive share"] == "43%"
-    summary = suppress_summary(load_table("summary"), 30)
-    assert math.isnan(summary.loc[1, "positive_share"])  # summary-only column blanked too
+    assert (spring["Faces"], spring["People"]) == ("140", "4")  # counts explain the gap
+    assert set(spring.drop(["Stimulus", "Kind", "Faces", "People"])) == {"too few people"}
+    window = shown[shown["Stimulus"] == "Window display"].iloc[0]
+    assert window["Valence (95 % interval)"] == "+0.42 [+0.18, +0.67]"
+    assert window["Positive share"] == "50%"
+    assert window["Watchers"] == window["Attention (s)"] == "not available"  # no head pose
+    summary = suppress_summary(load_table("summary"), 5)
+    assert math.isnan(summary.loc[0, "positive_share"])  # summary-only column blanked too
 
 
 def test_campaign_overview_ranks_only_stimuli_meeting_the_minimum_crowd() -> None:
     summary, kpis = load_table("summary"), load_kpis()
-    both = campaign_overview(kpis, summary, 5)
-    assert (both.faces, both.unique_viewers) == (166, 30)
+    both = campaign_overview(kpis, summary, 4)
+    assert (both.faces, both.people) == (166, 30)
     assert both.top_stimulus == "Spring ad" and both.bottom_stimulus == "Window display"
     assert both.positive_share == pytest.approx(0.4397590, abs=1e-6)
-    one = campaign_overview(kpis, summary, 30)
-    assert one.top_stimulus == one.bottom_stimulus == "Spring ad"
+    one = campaign_overview(kpis, summary, 5)  # the ad has 4 people
+    assert one.top_stimulus == one.bottom_stimulus == "Window display"
     assert (one.eligible_stimuli, one.suppressed_stimuli) == (1, 1)
     none = campaign_overview(kpis, summary, 500)
     assert none.top_stimulus == "" and math.isnan(none.positive_share)
-    check_json("overview_min30.json", one.__dict__)
+    check_json("overview_min5.json", one.__dict__)
 
 
 def test_bucket_labels() -> None:
@@ -134,7 +135,7 @@ def test_texts_say_expression_never_feeling() -> None:
     joined = " ".join(texts).lower()
     assert "feeling" not in joined and "emotion felt" not in joined
     assert "expression" in joined
-    assert "fewer than 7 faces" in " ".join(privacy_note(7))
+    assert "at least 7 people" in " ".join(privacy_note(7))
     assert "no pixels stored" in joined
 
 
@@ -171,7 +172,7 @@ def test_html_report_is_self_contained_and_interactive() -> None:
         "Methodology",
         "Model card",
         "Privacy",
-        "fewer than 3 faces",
+        "fewer than 3 people",
         f"{load_model_facts().accuracy:.1%}",  # the shipped model's validation accuracy
         "intro",
     ):
@@ -232,7 +233,7 @@ def test_pdf_report_pages_carry_their_charts(tmp_path: Path) -> None:
         "Model card",
         "Privacy",
         f"{load_model_facts().accuracy:.1%}",  # the shipped model's validation accuracy
-        "fewer than 3 faces",
+        "fewer than 3 people",
     ):
         assert words in text
     assert "feeling" not in text.lower()

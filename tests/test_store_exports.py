@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,13 +17,15 @@ from pipeline.store.database import connect
 from pipeline.store.retention import purge_older_than
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+def _cli(*args: str, min_crowd: int = 3) -> subprocess.CompletedProcess[str]:
+    """The CLI with EMOTION_MIN_CROWD lowered to the fixture's crowd (3 people at most)."""
     return subprocess.run(
         [sys.executable, "-m", "pipeline", *args],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
         timeout=120,
+        env={**os.environ, "EMOTION_MIN_CROWD": str(min_crowd)},
     )
 
 
@@ -51,13 +54,13 @@ def test_emotion_api_json_export(analysed_db, tmp_path: Path) -> None:
         "json",
         "--out",
         str(out),
-        "--min-crowd",
-        "3",
         "--db",
         str(analysed_db),
+        min_crowd=2,
     )
     assert done.returncode == 0, done.stderr
     payload = json.loads(out.read_text())
+    assert payload["minCrowd"] == 2
     assert payload["timescale"] == 1000 and payload["labels"] == list(LABELS)
     fragment = payload["fragments"][0]
     assert fragment["interval"] == 1000 and fragment["duration"] == 12000
@@ -70,6 +73,8 @@ def test_emotion_api_json_export(analysed_db, tmp_path: Path) -> None:
 
 
 def test_csv_and_parquet_apply_the_minimum_crowd(analysed_db, tmp_path: Path) -> None:
+    """People, not faces: the ad's first 4 s show 3 people (15 faces a second) and are
+    shown; later seconds show 2 people (10 faces) and are withheld at a crowd of 3."""
     for fmt in ("csv", "parquet"):
         out = tmp_path / f"all.{fmt}"
         done = _cli(
@@ -80,16 +85,18 @@ def test_csv_and_parquet_apply_the_minimum_crowd(analysed_db, tmp_path: Path) ->
             fmt,
             "--out",
             str(out),
-            "--min-crowd",
-            "10",
             "--db",
             str(analysed_db),
         )
         assert done.returncode == 0, done.stderr
         table = pd.read_csv(out) if fmt == "csv" else pd.read_parquet(out)
-        small = table[table["faces"] < 10]
-        assert small["suppressed"].all() and small["valence"].isna().all()
-        assert not table[table["faces"] >= 10]["suppressed"].any()
+        small = table[table["people"] < 3]
+        assert len(small) and small["suppressed"].all() and small["valence"].isna().all()
+        assert (table[table["faces"] >= 10]["faces"] >= 10).all()
+        ad = table[table["stimulus"] == "Spring ad"].set_index("bucket_offset_s")
+        assert not ad.loc[0.0, "suppressed"] and ad.loc[0.0, "people"] == 3
+        assert ad.loc[0.0, "faces"] >= 10
+        assert (table["min_crowd"] == 3).all()
         assert set(table["stimulus"]) == {"Spring ad", "Window display"}
 
 

@@ -1,19 +1,49 @@
 """Compare stimuli side by side: valence with intervals, mean scores, small multiples.
 
-Stimuli under the minimum crowd stay in the picture, greyed as "too few faces", so a reader
-sees that they exist without seeing figures about a handful of people.
+Stimuli under the minimum crowd stay in the picture, greyed as "too few people", so a reader
+sees that they exist without seeing figures about a handful of people. The A/B verdicts come
+from ``pipeline.audience.verdicts`` over people, exactly as in the reports.
 """
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import data, state
-from dashboard.text import md_text
 from pipeline.errors import ReactionError
 from pipeline.exports import DEFAULT_BUCKET_S
 from pipeline.reports.charts import compare_figure, small_multiples_figure
 from pipeline.reports.tables import series_view, stimulus_table, suppress_summary
+
+
+def _verdicts(db: str, picked: pd.DataFrame, min_crowd: int) -> None:
+    """Plain-language A/B verdicts between the picked stimuli (names shown as text)."""
+    st.subheader("A/B verdicts")
+    with_faces = picked[picked["faces"] > 0]
+    if len(with_faces) < 2:
+        st.caption("Pick two or more stimuli with analysed faces to compare them.")
+        return
+    table, note = data.comparison(
+        db,
+        tuple(int(i) for i in with_faces["stimulus_id"]),
+        tuple(str(n) for n in with_faces["name"]),
+        min_crowd,
+    )
+    if note:
+        st.warning(
+            "Different detector or model versions made these rows.", icon=":material/warning:"
+        )
+        st.text(note)
+    st.caption(
+        "Difference of the means over people with its 95 % interval (Welch); a winner is "
+        "named only when the interval excludes zero."
+    )
+    st.dataframe(
+        table[["verdict", "metric", "difference", "low", "high", "people_a", "people_b"]],
+        key="compare_verdicts",
+        hide_index=True,
+    )
 
 
 def main() -> None:
@@ -22,7 +52,7 @@ def main() -> None:
     try:
         campaign_id, _ = state.require_campaign()
         min_crowd = state.min_crowd()
-        summary = data.stimulus_summary(db, campaign_id)
+        summary = data.stimulus_summary(db, campaign_id, min_crowd)
         if summary.empty:
             st.info("This campaign has no stimulus yet.")
             return
@@ -49,7 +79,8 @@ def main() -> None:
         for row in safe.itertuples(index=False):
             first, _, _ = data.time_range(db, int(row.stimulus_id))
             by_clock = row.kind != "ad" and first is not None
-            raw = data.series(db, int(row.stimulus_id), DEFAULT_BUCKET_S[row.kind], by_clock)
+            bucket = DEFAULT_BUCKET_S[row.kind] if by_clock else 1.0
+            raw = data.series(db, int(row.stimulus_id), bucket, by_clock, min_crowd)
             view = series_view(raw, min_crowd) if not raw.empty else raw.assign(suppressed=[])
             panels.append((str(row.name), by_clock, view))
         st.plotly_chart(
@@ -58,10 +89,9 @@ def main() -> None:
         st.dataframe(stimulus_table(picked, min_crowd), key="compare_table", hide_index=True)
         hidden = safe[safe["suppressed"]]
         if len(hidden):
-            st.caption(
-                f"Greyed, too few faces (under {min_crowd}): {md_text(', '.join(hidden['name']))}. "
-                "Their expression figures are withheld."
-            )
+            st.caption(f"Greyed, too few people (under {min_crowd}): their figures are withheld.")
+            st.text(", ".join(hidden["name"].astype(str)))
+        _verdicts(db, picked, min_crowd)
     except ReactionError as error:
         state.show_error(error)
 

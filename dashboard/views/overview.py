@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 import streamlit as st
 
 from dashboard import data, state
 from dashboard.text import md_text
 from pipeline.errors import ReactionError
-from pipeline.reports.tables import campaign_overview, stimulus_table
+from pipeline.reports.tables import campaign_overview, kpi_cells, stimulus_table
 
 _JOB_COLUMNS = {
     "job_id": "Job",
@@ -25,19 +23,22 @@ _JOB_COLUMNS = {
 }
 
 
-def _num(value: float, pattern: str) -> str:
-    return "too few faces" if value is None or math.isnan(value) else pattern.format(value)
-
-
 def _kpis(campaign_id: int, min_crowd: int, db: str) -> None:
     overview = campaign_overview(
-        data.campaign_kpis(db, campaign_id), data.stimulus_summary(db, campaign_id), min_crowd
+        data.campaign_kpis(db, campaign_id, min_crowd),
+        data.stimulus_summary(db, campaign_id, min_crowd),
+        min_crowd,
     )
+    cells = dict(kpi_cells(overview, stimuli=1))
     columns = st.columns(4)
-    columns[0].metric("Faces analysed", f"{overview.faces:,}")
-    columns[1].metric("Unique viewers", f"{overview.unique_viewers:,}")
-    columns[2].metric("Mean dwell", _num(overview.mean_dwell_s, "{:.1f} s"))
-    columns[3].metric("Positive share", _num(overview.positive_share, "{:.0%}"))
+    columns[0].metric("Faces analysed", cells["faces analysed"])
+    columns[1].metric("People", cells["people"])
+    columns[2].metric("Watchers", cells["watchers"])
+    columns[3].metric("Positive share", cells["positive share"])
+    columns = st.columns(3)
+    columns[0].metric("Mean attention", cells["mean attention"])
+    columns[1].metric("Mean dwell", cells["mean dwell"])
+    columns[2].metric("Attraction", cells["attraction"])
     columns = st.columns(2)
     for column, label, name, valence in (
         (columns[0], "Top stimulus", overview.top_stimulus, overview.top_valence),
@@ -52,23 +53,29 @@ def _kpis(campaign_id: int, min_crowd: int, db: str) -> None:
         )
     st.caption(
         f"Top and bottom rank stimuli by valence index among the {overview.eligible_stimuli} "
-        f"with at least {min_crowd} faces"
+        f"shown at a minimum crowd of {min_crowd} people"
         + (
-            f"; {overview.suppressed_stimuli} with fewer are left out."
+            f"; {overview.suppressed_stimuli} with too few people are left out."
             if overview.suppressed_stimuli
             else "."
         )
-        + " Positive share: faces whose dominant expression is happiness."
+        + " Positive share: share of a person's faces whose dominant expression is happiness,"
+        " averaged over people. Watchers: people facing the display for at least 1 s;"
+        " attraction: attention / dwell (not available until head pose is measured)."
     )
 
 
 def _stimuli(campaign_id: int, min_crowd: int, db: str) -> None:
     st.subheader("Stimuli")
-    table = stimulus_table(data.stimulus_summary(db, campaign_id), min_crowd)
+    table = stimulus_table(data.stimulus_summary(db, campaign_id, min_crowd), min_crowd)
     if table.empty:
         st.info("This campaign has no stimulus yet.")
         return
-    shown = table.assign(positive_share=table["positive_share"] * 100)
+    shown = table.assign(
+        positive_share=table["positive_share"] * 100,
+        share_looking=table["share_looking"] * 100,
+        attraction=table["attraction"] * 100,
+    )
     st.dataframe(
         shown,
         key="overview_stimuli",
@@ -77,12 +84,16 @@ def _stimuli(campaign_id: int, min_crowd: int, db: str) -> None:
             "stimulus": "Stimulus",
             "kind": "Kind",
             "faces": st.column_config.NumberColumn("Faces", format="%d"),
-            "unique_viewers": st.column_config.NumberColumn("Unique viewers", format="%d"),
+            "people": st.column_config.NumberColumn("People", format="%d"),
+            "watchers": st.column_config.NumberColumn("Watchers", format="%d"),
+            "mean_attention_s": st.column_config.NumberColumn("Attention (s)", format="%.1f"),
             "mean_dwell_s": st.column_config.NumberColumn("Mean dwell (s)", format="%.1f"),
+            "attraction": st.column_config.NumberColumn("Attraction", format="%.0f%%"),
             "valence": st.column_config.NumberColumn("Valence", format="%+.2f"),
             "valence_low": st.column_config.NumberColumn("Low (95 %)", format="%+.2f"),
             "valence_high": st.column_config.NumberColumn("High (95 %)", format="%+.2f"),
             "positive_share": st.column_config.NumberColumn("Positive share", format="%.0f%%"),
+            "share_looking": st.column_config.NumberColumn("Looking", format="%.0f%%"),
             "top_expression": "Top expression",
             "status": "Status",
         },

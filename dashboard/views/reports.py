@@ -71,7 +71,7 @@ def main() -> None:
             key=f"report_bucket_{campaign_id}_{chosen}",
         )
         st.caption(
-            f"Minimum crowd {min_crowd} faces: smaller buckets are blank and flagged "
+            f"Minimum crowd {min_crowd} people: smaller buckets are blank and flagged "
             "`suppressed` in every file."
         )
         table = data.export_table(db, campaign, stimulus, bucket, min_crowd)
@@ -79,7 +79,7 @@ def main() -> None:
         st.markdown(
             f"**{len(table)} buckets** over {table['stimulus'].nunique()} stimuli, "
             f"{int(table['faces'].sum()):,} faces; {suppressed} buckets withheld "
-            "(too few faces)."
+            "(too few people)."
         )
         st.dataframe(table.head(200), key="report_preview", hide_index=True)
         name = _slug(campaign, stimulus)

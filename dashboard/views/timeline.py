@@ -8,6 +8,7 @@ are greyed and carry no figures.
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import pandas as pd
 import streamlit as st
@@ -16,7 +17,7 @@ from dashboard import data, state
 from pipeline.emotion.labels import LABELS
 from pipeline.errors import ReactionError
 from pipeline.reports.charts import hour_weekday_figure, timeline_figure
-from pipeline.reports.tables import bucket_label, series_view
+from pipeline.reports.tables import FEW, bucket_label, segment_display, series_view
 
 OFFSET_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0)
 CLOCK_BUCKETS = (300.0, 900.0, 3600.0, 86400.0)
@@ -63,19 +64,17 @@ def _date_window(
 
 def _metrics(view: pd.DataFrame) -> None:
     shown = view[~view["suppressed"]]
-    faces_shown = int(shown["faces"].sum())
+    weights = shown["people_shown"].astype(float) if "people_shown" in shown else shown["people"]
     valence = (
-        float((shown["valence"] * shown["faces"]).sum() / faces_shown)
-        if faces_shown
+        float((shown["valence"] * weights).sum() / weights.sum())
+        if len(shown) and weights.sum()
         else float("nan")
     )
     columns = st.columns(4)
     columns[0].metric("Faces in view", f"{int(view['faces'].sum()):,}")
     columns[1].metric("Buckets", f"{len(view):,}")
-    columns[2].metric("Greyed: too few faces", f"{int(view['suppressed'].sum()):,}")
-    columns[3].metric(
-        "Valence (shown buckets)", "too few faces" if faces_shown == 0 else f"{valence:+.2f}"
-    )
+    columns[2].metric("Greyed: too few people", f"{int(view['suppressed'].sum()):,}")
+    columns[3].metric("Valence (shown buckets)", FEW if math.isnan(valence) else f"{valence:+.2f}")
 
 
 def _table(view: pd.DataFrame, by_clock: bool) -> None:
@@ -83,15 +82,19 @@ def _table(view: pd.DataFrame, by_clock: bool) -> None:
     columns = [
         x,
         "faces",
-        "unique_tracks",
+        "people",
         "valence",
         "valence_low",
         "valence_high",
+        "people_looking",
+        "share_looking",
         *(f"share_{n}" for n in LABELS),
         "suppressed",
     ]
     with st.expander("Data behind the chart"):
-        st.dataframe(view[columns], key="timeline_table", hide_index=True)
+        st.dataframe(
+            view[[c for c in columns if c in view.columns]], key="timeline_table", hide_index=True
+        )
 
 
 def main() -> None:
@@ -137,7 +140,7 @@ def main() -> None:
             horizontal=True,
             key="timeline_mode",
         )
-        raw = data.series(db, stimulus_id, float(bucket), by_clock, source, start, end)
+        raw = data.series(db, stimulus_id, float(bucket), by_clock, min_crowd, source, start, end)
         if raw.empty:
             st.info("No faces were found in this selection yet.")
             return
@@ -156,12 +159,24 @@ def main() -> None:
             key="timeline_chart",
             config={"displaylogo": False},
         )
+        no_band = int((~view["suppressed"] & view["valence_low"].isna()).sum())
         st.caption(
-            f"Grey areas: buckets with fewer than {min_crowd} faces, figures withheld. "
-            "Scores describe facial expressions, not what anyone experiences."
+            f"Grey areas: buckets with fewer than {min_crowd} people, figures withheld. "
+            + (
+                f"{no_band} shown bucket(s) have no valence band: too few people (under two) "
+                "for an interval. "
+                if no_band
+                else ""
+            )
+            + "Scores describe facial expressions, not what anyone experiences."
         )
+        if not by_clock and len(data.segments(db, stimulus_id)):
+            segment_table = segment_display(data.segment_summary(db, stimulus_id, min_crowd))
+            st.dataframe(segment_table, key="timeline_segments", hide_index=True)
         if by_clock:
-            heat = series_view(data.hour_weekday(db, stimulus_id, source, start, end), min_crowd)
+            heat = series_view(
+                data.hour_weekday(db, stimulus_id, min_crowd, source, start, end), min_crowd
+            )
             st.plotly_chart(
                 hour_weekday_figure(heat), key="timeline_heatmap", config={"displaylogo": False}
             )

@@ -3,7 +3,9 @@
 People in a base cell: distinct tracks for footage (each ingest job's tracks are its own
 people, so ten one-respondent files make ten people); for snapshot cameras, whose faces are
 not linked across snapshots, the most faces in any one snapshot of the cell. A cell with fewer
-people than the minimum crowd is withheld, and its rows never enter any figure.
+people than the minimum crowd is withheld, and its rows never enter any figure. Sources
+(cameras, viewing rooms) of one stimulus pool into the stimulus's cell; a single source's part
+is shown on its own only when every source's part of that cell is a crowd.
 """
 
 from __future__ import annotations
@@ -51,9 +53,26 @@ def cell_people(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def mark_published(rows: pd.DataFrame, min_crowd: int) -> pd.DataFrame:
-    """``rows`` (per-person cells) with a boolean ``published``: its cell has enough people."""
+    """``rows`` (per-person cells of all sources of one stimulus) with two flags.
+
+    ``published``: the cell, all sources pooled, has at least ``min_crowd`` people; pooled
+    views use it. ``published_alone``: additionally every source with people in that cell has
+    at least ``min_crowd`` of its own; views of one source (camera filter) use it. All or
+    nothing per cell: if one camera's part of a cell is small, no camera's part is shown on
+    its own, so "all cameras minus camera A" can never isolate camera B's few people.
+    """
+    if rows.empty:
+        return rows.assign(published=pd.Series(dtype=bool), published_alone=pd.Series(dtype=bool))
     cells = cell_people(rows)
-    cells["published"] = cells["people"] >= int(min_crowd)
-    out = rows.merge(cells[[*CELL_KEYS, "published"]], on=CELL_KEYS, how="left")
-    out["published"] = out["published"].fillna(False).astype(bool)
+    crowd = int(min_crowd)
+    cells["big_alone"] = cells["people"] >= crowd
+    pooled = cells.groupby("cell").agg(
+        pooled_people=("people", "sum"), all_big=("big_alone", "all")
+    )
+    cells = cells.join(pooled, on="cell")
+    cells["published"] = cells["pooled_people"] >= crowd
+    cells["published_alone"] = cells["published"] & cells["all_big"]
+    out = rows.merge(cells[[*CELL_KEYS, "published", "published_alone"]], on=CELL_KEYS, how="left")
+    for flag in ("published", "published_alone"):
+        out[flag] = out[flag].fillna(False).astype(bool)
     return out

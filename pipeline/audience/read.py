@@ -16,7 +16,7 @@ import pandas as pd
 
 from pipeline.audience.crowd import crowd_floor, mark_published, resolve_min_crowd
 from pipeline.audience.grid import base_cell_s, check_bucket
-from pipeline.audience.metrics import PERSON, person_table, summarise
+from pipeline.audience.metrics import FIGURES, PERSON, person_table, summarise
 from pipeline.settings import get_int
 from pipeline.store import people as store_people
 
@@ -39,7 +39,7 @@ def campaign_floor(con: duckdb.DuckDBPyConnection, campaign_id: int) -> int:
     return crowd_floor(configured_min_crowd(), store_people.consent(con, campaign_id) is not None)
 
 
-def _stimulus_by_clock(con: duckdb.DuckDBPyConnection, stimulus_id: int) -> tuple[str, bool]:
+def stimulus_by_clock(con: duckdb.DuckDBPyConnection, stimulus_id: int) -> tuple[str, bool]:
     row = con.execute(
         "SELECT s.kind, (SELECT count(*) FROM face_observations o "
         "WHERE o.stimulus_id = s.stimulus_id AND o.ts IS NOT NULL) > 0 "
@@ -59,11 +59,34 @@ def published_rows(
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
 ) -> pd.DataFrame:
-    """Per-person base cells of a stimulus with their ``published`` flag."""
-    rows = store_people.person_cells(
-        con, stimulus_id, base_cell_s(by_clock), by_clock, source_id, start, end
+    """Per-person base cells of a stimulus with their ``published`` flag for this view.
+
+    The crowd is always counted on whole base cells of all sources; the source and the date
+    window only select cells afterwards, so a filter can never cut a cell into a smaller
+    crowd. With ``source_id`` the flag is ``published_alone`` (see ``crowd.mark_published``).
+    """
+    rows = mark_published(
+        store_people.person_cells(con, stimulus_id, base_cell_s(by_clock), by_clock), min_crowd
     )
-    return mark_published(rows, min_crowd)
+    if source_id is not None:
+        rows = rows[rows["source_id"] == source_id].copy()
+        rows["published"] = rows["published_alone"]
+    return _in_window(rows, start, end)
+
+
+def _in_window(
+    rows: pd.DataFrame, start: dt.datetime | None, end: dt.datetime | None
+) -> pd.DataFrame:
+    """Rows whose base cell starts in [start, end) (clock cells only)."""
+    if rows.empty or (start is None and end is None):
+        return rows.reset_index(drop=True)
+    stamps = pd.to_datetime(rows["cell"])
+    keep = pd.Series(True, index=rows.index)
+    if start is not None:
+        keep &= stamps >= pd.Timestamp(start)
+    if end is not None:
+        keep &= stamps < pd.Timestamp(end)
+    return rows[keep].reset_index(drop=True)
 
 
 def _bucket_of(cells: pd.Series, bucket_s: float, by_clock: bool) -> pd.Series:
@@ -93,9 +116,10 @@ def series(
     if rows.empty:
         return _empty_series()
     rows[key] = _bucket_of(rows["cell"], bucket_s, by_clock)
-    sampled = store_people.sampled_frames(
-        con, stimulus_id, base_cell_s(by_clock), by_clock, source_id, start, end
-    )
+    sampled = store_people.sampled_frames(con, stimulus_id, base_cell_s(by_clock), by_clock)
+    if source_id is not None:
+        sampled = sampled[sampled["source_id"] == source_id]
+    sampled = _in_window(sampled, start, end) if by_clock else sampled
     sampled[key] = _bucket_of(sampled["cell"], bucket_s, by_clock) if len(sampled) else []
     sampled = sampled.groupby(key, as_index=False)["sampled_frames"].sum()
     out = summarise(rows, [key], min_crowd, sampled).sort_values(key).reset_index(drop=True)
@@ -144,7 +168,7 @@ def stimulus_people(
     con: duckdb.DuckDBPyConnection, stimulus_id: int, min_crowd: int
 ) -> pd.DataFrame:
     """One row per published person of a stimulus: their own figures (for A/B verdicts)."""
-    _, by_clock = _stimulus_by_clock(con, stimulus_id)
+    _, by_clock = stimulus_by_clock(con, stimulus_id)
     rows = published_rows(con, stimulus_id, by_clock, min_crowd)
     shown = rows[rows["published"]]
     people = person_table(shown.assign(stimulus_id=stimulus_id), ["stimulus_id"])
@@ -164,7 +188,7 @@ def stimulus_summary(
     ).df()
     parts = []
     for stimulus_id in stimuli["stimulus_id"].astype(int):
-        _, by_clock = _stimulus_by_clock(con, stimulus_id)
+        _, by_clock = stimulus_by_clock(con, stimulus_id)
         rows = published_rows(con, stimulus_id, by_clock, min_crowd)
         if rows.empty:
             continue
@@ -178,6 +202,9 @@ def stimulus_summary(
     out = stimuli if figures is None else stimuli.merge(figures, on="stimulus_id", how="left")
     for column in ("faces", "people", "people_shown"):
         out[column] = out[column].fillna(0).astype("int64") if column in out else 0
+    for column in FIGURES:
+        if column not in out:
+            out[column] = float("nan")
     if "suppressed" not in out:
         out["suppressed"] = False
     out["suppressed"] = out["suppressed"].fillna(False).astype(bool) & (out["faces"] > 0)
@@ -197,7 +224,7 @@ def campaign_kpis(
     ]
     parts = []
     for stimulus_id in ids:
-        _, by_clock = _stimulus_by_clock(con, stimulus_id)
+        _, by_clock = stimulus_by_clock(con, stimulus_id)
         rows = published_rows(con, stimulus_id, by_clock, min_crowd)
         if len(rows):
             parts.append(rows.assign(campaign_id=campaign_id))

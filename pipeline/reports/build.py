@@ -9,11 +9,13 @@ functions of that record. The CLI's ``export --format html|pdf`` calls ``build_r
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import pandas as pd
 
+from pipeline.audience import read as audience
+from pipeline.audience.verdicts import verdict_table, verdicts, version_note
 from pipeline.errors import InputError
 from pipeline.exports import export_table
 from pipeline.privacy import suppress_small_buckets
@@ -25,6 +27,7 @@ from pipeline.reports.tables import (
     suppress_summary,
 )
 from pipeline.store import catalog, queries
+from pipeline.store import people as store_people
 
 REPORT_FORMATS = ("html", "pdf")
 _EXPORT_META = ("campaign", "stimulus", "stimulus_kind")
@@ -41,6 +44,8 @@ class StimulusSection:
     series: pd.DataFrame
     segments: pd.DataFrame
     heatmap: pd.DataFrame | None
+    # Per ad segment: people, valence and peak moment (audience.read.segment_summary).
+    segment_summary: pd.DataFrame | None = None
 
     @property
     def suppressed_buckets(self) -> int:
@@ -60,6 +65,10 @@ class ReportData:
     table: pd.DataFrame  # tables.stimulus_table rows of the stimuli in scope
     sections: list[StimulusSection]
     model: ModelFacts
+    # {set_by, set_at, note} when the campaign is a consented study (minimum crowd may be 1).
+    consent: dict[str, object] | None = None
+    verdicts: pd.DataFrame = field(default_factory=pd.DataFrame)  # verdicts.verdict_table
+    version_note: str = ""
 
 
 def collect_report(
@@ -67,7 +76,7 @@ def collect_report(
     campaign_name: str,
     stimulus_name: str | None,
     bucket_s: float | None,
-    min_crowd: int,
+    min_crowd: int | None,
     now: dt.datetime | None = None,
 ) -> ReportData:
     """Read and privacy-filter a report's tables. Raises ``InputError`` when nothing to show.
@@ -76,27 +85,25 @@ def collect_report(
     (1 s for ads, 1 h for displays and products), exactly as the CSV export buckets.
     """
     campaign = catalog.get_campaign(con, campaign_name)
+    min_crowd = audience.campaign_min_crowd(con, campaign.campaign_id, min_crowd)
     series = export_table(con, campaign_name, stimulus_name, bucket_s, min_crowd)
     ids = {s.name: s.stimulus_id for s in catalog.list_stimuli(con, campaign)}
-    summary = queries.stimulus_summary(con, campaign.campaign_id)
+    summary = audience.stimulus_summary(con, campaign.campaign_id, min_crowd)
     if stimulus_name is not None:
         summary = summary[summary["name"] == stimulus_name].reset_index(drop=True)
-        row = summary.iloc[0]
-        kpis = {
-            "faces": float(row["faces"]),
-            "unique_viewers": float(row["unique_tracks"]),
-            "mean_dwell_s": float(row["mean_dwell_s"]),
-            "positive_share": float(row["positive_share"]),
-        }
+        kpis = {k: v for k, v in summary.iloc[0].items() if k not in ("name", "kind")}
     else:
-        kpis = queries.campaign_kpis(con, campaign.campaign_id)
+        kpis = audience.campaign_kpis(con, campaign.campaign_id, min_crowd)
     sections = []
     for (name, kind), rows in series.groupby(["stimulus", "stimulus_kind"], sort=False):
         stimulus_id = ids[str(name)]
-        by_clock = kind != "ad"
+        by_clock = bool(rows["bucket_ts"].notna().any())
         heatmap = None
         if by_clock:
-            heatmap = suppress_small_buckets(queries.hour_weekday(con, stimulus_id), min_crowd)
+            heatmap = suppress_small_buckets(
+                audience.hour_weekday(con, stimulus_id, min_crowd), min_crowd
+            )
+        segments = queries.segments(con, stimulus_id)
         sections.append(
             StimulusSection(
                 name=str(name),
@@ -104,10 +111,21 @@ def collect_report(
                 by_clock=by_clock,
                 bucket_s=float(rows["bucket_s"].iloc[0]),
                 series=rows.drop(columns=list(_EXPORT_META)).reset_index(drop=True),
-                segments=queries.segments(con, stimulus_id),
+                segments=segments,
                 heatmap=heatmap,
+                segment_summary=(
+                    audience.segment_summary(con, stimulus_id, min_crowd)
+                    if len(segments) and not by_clock
+                    else None
+                ),
             )
         )
+    people = {
+        str(row.name): audience.stimulus_people(con, int(row.stimulus_id), min_crowd)
+        for row in summary.itertuples(index=False)
+        if row.faces > 0
+    }
+    found = verdicts(people, min_crowd) if len(people) > 1 else []
     return ReportData(
         campaign=campaign.name,
         scope=stimulus_name or "all stimuli",
@@ -118,6 +136,9 @@ def collect_report(
         table=stimulus_table(summary, min_crowd),
         sections=sections,
         model=load_model_facts(),
+        consent=store_people.consent(con, campaign.campaign_id),
+        verdicts=verdict_table(found),
+        version_note=version_note(people),
     )
 
 
@@ -140,7 +161,7 @@ def build_report(
     campaign_name: str,
     stimulus_name: str | None,
     bucket_s: float | None,
-    min_crowd: int,
+    min_crowd: int | None,
 ) -> bytes:
     """A campaign's (or one stimulus's) reaction report as ``fmt`` ("html" or "pdf") bytes."""
     if fmt not in REPORT_FORMATS:

@@ -2,7 +2,7 @@
 
 Every function takes tables that already went through the minimum-crowd rule (a
 ``suppressed`` column, blanked figures) and draws suppressed buckets or stimuli as grey
-"too few faces" areas, never their numbers. The dashboard and the HTML report call these.
+"too few people" areas, never their numbers. The dashboard and the HTML report call these.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from pipeline.emotion.labels import LABELS
+from pipeline.privacy import count_column
 from pipeline.reports.palette import (
     BAND_RGBA,
     LABEL_COLOURS,
@@ -92,6 +93,14 @@ def _legend_swatch(fig: go.Figure, name: str, colour: str) -> None:
     )
 
 
+def _looking(series: pd.DataFrame) -> pd.Series | None:
+    """People looking per bucket, or None while head pose is unknown (nothing is drawn)."""
+    if "people_looking" not in series.columns:
+        return None
+    looking = series["people_looking"].astype("float64")
+    return looking if looking.notna().any() else None
+
+
 def timeline_figure(
     series: pd.DataFrame,
     *,
@@ -117,7 +126,7 @@ def timeline_figure(
         row_heights=[0.5, 0.3, 0.2],
         vertical_spacing=0.06,
         # Row 1 has no title: the segment names of an ad sit above it.
-        subplot_titles=("", "Valence index (95 % interval)", "Unique viewers"),
+        subplot_titles=("", "Valence index (95 % interval)", "People (and people looking)"),
     )
     x, width = _centres(series, by_clock)
     for label in LABELS:
@@ -183,16 +192,31 @@ def timeline_figure(
     fig.add_trace(
         go.Bar(
             x=x,
-            y=series["unique_tracks"].astype("float64"),
+            y=series[count_column(series)].astype("float64"),
             width=width,
-            name="unique viewers",
+            name="people",
             marker={"color": VIEWERS_COLOUR},
             customdata=series["faces"],
-            hovertemplate="%{y} viewers, %{customdata} faces<extra></extra>",
+            hovertemplate="%{y} people, %{customdata} faces<extra></extra>",
         ),
         row=3,
         col=1,
     )
+    looking = _looking(series)
+    if looking is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=looking,
+                mode="lines+markers",
+                name="people looking",
+                line={"color": VALENCE_COLOUR, "width": 1.5},
+                marker={"size": 4},
+                hovertemplate="%{y} people looking<extra></extra>",
+            ),
+            row=3,
+            col=1,
+        )
     if segments is not None and not by_clock:
         _add_segments(fig, segments)
     runs = _suppressed_runs(series, by_clock)
@@ -217,7 +241,7 @@ def timeline_figure(
         col=1,
     )
     fig.update_yaxes(range=[-1.05, 1.05], zeroline=True, title_text="valence", row=2, col=1)
-    fig.update_yaxes(rangemode="tozero", title_text="viewers", row=3, col=1)
+    fig.update_yaxes(rangemode="tozero", title_text="people", row=3, col=1)
     fig.update_xaxes(title_text=_CLOCK_AXIS if by_clock else _OFFSET_AXIS, row=3, col=1)
     fig.update_layout(
         title={"text": _plain(title)},
@@ -263,7 +287,7 @@ def hour_weekday_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
     """Valence index per hour of day (x, 0-23) and ISO weekday (y, Mon-Sun).
 
     table: ``queries.hour_weekday`` after ``suppress_small_buckets``; cells without faces are
-    blank, suppressed cells grey with "too few faces".
+    blank, suppressed cells grey with "too few people".
     """
     valence = np.full((7, 24), np.nan)
     grey = np.full((7, 24), np.nan)
@@ -319,7 +343,7 @@ def compare_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
 
     table: ``tables.stimulus_table`` joined with the mean scores, i.e. the suppressed summary
     (``tables.suppress_summary``) with columns name, valence, valence_low, valence_high,
-    mean_<label>, suppressed. Suppressed stimuli appear greyed as "too few faces".
+    mean_<label>, suppressed. Suppressed stimuli appear greyed as "too few people".
     """
     fig = make_subplots(
         rows=1,
@@ -391,7 +415,7 @@ def small_multiples_figure(
     """One small valence-over-time panel per stimulus, same y scale, for side-by-side reading.
 
     panels: (stimulus name, by_clock, privacy-applied series). An empty series (no faces, or
-    the whole stimulus under the minimum crowd) gives a grey "too few faces" panel.
+    the whole stimulus under the minimum crowd) gives a grey "too few people" panel.
     """
     count = max(1, len(panels))
     columns = max(1, min(columns, count))

@@ -7,7 +7,6 @@ from a CDN, so the report works from a USB stick. plotly.js goes in once, with t
 from __future__ import annotations
 
 import html
-import math
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -19,8 +18,15 @@ from pipeline.reports.charts import (
     small_multiples_figure,
     timeline_figure,
 )
-from pipeline.reports.tables import bucket_label, display_table
-from pipeline.reports.texts import methodology, model_summary, privacy_note
+from pipeline.reports.tables import (
+    FEW,
+    bucket_label,
+    display_table,
+    kpi_cells,
+    segment_display,
+    verdict_display,
+)
+from pipeline.reports.texts import consent_line, methodology, model_summary, privacy_note
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem auto;
@@ -44,17 +50,13 @@ def _kpi(label: str, value: str) -> str:
     )
 
 
-def _num(value: float, pattern: str) -> str:
-    return "too few faces" if value is None or math.isnan(value) else pattern.format(value)
-
-
 def _table_html(table: pd.DataFrame) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
     body = []
     for row in table.itertuples(index=False):
         cells = "".join(
             f'<td class="few">{html.escape(str(v))}</td>'
-            if v == "too few faces"
+            if v == FEW
             else f"<td>{html.escape(str(v))}</td>"
             for v in row
         )
@@ -92,7 +94,7 @@ def _section(section: StimulusSection, charts: _Charts, min_crowd: int) -> str:
     if section.suppressed_buckets:
         parts.append(
             f'<p class="sub">{section.suppressed_buckets} of {len(section.series)} buckets have '
-            f"fewer than {min_crowd} faces and are greyed out.</p>"
+            f"fewer than {min_crowd} people and are greyed out.</p>"
         )
     parts.append(
         charts.div(
@@ -106,6 +108,9 @@ def _section(section: StimulusSection, charts: _Charts, min_crowd: int) -> str:
     )
     if section.heatmap is not None and not section.heatmap.empty:
         parts.append(charts.div(hour_weekday_figure(section.heatmap)))
+    segments = segment_display(section.segment_summary)
+    if len(segments):
+        parts.append("<h3>Segments</h3>" + _table_html(segments))
     parts.append("</section>")
     return "".join(parts)
 
@@ -113,23 +118,14 @@ def _section(section: StimulusSection, charts: _Charts, min_crowd: int) -> str:
 def render_html(report: ReportData) -> bytes:
     """The report as one UTF-8 HTML document with every chart interactive and inline."""
     charts = _Charts()
-    o = report.overview
-    kpis = [
-        _kpi("faces analysed", f"{o.faces:,}"),
-        _kpi("unique viewers", f"{o.unique_viewers:,}"),
-        _kpi("mean dwell", _num(o.mean_dwell_s, "{:.1f} s")),
-        _kpi("positive share", _num(o.positive_share, "{:.0%}")),
-    ]
-    if o.top_stimulus and len(report.table) > 1:
-        kpis.append(_kpi("top stimulus (valence)", f"{o.top_stimulus} ({o.top_valence:+.2f})"))
-        kpis.append(
-            _kpi("bottom stimulus (valence)", f"{o.bottom_stimulus} ({o.bottom_valence:+.2f})")
-        )
+    kpis = [_kpi(label, value) for label, value in kpi_cells(report.overview, len(report.table))]
+    banner = consent_line(report.consent)
     body = [
         f"<h1>Reaction report: {html.escape(report.campaign)}</h1>",
         f'<p class="sub">Scope: {html.escape(report.scope)} &middot; generated '
-        f"{report.generated_at:%Y-%m-%d %H:%M} &middot; minimum crowd {report.min_crowd} faces"
+        f"{report.generated_at:%Y-%m-%d %H:%M} &middot; minimum crowd {report.min_crowd} people"
         "</p>",
+        f'<p class="note">{html.escape(banner)}</p>' if banner else "",
         f'<div class="kpis">{"".join(kpis)}</div>',
         "<h2>Summary</h2>",
         _table_html(display_table(report.table)),
@@ -138,6 +134,11 @@ def render_html(report: ReportData) -> bytes:
         body.append(charts.div(compare_figure(report.summary, title="Stimuli compared")))
         panels = [(s.name, s.by_clock, s.series) for s in report.sections]
         body.append(charts.div(small_multiples_figure(panels)))
+    if len(report.verdicts):
+        body.append("<h2>A/B verdicts</h2>")
+        if report.version_note:
+            body.append(f'<p class="sub">{html.escape(report.version_note)}</p>')
+        body.append(_table_html(verdict_display(report.verdicts)))
     body.extend(_section(s, charts, report.min_crowd) for s in report.sections)
     recall = pd.DataFrame(
         [(n, f"{r:.1%}") for n, r in report.model.per_class_recall.items()],

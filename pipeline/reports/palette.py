@@ -28,5 +28,5 @@ BAND_RGBA = "rgba(26, 79, 139, 0.18)"
 VIEWERS_COLOUR = "#6a8caf"
 SUPPRESSED_COLOUR = "#c8c8c8"
 SEGMENT_COLOURS = ("#fde9c8", "#dbeafb")
-SUPPRESSED_LABEL = "too few faces"
+SUPPRESSED_LABEL = "too few people"
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

@@ -16,8 +16,14 @@ from fpdf.fonts import FontFace
 
 from pipeline.reports.build import ReportData, StimulusSection
 from pipeline.reports.static_charts import compare_png, heatmap_png, timeline_png
-from pipeline.reports.tables import bucket_label, display_table
-from pipeline.reports.texts import methodology, model_summary, privacy_note
+from pipeline.reports.tables import (
+    bucket_label,
+    display_table,
+    kpi_cells,
+    segment_display,
+    verdict_display,
+)
+from pipeline.reports.texts import consent_line, methodology, model_summary, privacy_note
 
 _DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
 _ASCII = str.maketrans(
@@ -107,23 +113,10 @@ class _Report(FPDF):
 
 
 def _kpis(pdf: _Report, report: ReportData) -> None:
-    o = report.overview
-
-    def num(value: float, pattern: str) -> str:
-        return "too few faces" if pd.isna(value) else pattern.format(value)
-
-    cells = [
-        ("faces analysed", f"{o.faces:,}"),
-        ("unique viewers", f"{o.unique_viewers:,}"),
-        ("mean dwell", num(o.mean_dwell_s, "{:.1f} s")),
-        ("positive share", num(o.positive_share, "{:.0%}")),
-    ]
-    if o.top_stimulus and len(report.table) > 1:
-        cells += [
-            ("top stimulus", f"{o.top_stimulus} ({o.top_valence:+.2f})"),
-            ("bottom stimulus", f"{o.bottom_stimulus} ({o.bottom_valence:+.2f})"),
-        ]
-    pdf.grid(pd.DataFrame([[v for _, v in cells]], columns=[k for k, _ in cells]))
+    cells = kpi_cells(report.overview, len(report.table))
+    half = (len(cells) + 1) // 2
+    for part in (cells[:half], cells[half:]):
+        pdf.grid(pd.DataFrame([[v for _, v in part]], columns=[k for k, _ in part]))
 
 
 def _section(pdf: _Report, section: StimulusSection, min_crowd: int) -> None:
@@ -134,7 +127,7 @@ def _section(pdf: _Report, section: StimulusSection, min_crowd: int) -> None:
     if section.suppressed_buckets:
         pdf.paragraph(
             f"{section.suppressed_buckets} of {len(section.series)} buckets have fewer than "
-            f"{min_crowd} faces: greyed out, figures withheld.",
+            f"{min_crowd} people: greyed out, figures withheld.",
             grey=True,
         )
     pdf.picture(
@@ -148,6 +141,10 @@ def _section(pdf: _Report, section: StimulusSection, min_crowd: int) -> None:
     )
     if section.heatmap is not None and not section.heatmap.empty:
         pdf.picture(heatmap_png(section.heatmap), f"Valence by hour and weekday, {section.name}")
+    segments = segment_display(section.segment_summary)
+    if len(segments):
+        pdf.heading("Segments", size=12)
+        pdf.grid(segments, widths=(30, 20, 16, 50, 40))
 
 
 def render_pdf(report: ReportData) -> bytes:
@@ -157,14 +154,22 @@ def render_pdf(report: ReportData) -> bytes:
     pdf.heading(f"Reaction report: {report.campaign}", size=18)
     pdf.paragraph(
         f"Scope: {report.scope} - generated {report.generated_at:%Y-%m-%d %H:%M} - "
-        f"minimum crowd {report.min_crowd} faces",
+        f"minimum crowd {report.min_crowd} people",
         grey=True,
     )
+    banner = consent_line(report.consent)
+    if banner:
+        pdf.paragraph(banner)
     _kpis(pdf, report)
     pdf.heading("Summary", size=12)
-    pdf.grid(display_table(report.table), widths=(30, 16, 14, 17, 16, 32, 16, 22))
+    pdf.grid(display_table(report.table), widths=(24, 12, 12, 12, 14, 14, 12, 14, 30, 14, 18))
     if len(report.summary) > 1:
         pdf.picture(compare_png(report.summary), "Valence index per stimulus")
+    if len(report.verdicts):
+        pdf.heading("A/B verdicts", size=12)
+        if report.version_note:
+            pdf.paragraph(report.version_note, grey=True)
+        pdf.grid(verdict_display(report.verdicts))
     for section in report.sections:
         _section(pdf, section, report.min_crowd)
     pdf.add_page()

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from pipeline.emotion.labels import LABELS
+from pipeline.privacy import count_column
 from pipeline.reports.palette import (
     LABEL_COLOURS,
     SEGMENT_COLOURS,
@@ -120,9 +121,9 @@ def timeline_png(
     middle.set_ylim(-1.05, 1.05)
     middle.set_title("Valence index (95 % interval)", fontsize=10, loc="left")
     middle.legend(fontsize=7, loc="lower right")
-    viewers = series["unique_tracks"].astype("float64").fillna(0).to_numpy()
+    viewers = series[count_column(series)].astype("float64").fillna(0).to_numpy()
     bottom.bar(x, viewers, width=width, align="edge", color=VIEWERS_COLOUR, alpha=0.9)
-    bottom.set_title("Unique viewers", fontsize=10, loc="left")
+    bottom.set_title("People", fontsize=10, loc="left")
     for ax in axes:
         for start, flagged in zip(x, suppressed, strict=True):
             if flagged:
@@ -173,7 +174,7 @@ def timeline_png(
 
 
 def compare_png(table: pd.DataFrame, title: str = "") -> bytes:
-    """Valence per stimulus with 95 % intervals; suppressed stimuli as grey "too few faces".
+    """Valence per stimulus with 95 % intervals; suppressed stimuli as grey "too few people".
 
     table: ``tables.suppress_summary`` output (name, valence, valence_low, valence_high,
     suppressed).

@@ -1,7 +1,8 @@
 """Report tables: the per-stimulus summary and the campaign headline figures, privacy applied.
 
-Both the dashboard and the reports build their tables here, so the minimum-crowd rule is
-applied once and a number hidden on screen can never reappear in a download.
+Both the dashboard and the reports build their tables here from ``pipeline.audience``'s
+tables (already withheld on the base grid), so a number hidden on screen can never reappear in
+a download.
 """
 
 from __future__ import annotations
@@ -13,38 +14,44 @@ import numpy as np
 import pandas as pd
 
 from pipeline.emotion.labels import LABELS
-from pipeline.privacy import suppress_small_buckets
+from pipeline.privacy import count_column, suppress_small_buckets
 
-# Columns of the summary a suppressed stimulus must not show beyond what
-# ``suppress_small_buckets`` blanks (it knows series columns, not summary-only ones).
-_SUMMARY_ONLY_FIGURES = ("positive_share",)
+FEW = "too few people"
+NOT_AVAILABLE = "not available"
 
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "stimulus",
     "kind",
     "faces",
-    "unique_viewers",
+    "people",
+    "watchers",
+    "mean_attention_s",
     "mean_dwell_s",
+    "attraction",
     "valence",
     "valence_low",
     "valence_high",
     "positive_share",
+    "share_looking",
     "top_expression",
     "status",
 )
 
 
-def suppress_summary(summary: pd.DataFrame, min_crowd: int) -> pd.DataFrame:
-    """``queries.stimulus_summary`` with stimuli under ``min_crowd`` faces blanked.
+def _column(table: pd.DataFrame, *names: str) -> pd.Series:
+    """The first of ``names`` present in ``table`` as floats, else NaN (older tables)."""
+    for name in names:
+        if name in table.columns:
+            return table[name].astype("float64")
+    return pd.Series(np.nan, index=table.index, dtype="float64")
 
-    Returns a copy with a boolean ``suppressed`` column; face counts stay so a reader sees
-    why a stimulus has no figures.
-    """
+
+def suppress_summary(summary: pd.DataFrame, min_crowd: int) -> pd.DataFrame:
+    """A stimulus summary with stimuli under ``min_crowd`` people (or withheld on the base
+    grid) blanked; a boolean ``suppressed`` column; counts stay to explain the gap."""
     out = suppress_small_buckets(summary, min_crowd)
-    for column in _SUMMARY_ONLY_FIGURES:
-        if column in out.columns:
-            out[column] = out[column].astype("float64")
-            out.loc[out["suppressed"], column] = np.nan
+    out["positive_share"] = _column(out, "positive_share", "share_happiness")
+    out.loc[out["suppressed"], "positive_share"] = np.nan
     return out
 
 
@@ -57,9 +64,11 @@ def _top_expression(row: pd.Series) -> str:
 def stimulus_table(summary: pd.DataFrame, min_crowd: int) -> pd.DataFrame:
     """One readable row per stimulus (SUMMARY_COLUMNS), for screens and reports.
 
-    ``summary`` is ``queries.stimulus_summary``'s table; stimuli under ``min_crowd`` faces
-    keep their face count and say "too few faces" instead of any figure. Valence is in
-    [-1, 1], shares in [0, 1], dwell in seconds.
+    ``summary`` is ``pipeline.audience.read.stimulus_summary``'s table. Stimuli under
+    ``min_crowd`` people keep their counts and say "too few people" instead of any figure.
+    ``people``: distinct people for footage; for snapshot cameras the most faces in one
+    snapshot. Watchers and attention are NaN while head pose is unknown; valence is in
+    [-1, 1], shares in [0, 1], seconds for attention and dwell.
     """
     safe = suppress_summary(summary, min_crowd)
     table = pd.DataFrame(
@@ -67,14 +76,18 @@ def stimulus_table(summary: pd.DataFrame, min_crowd: int) -> pd.DataFrame:
             "stimulus": safe["name"].astype(str),
             "kind": safe["kind"].astype(str),
             "faces": safe["faces"].astype("int64"),
-            "unique_viewers": safe["unique_tracks"].astype("Int64"),
-            "mean_dwell_s": safe["mean_dwell_s"].astype("float64"),
-            "valence": safe["valence"].astype("float64"),
-            "valence_low": safe["valence_low"].astype("float64"),
-            "valence_high": safe["valence_high"].astype("float64"),
-            "positive_share": safe["positive_share"].astype("float64"),
+            "people": safe[count_column(safe)].astype("Int64"),
+            "watchers": _column(safe, "watchers"),
+            "mean_attention_s": _column(safe, "mean_attention_s"),
+            "mean_dwell_s": _column(safe, "mean_dwell_s"),
+            "attraction": _column(safe, "attraction"),
+            "valence": _column(safe, "valence"),
+            "valence_low": _column(safe, "valence_low"),
+            "valence_high": _column(safe, "valence_high"),
+            "positive_share": _column(safe, "positive_share"),
+            "share_looking": _column(safe, "share_looking"),
             "top_expression": [_top_expression(row) for _, row in safe.iterrows()],
-            "status": np.where(safe["suppressed"], "too few faces", "ok"),
+            "status": np.where(safe["suppressed"], FEW, "ok"),
         }
     )
     return table.reset_index(drop=True)
@@ -85,8 +98,11 @@ class CampaignOverview:
     """Headline figures of one campaign; NaN / "" where the crowd is too small to say."""
 
     faces: int
-    unique_viewers: int
+    people: int
+    watchers: float
+    mean_attention_s: float
     mean_dwell_s: float
+    attraction: float
     positive_share: float
     top_stimulus: str
     top_valence: float
@@ -99,25 +115,36 @@ class CampaignOverview:
 def campaign_overview(
     kpis: dict[str, float], summary: pd.DataFrame, min_crowd: int
 ) -> CampaignOverview:
-    """Combine ``queries.campaign_kpis`` and ``stimulus_summary`` into the headline figures.
+    """Combine ``audience.read.campaign_kpis`` and ``stimulus_summary`` into headline figures.
 
-    Top and bottom stimulus are ranked by valence among stimuli with at least ``min_crowd``
-    faces only; with a single eligible stimulus it is both top and bottom. Stimuli without
+    Top and bottom stimulus are ranked by valence among stimuli shown at ``min_crowd``
+    people only; with a single eligible stimulus it is both top and bottom. Stimuli without
     any face are neither eligible nor counted as suppressed.
     """
-    faces = int(kpis.get("faces", 0))
-    small = faces < min_crowd
+    people = int(kpis.get("people", kpis.get("unique_viewers", 0)) or 0)
+    small = people < min_crowd or bool(kpis.get("suppressed", False))
     nan = float("nan")
-    with_data = summary[summary["faces"] > 0]
-    eligible = with_data[(with_data["faces"] >= min_crowd) & with_data["valence"].notna()]
+    safe = suppress_summary(summary, min_crowd)
+    with_data = safe[safe["faces"] > 0]
+    eligible = with_data[~with_data["suppressed"] & with_data["valence"].notna()]
     ranked = eligible.sort_values(["valence", "name"], ascending=[False, True])
     top = ranked.iloc[0] if len(ranked) else None
     bottom = ranked.iloc[-1] if len(ranked) else None
+
+    def figure(*names: str) -> float:
+        for name in names:
+            if name in kpis:
+                return nan if small else _finite(kpis[name])
+        return nan
+
     return CampaignOverview(
-        faces=faces,
-        unique_viewers=int(kpis.get("unique_viewers", 0)),
-        mean_dwell_s=nan if small else _finite(kpis.get("mean_dwell_s")),
-        positive_share=nan if small else _finite(kpis.get("positive_share")),
+        faces=int(kpis.get("faces", 0)),
+        people=people,
+        watchers=figure("watchers"),
+        mean_attention_s=figure("mean_attention_s"),
+        mean_dwell_s=figure("mean_dwell_s"),
+        attraction=figure("attraction"),
+        positive_share=figure("share_happiness", "positive_share"),
         top_stimulus="" if top is None else str(top["name"]),
         top_valence=nan if top is None else float(top["valence"]),
         bottom_stimulus="" if bottom is None else str(bottom["name"]),
@@ -127,11 +154,11 @@ def campaign_overview(
     )
 
 
-def _finite(value: float | None) -> float:
+def _finite(value: object) -> float:
     if value is None:
         return float("nan")
-    value = float(value)
-    return value if math.isfinite(value) else float("nan")
+    number = float(value)  # type: ignore[arg-type]
+    return number if math.isfinite(number) else float("nan")
 
 
 def series_view(series: pd.DataFrame, min_crowd: int) -> pd.DataFrame:
@@ -143,46 +170,56 @@ DISPLAY_HEADERS: tuple[str, ...] = (
     "Stimulus",
     "Kind",
     "Faces",
-    "Unique viewers",
-    "Mean dwell (s)",
+    "People",
+    "Watchers",
+    "Attention (s)",
+    "Dwell (s)",
+    "Attraction",
     "Valence (95 % interval)",
     "Positive share",
     "Top expression",
 )
 
 
+def valence_text(value: float, low: float, high: float) -> str:
+    """ "+0.43 [+0.35, +0.51]", or the value and "too few people for a band"."""
+    if value is None or pd.isna(value):
+        return "-"
+    if low is None or pd.isna(low) or high is None or pd.isna(high):
+        return f"{value:+.2f} ({FEW} for a band)"
+    return f"{value:+.2f} [{low:+.2f}, {high:+.2f}]"
+
+
 def display_table(table: pd.DataFrame) -> pd.DataFrame:
     """``stimulus_table`` as text cells (DISPLAY_HEADERS) for the HTML and PDF reports.
 
-    Suppressed stimuli read "too few faces" in every figure column, so a formatted report can
-    never show a number the minimum-crowd rule removed.
+    Suppressed stimuli read "too few people" in every figure column, so a formatted report
+    can never show a number the minimum-crowd rule removed; looking-based figures read "not
+    available" while head pose is unknown (never a guess).
     """
     rows = []
     for row in table.itertuples(index=False):
         hidden = row.status != "ok"
-        few = "too few faces"
         rows.append(
             (
                 row.stimulus,
                 row.kind,
                 f"{int(row.faces):,}",
-                few if hidden or pd.isna(row.unique_viewers) else f"{int(row.unique_viewers):,}",
-                few if hidden else _fmt(row.mean_dwell_s, "{:.1f}"),
-                few
-                if hidden
-                else (
-                    f"{_fmt(row.valence, '{:+.2f}')} "
-                    f"[{_fmt(row.valence_low, '{:+.2f}')}, {_fmt(row.valence_high, '{:+.2f}')}]"
-                ),
-                few if hidden else _fmt(row.positive_share, "{:.0%}"),
-                few if hidden else (row.top_expression or "-"),
+                "-" if pd.isna(row.people) else f"{int(row.people):,}",
+                FEW if hidden else _fmt(row.watchers, "{:.0f}", NOT_AVAILABLE),
+                FEW if hidden else _fmt(row.mean_attention_s, "{:.1f}", NOT_AVAILABLE),
+                FEW if hidden else _fmt(row.mean_dwell_s, "{:.1f}", NOT_AVAILABLE),
+                FEW if hidden else _fmt(row.attraction, "{:.0%}", NOT_AVAILABLE),
+                FEW if hidden else valence_text(row.valence, row.valence_low, row.valence_high),
+                FEW if hidden else _fmt(row.positive_share, "{:.0%}"),
+                FEW if hidden else (row.top_expression or "-"),
             )
         )
     return pd.DataFrame(rows, columns=list(DISPLAY_HEADERS))
 
 
-def _fmt(value: float, pattern: str) -> str:
-    return "-" if value is None or pd.isna(value) else pattern.format(float(value))
+def _fmt(value: float, pattern: str, missing: str = "-") -> str:
+    return missing if value is None or pd.isna(value) else pattern.format(float(value))
 
 
 def bucket_label(seconds: float) -> str:
@@ -195,3 +232,59 @@ def bucket_label(seconds: float) -> str:
     if seconds >= 60 and seconds % 60 == 0:
         return f"{int(seconds // 60)} min"
     return f"{seconds:g} s"
+
+
+def kpi_cells(overview: CampaignOverview, stimuli: int) -> list[tuple[str, str]]:
+    """(label, text) headline cells shared by the HTML and PDF reports."""
+
+    def num(value: float, pattern: str, missing: str = FEW) -> str:
+        return missing if value is None or pd.isna(value) else pattern.format(value)
+
+    few_people = overview.people == 0 or pd.isna(overview.positive_share)
+    looking_missing = FEW if few_people else NOT_AVAILABLE
+    cells = [
+        ("faces analysed", f"{overview.faces:,}"),
+        ("people", f"{overview.people:,}"),
+        ("watchers", num(overview.watchers, "{:,.0f}", looking_missing)),
+        ("mean attention", num(overview.mean_attention_s, "{:.1f} s", looking_missing)),
+        ("mean dwell", num(overview.mean_dwell_s, "{:.1f} s", looking_missing)),
+        ("attraction", num(overview.attraction, "{:.0%}", looking_missing)),
+        ("positive share", num(overview.positive_share, "{:.0%}")),
+    ]
+    if overview.top_stimulus and stimuli > 1:
+        cells += [
+            ("top stimulus (valence)", f"{overview.top_stimulus} ({overview.top_valence:+.2f})"),
+            (
+                "bottom stimulus (valence)",
+                f"{overview.bottom_stimulus} ({overview.bottom_valence:+.2f})",
+            ),
+        ]
+    return cells
+
+
+SEGMENT_HEADERS = ("Segment", "Seconds", "People", "Valence (95 % interval)", "Peak moment")
+
+
+def segment_display(summary: pd.DataFrame | None) -> pd.DataFrame:
+    """Per ad segment as text: people, valence with its band, the peak second."""
+    rows = []
+    for row in (summary if summary is not None else pd.DataFrame()).itertuples(index=False):
+        hidden = bool(getattr(row, "suppressed", True)) or pd.isna(getattr(row, "valence", None))
+        peak = getattr(row, "peak_s", float("nan"))
+        rows.append(
+            (
+                row.name,
+                f"{row.start_s:g}-{row.end_s:g}",
+                "-" if pd.isna(getattr(row, "people", None)) else f"{int(row.people):,}",
+                FEW if hidden else valence_text(row.valence, row.valence_low, row.valence_high),
+                FEW if hidden or pd.isna(peak) else f"{peak:g} s (valence {row.peak_valence:+.2f})",
+            )
+        )
+    return pd.DataFrame(rows, columns=list(SEGMENT_HEADERS))
+
+
+def verdict_display(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """A/B verdict sentences, one per metric and pair, as a one-column text table."""
+    if verdicts is None or verdicts.empty:
+        return pd.DataFrame(columns=["Verdict"])
+    return pd.DataFrame({"Verdict": verdicts["verdict"].astype(str)})

@@ -27,15 +27,25 @@ def methodology(model: ModelFacts) -> list[str]:
         f"expressions ({', '.join(model.labels)}). Scores are calibrated probabilities that a "
         "face shows an expression; they describe what a face shows, not what a person "
         "experiences.",
-        "Mean score: the average score of an expression over the faces in a time bucket. "
-        "Share: the fraction of faces whose highest-scoring (dominant) expression it is.",
-        f"Valence index: share of faces with a positive dominant expression ({_listing(positive)})"
+        "The person is the unit: each anonymous track (one person in one piece of footage) "
+        "first becomes one value per figure, its own average over its face rows, and every "
+        "figure averages people, not frames, so a viewer filmed for a minute counts as much "
+        "as one filmed for a second. Mean score: the average score of an expression. Share: "
+        "the fraction of a person's face rows whose highest-scoring (dominant) expression it "
+        "is, averaged over people. Expressiveness: the share of non-neutral rows.",
+        f"Valence index: share with a positive dominant expression ({_listing(positive)})"
         f" minus share with a negative one ({_listing(negative)}); neutral and surprise count as "
-        "neither. It ranges from -1 to +1; the 95 % interval is a normal approximation "
-        "(valence +/- 1.96 standard errors).",
-        "Unique viewers: anonymous face tracks within one piece of footage or one batch of "
+        "neither. It ranges from -1 to +1; its 95 % interval is a Student-t interval over the "
+        "people's own values, and with fewer than two people no interval is drawn.",
+        "People: distinct anonymous tracks within one piece of footage or one batch of "
         "snapshots; the same person seen on another day or in another file counts again, "
-        "because nobody is re-identified. Dwell: how long a track stayed in view, in seconds.",
+        "because nobody is re-identified. For snapshot cameras people are the most faces in "
+        "any one snapshot, and dwell and unique counts are not available. Dwell: how long a "
+        "track stayed in view. Watchers: people who faced the display for at least 1 s "
+        "(head pose); attention: seconds facing it; attraction: attention / dwell. Without "
+        "head pose these read 'not available'.",
+        "A/B verdicts compare the people of two stimuli: the difference of their means with a "
+        "Welch 95 % interval; a winner is named only when the interval excludes zero.",
         "Ads are aligned to their own timeline (seconds since the start of the footage); "
         "displays and products are shown by clock time.",
     ]
@@ -58,9 +68,12 @@ def model_summary(model: ModelFacts) -> list[str]:
 def privacy_note(min_crowd: int) -> list[str]:
     """Paragraphs a client must read before using the figures."""
     return [
-        f"Minimum crowd: any time bucket, hour or stimulus with fewer than {min_crowd} faces is "
-        "suppressed: it is greyed out and marked 'too few faces', and its expression figures are "
-        "left out of every chart, table and export. Face counts remain so gaps can be explained.",
+        f"Minimum crowd: figures are shown only for groups of at least {min_crowd} people. "
+        "The rule is applied once, on fixed base cells (half a second of an ad, five minutes "
+        "of clock time, per camera); every bucket, date range, camera filter and segment is "
+        "built only from cells that pass, so comparing views cannot reveal a withheld cell. "
+        "Withheld buckets are greyed out and marked 'too few people' in every chart, table "
+        "and export; face and people counts remain so gaps can be explained.",
         "No pixels stored: frames are analysed and discarded. The database holds numbers only "
         "(face position and size, expression scores, anonymous short-lived track numbers); no "
         "images, no face templates or embeddings, and no identities.",
@@ -68,6 +81,19 @@ def privacy_note(min_crowd: int) -> list[str]:
         "someone is doing. Expression recognition is uneven across people and contexts; use the "
         "figures for crowds and creative decisions, never about an individual.",
     ]
+
+
+def consent_line(consent: dict[str, object] | None) -> str:
+    """The banner of a consented study (empty for ordinary campaigns)."""
+    if not consent:
+        return ""
+    when = consent.get("set_at")
+    stamp = when.strftime("%Y-%m-%d %H:%M") if hasattr(when, "strftime") else str(when)
+    note = f" ({consent['note']})" if consent.get("note") else ""
+    return (
+        "Consented study: respondents agreed to be analysed individually, so figures may "
+        f"describe a single person. Recorded by {consent.get('set_by')} on {stamp}{note}."
+    )
 
 
 def notice_text(retention_days: int, contact: str = CONTACT_PLACEHOLDER) -> str:
