@@ -69,12 +69,6 @@ def consent(db: str, campaign_id: int) -> dict[str, object] | None:
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def campaign_floor(db: str, campaign_id: int) -> int:
-    """The lowest minimum crowd allowed for a campaign (1 for a consented study)."""
-    return _read(audience.campaign_floor, db, campaign_id)
-
-
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def stimulus_summary(db: str, campaign_id: int, min_crowd: int) -> pd.DataFrame:
     """Per stimulus: people, audience metrics and expression figures (withheld cells out)."""
     return _read(audience.stimulus_summary, db, campaign_id, min_crowd)
@@ -215,7 +209,6 @@ _CACHED = (
     sources,
     segments,
     consent,
-    campaign_floor,
     stimulus_summary,
     campaign_kpis,
     comparison,

@@ -43,9 +43,9 @@ def crowd_floor() -> int:
     """The lowest minimum crowd for the selected campaign: the configured one, or 1 for a
     campaign recorded as a consented study (``python -m pipeline consent``)."""
     chosen = st.session_state.get(CAMPAIGN_KEY)
-    if chosen is None:
+    if chosen is None or data.consent(data.db_path(), int(chosen)) is None:
         return configured_min_crowd()
-    return int(data.campaign_floor(data.db_path(), int(chosen)))
+    return 1
 
 
 def min_crowd() -> int:

@@ -14,7 +14,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipeline.audience.crowd import crowd_floor, mark_published, resolve_min_crowd
+from pipeline.audience.crowd import mark_published, resolve_min_crowd
 from pipeline.audience.grid import base_cell_s, check_bucket
 from pipeline.audience.metrics import FIGURES, PERSON, person_table, summarise
 from pipeline.settings import get_int
@@ -33,10 +33,6 @@ def campaign_min_crowd(
     """The minimum crowd in force for a campaign (see ``crowd.resolve_min_crowd``)."""
     consented = store_people.consent(con, campaign_id) is not None
     return resolve_min_crowd(requested, configured_min_crowd(), consented)
-
-
-def campaign_floor(con: duckdb.DuckDBPyConnection, campaign_id: int) -> int:
-    return crowd_floor(configured_min_crowd(), store_people.consent(con, campaign_id) is not None)
 
 
 def stimulus_by_clock(con: duckdb.DuckDBPyConnection, stimulus_id: int) -> tuple[str, bool]:
