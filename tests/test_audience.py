@@ -309,3 +309,18 @@ def test_a_campaign_without_faces_has_every_column_and_no_figures(tmp_path: Path
         kpis = read.campaign_kpis(con, campaign.campaign_id, 5)
     assert list(summary["faces"]) == [0] and summary["valence"].isna().all()
     assert not summary["suppressed"].any() and kpis["people"] == 0
+
+
+def test_verdicts_flag_rows_made_by_different_model_versions(tmp_path: Path) -> None:
+    from pipeline.audience.verdicts import version_note
+
+    db = tmp_path / "versions.duckdb"
+    write_people(db, "V", "Ad A", [Person(0, 6) for _ in range(6)], model_version="2026.1")
+    write_people(db, "V", "Ad B", [Person(0, 6) for _ in range(6)], model_version="2026.2")
+    write_people(db, "V", "Ad C", [Person(0, 6) for _ in range(6)], model_version="2026.2")
+    with connect(db, read_only=True) as con:
+        people = {n: read.stimulus_people(con, i, 5) for i, n in enumerate("ABC", 1)}
+    note = version_note(people)
+    assert "different detector or model versions" in note
+    assert "model 2026.1" in note and "model 2026.2" in note
+    assert version_note({"B": people["B"], "C": people["C"]}) == ""

@@ -237,3 +237,24 @@ def test_a_consented_study_is_marked_on_every_dashboard_page(
     at.switch_page("views/timeline.py").run()
     assert [m.value for m in at.metric if m.label == "Greyed: too few people"] == ["0"]
     assert any("no valence band" in c.value for c in at.caption)
+
+
+def test_reports_carry_the_ab_verdict_and_segment_peaks(tmp_path: Path) -> None:
+    db = tmp_path / "ab.duckdb"
+    happy = ["happiness"] * 9 + ["neutral"] * 3
+    flat = ["happiness"] * 2 + ["neutral"] * 10
+    write_people(db, "AB", "Ad A", [Person(0, 6, dominant=m) for m in happy])
+    write_people(db, "AB", "Ad B", [Person(0, 6, dominant=m) for m in flat])
+    with connect(db) as con:
+        from pipeline.store import catalog
+
+        ad_a = catalog.get_stimulus(con, catalog.get_campaign(con, "AB"), "Ad A")
+        catalog.set_segments(con, ad_a, [catalog.Segment("opening", 0, 3)])
+    page = _cli("export", "--campaign", "AB", "--format", "html", "--out",
+                str(tmp_path / "ab.html"), "--db", str(db))  # fmt: skip
+    assert page.returncode == 0, page.stderr
+    text = re.sub(r"<script.*?</script>", "", (tmp_path / "ab.html").read_text(), flags=re.S)
+    assert "A/B verdicts" in text
+    assert "Ad A: more positive than Ad B, +0.58 [" in text and "12 vs 12 viewers" in text
+    assert "Ad A vs Ad B: no clear difference in dwell" in text
+    assert "Segments" in text and "opening" in text and "0-3" in text
