@@ -97,7 +97,8 @@ def test_overview_shows_the_campaign_kpis_stimuli_and_jobs(analysed_db: Path, ma
     assert _metric(at, "People") == f"{kpis['people']:,}"
     assert _metric(at, "Mean dwell") == f"{kpis['mean_dwell_s']:.1f} s"
     assert _metric(at, "Positive share") == f"{kpis['share_happiness']:.0%}"
-    assert _metric(at, "Watchers") == "not available"  # no head pose in these rows
+    watchers = kpis["watchers"]  # NaN while no head pose is known: never guessed
+    assert _metric(at, "Watchers") == ("not available" if pd.isna(watchers) else f"{watchers:,.0f}")
     ranked = summary.sort_values("valence", ascending=False)
     assert _metric(at, "Top stimulus") == ranked["name"].iloc[0]
     assert _metric(at, "Bottom stimulus") == ranked["name"].iloc[-1]
@@ -202,22 +203,31 @@ def test_timeline_of_an_ad_by_offset_with_segments(analysed_db: Path, make_app) 
 def test_timeline_greys_small_buckets_when_the_crowd_is_raised(analysed_db: Path, make_app) -> None:
     _, _, display_id = _ids(analysed_db)
     with connect(analysed_db, read_only=True) as con:
-        series = audience.series(con, display_id, 900.0, True, 2)
-    # Snapshots of 1-3 faces: a crowd of 2 people greys out the one-face quarters.
-    assert 0 < series["suppressed"].sum() < len(series)
+        everyone = audience.series(con, display_id, 900.0, True, 1)
+    # Raising the crowd to the largest snapshot's people keeps only the buckets that reach it.
+    raised = int(everyone["people"].max())
+    with connect(analysed_db, read_only=True) as con:
+        series = audience.series(con, display_id, 900.0, True, raised)
+    assert not everyone["suppressed"].any() and not series["suppressed"].all()
     at = _open(make_app(analysed_db, EMOTION_MIN_CROWD="1"), "views/timeline.py")
     at.selectbox(key="timeline_stimulus").set_value(display_id).run()
-    at.selectbox(key="timeline_bucket_clock").set_value(900.0)
-    at.number_input(key="min_crowd").set_value(2).run()
+    at.selectbox(key="timeline_bucket_clock").set_value(900.0).run()
+    assert _metric(at, "Greyed: too few people") == "0"
+    at.number_input(key="min_crowd").set_value(raised).run()
     assert _metric(at, "Greyed: too few people") == str(int(series["suppressed"].sum()))
     spec = _chart(at, "timeline_chart")
     valence = _values(next(t for t in spec["data"] if t["name"] == "valence index")["y"])
     for value, hidden in zip(valence, series["suppressed"], strict=True):
         assert (value is None) == bool(hidden)
-    assert any(t["name"] == "greyed: too few people" for t in spec["data"])
     table = _frame(at)
     assert table.loc[table["suppressed"], "valence"].isna().all()
     assert table.loc[~table["suppressed"], "valence"].notna().all()
+    at.number_input(key="min_crowd").set_value(raised + 1).run()
+    assert _metric(at, "Greyed: too few people") == str(len(series))
+    spec = _chart(at, "timeline_chart")
+    valence = _values(next(t for t in spec["data"] if t["name"] == "valence index")["y"])
+    assert all(v is None for v in valence)
+    assert any(t["name"] == "greyed: too few people" for t in spec["data"])
 
 
 def test_timeline_of_a_display_by_clock_with_heatmap(analysed_db: Path, make_app) -> None:

@@ -1,8 +1,10 @@
-"""Read queries behind the dashboard and the exports (the dashboard's only way to DuckDB).
+"""Catalogue reads behind the dashboard and the exports, and raw frame-level aggregates.
 
 Every function takes an open connection and plain values, passes them as parameters, and
-returns a DataFrame (or records); the minimum-crowd rule is applied by the caller through
-pipeline.privacy so that views and exports cannot disagree.
+returns a DataFrame (or records). ``stimulus_summary``, ``campaign_kpis``, ``series`` and
+``hour_weekday`` are raw face-row aggregates, kept for ingest checks and benchmarks: they
+count faces, not people, and apply no minimum crowd. Views, exports and reports read audience
+figures through ``pipeline.audience.read`` instead (people, base-grid suppression).
 """
 
 from __future__ import annotations
