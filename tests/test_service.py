@@ -320,3 +320,37 @@ def test_docs_page_is_served(service) -> None:
     assert page.status_code == 200 and "swagger" in page.text.lower()
     spec = server.get("/openapi.json", None).json()
     assert {RECOGNIZE, DETECT, "/v1/snapshots"} <= set(spec["paths"])
+
+
+@pytest.mark.parametrize("upto", [5, 7, 9])
+def test_databases_of_earlier_migrations_upgrade_to_keys_and_operations(
+    upto: int, tmp_path: Path
+) -> None:
+    import duckdb
+
+    from pipeline.service.keys import create_key, find_key
+    from pipeline.store.database import _migrations, connect
+
+    db = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute(
+        "CREATE TABLE schema_migrations (number INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
+        "applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)"
+    )
+    for number, name, sql in _migrations():
+        if number <= upto:
+            con.execute(sql)
+            con.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, current_timestamp)", [number, name]
+            )
+    con.close()
+    with connect(db) as con:
+        key, record = create_key(con, "after-upgrade")
+        assert find_key(con, key) == record
+        con.execute(
+            "INSERT INTO api_operations (operation_id, key_id, job_id, window_s, width, height, "
+            "framerate, duration_s) VALUES ('op', ?, 1, 1.0, 640, 480, 25.0, 4.0)",
+            [record.key_id],
+        )
+        applied = [r[0] for r in con.execute("SELECT number FROM schema_migrations").fetchall()]
+    assert {9, 10} <= set(applied)

@@ -1,0 +1,141 @@
+"""The video operation over real HTTP: 202 with Operation-Location, Not Started / Running to
+Succeeded, and a result whose windows are the product's own series of that file, minimum crowd
+applied; plus the shape of withheld windows (a fast unit test of the result builder)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+
+from pipeline.emotion.labels import LABELS
+from pipeline.service.video_result import processing_result
+from tests.real_photos import SELFIE, panning_clip, photo
+from tests.test_service_server import Server, add_key, cli, running_server
+
+VIDEO = "/emotion/v1.0/recognizeinvideo"
+BINARY = {"Content-Type": "application/octet-stream"}
+
+
+@pytest.fixture(scope="module")
+def video_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dict]]:
+    root = tmp_path_factory.mktemp("video")
+    db = root / "video.duckdb"
+    assert cli(db, "campaigns", "add", "Ad test").returncode == 0
+    keys = {
+        "video": add_key(db, "lab", "--campaign", "Ad test", "--stimulus", "Spot"),
+        "other": add_key(db, "client"),
+    }
+    env = {
+        "EMOTION_API_KEY_CACHE_S": "0",
+        "EMOTION_UPLOAD_DIR": str(root / "uploads"),
+        "EMOTION_FILE_WORKERS": "1",
+    }
+    with running_server(db, env) as server:
+        yield server, keys
+
+
+def _wait(server: Server, location: str, key: str) -> tuple[dict, list[str]]:
+    seen = []
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        answer = server.get(location.removeprefix(server.url), key)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        seen.append(body["status"])
+        if body["status"] in ("Succeeded", "Failed"):
+            return body, seen
+        time.sleep(1.0)
+    raise AssertionError(f"operation never ended: {seen[-5:]}")
+
+
+def test_video_operation_matches_the_products_series(video_service, tmp_path) -> None:
+    from pipeline.audience.read import campaign_min_crowd, series
+    from pipeline.store import catalog
+    from pipeline.store.database import connect
+
+    server, keys = video_service
+    clip = panning_clip(tmp_path / "pan.mp4", photo(SELFIE), seconds=4.0, fps=10.0)
+    data = clip.read_bytes()
+    refused = server.post(VIDEO, keys["other"], data=data, headers=BINARY)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "PermissionDenied"
+    not_video = server.post(VIDEO, keys["video"], data=b"hello, not a video", headers=BINARY)
+    assert not_video.status_code == 400 and not_video.json()["error"]["code"] == "BadArgument"
+
+    started = server.post(VIDEO, keys["video"], data=data, headers=BINARY)
+    assert started.status_code == 202, started.text
+    location = started.headers["Operation-Location"]
+    assert location.startswith(f"{server.url}/emotion/v1.0/operations/")
+    stranger = server.get(location.removeprefix(server.url), keys["other"])
+    assert stranger.status_code == 404 and stranger.json()["error"]["code"] == "NotFound"
+
+    body, seen = _wait(server, location, keys["video"])
+    assert set(seen) <= {"Not Started", "Running", "Succeeded"}, seen
+    assert body["status"] == "Succeeded", body
+    assert body["progress"] == 100.0
+    result = json.loads(body["processingResult"])
+    assert {"version", "timescale", "offset", "framerate", "width", "height", "fragments"} <= set(
+        result
+    )
+    assert (result["width"], result["height"]) == (960, 540)
+    assert result["framerate"] == pytest.approx(10.0, abs=0.01)
+    fragments = result["fragments"]
+    assert len(fragments) == 4  # 4 s in 1 s windows
+    assert [f["start"] for f in fragments] == [i * result["timescale"] for i in range(4)]
+
+    operation_id = location.rsplit("/", 1)[-1]
+    with connect(server.db, read_only=True) as con:
+        job_id = con.execute(
+            "SELECT job_id FROM api_operations WHERE operation_id = ?", [operation_id]
+        ).fetchone()[0]
+        source_id = con.execute(
+            "SELECT source_id FROM ingest_jobs WHERE job_id = ?", [job_id]
+        ).fetchone()[0]
+        stimulus = catalog.get_stimulus(con, catalog.get_campaign(con, "Ad test"), "Spot")
+        min_crowd = campaign_min_crowd(con, stimulus.campaign_id)
+        expected = series(con, stimulus.stimulus_id, 1.0, False, min_crowd, source_id)
+    shown = expected[~expected["suppressed"]]
+    assert len(shown) >= 1, "seven people: some windows pass the minimum crowd of 5"
+    with_events = [f for f in fragments if "events" in f]
+    assert len(with_events) == len(shown)
+    for (_, row), fragment in zip(shown.iterrows(), with_events, strict=True):
+        assert fragment["start"] == round(row["bucket_offset_s"] * result["timescale"])
+        event = fragment["events"][0][0]
+        for name in LABELS:
+            assert event["windowMeanScores"][name] == pytest.approx(row[f"mean_{name}"], abs=1e-5)
+            assert event["windowFaceDistribution"][name] == pytest.approx(
+                row[f"share_{name}"], abs=1e-5
+            )
+        assert max(event["windowMeanScores"], key=event["windowMeanScores"].get) == "happiness"
+    # The spooled upload is deleted when the job ends.
+    uploads = server.db.parent / "uploads"
+    deadline = time.monotonic() + 60
+    while [p for p in uploads.iterdir() if p.is_file()] and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not [p for p in uploads.iterdir() if p.is_file()], "no video is kept"
+
+
+def test_withheld_windows_look_like_windows_without_faces() -> None:
+    def row(offset: float, suppressed: bool, happy: float) -> dict:
+        values = {f"mean_{n}": 0.0 for n in LABELS} | {f"share_{n}": 0.0 for n in LABELS}
+        values.update(mean_happiness=happy, share_happiness=1.0)
+        if suppressed:
+            values = {k: float("nan") for k in values}
+        return {"bucket_offset_s": offset, "suppressed": suppressed, "faces": 9, **values}
+
+    table = pd.DataFrame([row(0.0, False, 0.8), row(2.0, True, 0.9), row(3.0, False, 0.6)])
+    result = processing_result(table, 1.0, 4.5, 25.0, 640, 480)
+    fragments = result["fragments"]
+    assert len(fragments) == 5  # 4.5 s: five windows, the last one partly filled
+    assert [("events" in f) for f in fragments] == [True, False, False, True, False]
+    assert fragments[1] == {"start": 1000, "duration": 1000}  # no faces
+    assert fragments[2] == {
+        "start": 2000,
+        "duration": 1000,
+    }  # withheld: not told apart from no faces
+    assert fragments[3]["events"][0][0]["windowMeanScores"]["happiness"] == 0.6
+    assert fragments[3]["interval"] == 1000
+    assert "0.9" not in json.dumps(result)
