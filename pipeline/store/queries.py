@@ -161,7 +161,7 @@ def series(
     )
     if by_clock:
         where += " AND o.ts IS NOT NULL"
-    sql = series_select(where, by_clock)
+    sql = series_select(where, by_clock, min_crowd=1)  # raw: no minimum crowd
     params = {
         "stimulus": stimulus_id,
         "source": source_id,
