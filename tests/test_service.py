@@ -4,9 +4,12 @@ limits, image URLs and snapshot push, against ``python -m pipeline serve`` in a 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import shutil
+import threading
 from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -37,13 +40,22 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, 
         "limited": add_key(db, "slow", "--rate", "2"),
         "to_revoke": add_key(db, "old"),
     }
+    (allowed / "sub").mkdir()
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(allowed))
+    images = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=images.serve_forever, daemon=True).start()
     env = {
         "EMOTION_API_KEY_CACHE_S": "0",
         "EMOTION_UPLOAD_DIR": str(root / "uploads"),
         "EMOTION_API_URL_FOLDER": str(allowed),
+        "EMOTION_API_URL_HOSTS": f"127.0.0.1:{images.server_port}",
     }
-    with running_server(db, env) as server:
-        yield server, keys
+    try:
+        with running_server(db, env) as server:
+            server.image_host = f"http://127.0.0.1:{images.server_port}"  # type: ignore[attr-defined]
+            yield server, keys
+    finally:
+        images.shutdown()
 
 
 def _image(name: str) -> bytes:
@@ -242,6 +254,22 @@ def test_image_urls_only_inside_the_configured_folder(service) -> None:
         )
 
 
+def test_image_urls_only_from_the_configured_hosts(service) -> None:
+    server, keys = service
+    host = server.image_host
+    fetched = server.post(RECOGNIZE, keys["recognize"], json={"url": f"{host}/{SELFIE}"})
+    assert fetched.status_code == 200, fetched.text
+    assert len(fetched.json()) >= SELFIE_FACES
+    port = host.rsplit(":", 1)[1]
+    for url in (
+        f"http://localhost:{port}/{SELFIE}",  # the same server under a name not listed
+        f"http://127.0.0.1:{int(port) + 1}/{SELFIE}",  # another port
+        f"{host}/sub",  # answers with a redirect, never followed
+        f"{host}/missing.jpg",
+    ):
+        _error(server.post(RECOGNIZE, keys["recognize"], json={"url": url}), 400, "InvalidURL")
+
+
 def test_keys_cli_prints_the_key_once_and_stores_only_its_hash(tmp_path: Path) -> None:
     import duckdb
 
@@ -354,3 +382,10 @@ def test_databases_of_earlier_migrations_upgrade_to_keys_and_operations(
         )
         applied = [r[0] for r in con.execute("SELECT number FROM schema_migrations").fetchall()]
     assert {9, 10} <= set(applied)
+
+
+def test_serve_binds_to_this_machine_unless_told_otherwise() -> None:
+    from pipeline.cli import build_parser
+
+    assert build_parser().parse_args(["serve"]).host == "127.0.0.1"
+    assert build_parser().parse_args(["serve", "--host", "0.0.0.0"]).host == "0.0.0.0"

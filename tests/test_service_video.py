@@ -25,14 +25,19 @@ def video_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Se
     root = tmp_path_factory.mktemp("video")
     db = root / "video.duckdb"
     assert cli(db, "campaigns", "add", "Ad test").returncode == 0
+    assert cli(db, "campaigns", "add", "Lab study").returncode == 0
+    assert cli(db, "consent", "Lab study", "--by", "test lead").returncode == 0
     keys = {
         "video": add_key(db, "lab", "--campaign", "Ad test", "--stimulus", "Spot"),
+        "solo": add_key(db, "solo", "--campaign", "Ad test", "--stimulus", "Solo spot"),
+        "consented": add_key(db, "panel", "--campaign", "Lab study", "--stimulus", "Spot"),
         "other": add_key(db, "client"),
     }
     env = {
         "EMOTION_API_KEY_CACHE_S": "0",
         "EMOTION_UPLOAD_DIR": str(root / "uploads"),
         "EMOTION_FILE_WORKERS": "1",
+        "EMOTION_UPLOAD_MAX_MB": "2",
     }
     with running_server(db, env) as server:
         yield server, keys
@@ -65,6 +70,9 @@ def test_video_operation_matches_the_products_series(video_service, tmp_path) ->
     not_video = server.post(VIDEO, keys["video"], data=b"hello, not a video", headers=BINARY)
     assert not_video.status_code == 400 and not_video.json()["error"]["code"] == "BadArgument"
 
+    assert len(data) < 2 * 1024 * 1024
+    too_big = server.post(VIDEO, keys["video"], data=b"\0" * (2 * 1024 * 1024 + 1), headers=BINARY)
+    assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "InvalidVideoSize"
     started = server.post(VIDEO, keys["video"], data=data, headers=BINARY)
     assert started.status_code == 202, started.text
     location = started.headers["Operation-Location"]
@@ -116,6 +124,55 @@ def test_video_operation_matches_the_products_series(video_service, tmp_path) ->
     while [p for p in uploads.iterdir() if p.is_file()] and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not [p for p in uploads.iterdir() if p.is_file()], "no video is kept"
+
+
+def _run(server: Server, key: str, data: bytes) -> dict:
+    started = server.post(VIDEO, key, data=data, headers=BINARY)
+    assert started.status_code == 202, started.text
+    body, _ = _wait(server, started.headers["Operation-Location"], key)
+    assert body["status"] == "Succeeded", body
+    return json.loads(body["processingResult"])
+
+
+def test_one_respondent_is_withheld_unless_the_campaign_is_a_consented_study(
+    video_service, tmp_path
+) -> None:
+    server, keys = video_service
+    clip = panning_clip(tmp_path / "solo.mp4", photo("img1.jpg"), seconds=3.0, fps=10.0)
+    crowd = _run(server, keys["solo"], clip.read_bytes())
+    assert len(crowd["fragments"]) == 3
+    assert not any("events" in f for f in crowd["fragments"]), "1 person < minimum crowd 5"
+    study = _run(server, keys["consented"], clip.read_bytes())
+    assert sum("events" in f for f in study["fragments"]) >= 2, "consented: minimum crowd 1"
+
+
+def test_an_operation_whose_worker_died_is_reported_failed(video_service) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    from pipeline.store.database import connect
+
+    server, keys = video_service
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    with connect(server.db) as con:
+        key_id = con.execute("SELECT key_id FROM api_keys WHERE name = 'lab'").fetchone()[0]
+        source_id = con.execute("SELECT min(source_id) FROM sources").fetchone()[0]
+        job_id = con.execute(
+            "INSERT INTO ingest_jobs (source_id, input_name, content_hash, params_hash, params, "
+            "model_version, detector, status, worker_host, worker_pid) VALUES (?, 'x.mp4', 'h', "
+            "'p', '{}', 'v', 'centerface', 'running', ?, ?) RETURNING job_id",
+            [source_id, socket.gethostname(), gone.pid],
+        ).fetchone()[0]
+        con.execute(
+            "INSERT INTO api_operations (operation_id, key_id, job_id, window_s, width, height, "
+            "framerate, duration_s) VALUES ('dead-op', ?, ?, 1.0, 640, 480, 25.0, 4.0)",
+            [key_id, job_id],
+        )
+    body = server.get("/emotion/v1.0/operations/dead-op", keys["video"]).json()
+    assert body["status"] == "Failed"
+    assert "interrupted" in body["message"].lower()
 
 
 def test_withheld_windows_look_like_windows_without_faces() -> None:

@@ -32,12 +32,12 @@ def media_type(request: Request) -> str:
 _DRAIN_BYTES = 16 * 1024 * 1024
 
 
-async def _refuse(request: Request, limit: int, seen: int) -> ApiError:
+async def _refuse(request: Request, limit: int, seen: int, what: str = "Image") -> ApiError:
     async for chunk in request.stream():
         seen += len(chunk)
         if seen > _DRAIN_BYTES:
             break
-    return too_large(limit)
+    return too_large(limit, what)
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
@@ -55,17 +55,17 @@ async def read_limited(request: Request, limit: int) -> bytes:
 
 
 async def spool_limited(request: Request, path: Path, limit: int) -> int:
-    """Stream the body into ``path`` (never whole in memory); removes it again on 413."""
+    """Stream a video body into ``path`` (never whole in memory); removes it again on 413."""
     declared = _declared_length(request)
     if declared is not None and declared > limit:
-        raise await _refuse(request, limit, 0)
+        raise await _refuse(request, limit, 0, "Video")
     size = 0
     try:
         with path.open("wb") as out:
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:
-                    raise await _refuse(request, limit, size)
+                    raise await _refuse(request, limit, size, "Video")
                 out.write(chunk)
     except BaseException:
         path.unlink(missing_ok=True)

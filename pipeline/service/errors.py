@@ -70,11 +70,12 @@ def too_many(retry_after_s: int) -> ApiError:
     )
 
 
-def too_large(limit_bytes: int) -> ApiError:
+def too_large(limit_bytes: int, what: str = "Image") -> ApiError:
+    """413 with the original's size code: InvalidImageSize, or InvalidVideoSize for videos."""
     return ApiError(
         413,
-        "InvalidImageSize",
-        f"Image size is too big: the body is larger than {limit_bytes / 2**20:g} MB.",
+        f"Invalid{what}Size",
+        f"{what} size is too big: the body is larger than {limit_bytes / 2**20:g} MB.",
     )
 
 
