@@ -38,6 +38,12 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, 
             db, "door-cam", "--campaign", "Store test", "--stimulus", "Window", "--camera", "door"
         ),
         "limited": add_key(db, "slow", "--rate", "2"),
+        "shelf-a": add_key(
+            db, "shelf-a", "--campaign", "Store test", "--stimulus", "Shelf", "--camera", "a"
+        ),
+        "shelf-b": add_key(
+            db, "shelf-b", "--campaign", "Store test", "--stimulus", "Shelf", "--camera", "b"
+        ),
         "to_revoke": add_key(db, "old"),
     }
     (allowed / "sub").mkdir()
@@ -340,6 +346,50 @@ def test_snapshot_push_is_counted_and_shown_by_the_dashboard_queries(service) ->
     assert len(series) == 1
     assert int(series["faces"].iloc[0]) == counted["faces"]
     assert series["bucket_ts"].iloc[0] == dt.datetime(2026, 3, 14, 8, 20)
+
+
+def test_concurrent_pushes_are_each_counted_once(service) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import cv2
+
+    from pipeline.store import catalog, queries
+    from pipeline.store.database import connect
+
+    server, keys = service
+    selfie = cv2.imread(str(PHOTOS / SELFIE))
+    bodies = [
+        cv2.imencode(".jpg", selfie, [cv2.IMWRITE_JPEG_QUALITY, 85 + i])[1].tobytes()
+        for i in range(6)
+    ]
+    # Six different snapshots from two cameras, and the first one sent twice at once.
+    sends = [(keys["shelf-a" if i % 2 else "shelf-b"], bodies[i], i) for i in range(6)]
+    sends.append((keys["shelf-b"], bodies[0], 0))
+
+    def push(send: tuple[str, bytes, int]) -> dict:
+        key, body, minute = send
+        answer = server.post(
+            "/v1/snapshots",
+            key,
+            data=body,
+            headers={**BINARY, "X-Capture-Time": f"2026-03-15T10:0{minute}:00Z"},
+        )
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(push, sends))
+    statuses = sorted(a["status"] for a in answers)
+    assert statuses == ["counted"] * 6 + ["skipped"], answers
+    with connect(server.db, read_only=True) as con:
+        campaign = catalog.get_campaign(con, "Store test")
+        stimulus = catalog.get_stimulus(con, campaign, "Shelf")
+        assert set(queries.sources(con, stimulus.stimulus_id)["name"]) == {"a", "b"}
+        series = queries.series(con, stimulus.stimulus_id, 60.0, True)
+    assert len(series) == 6
+    assert int(series["faces"].sum()) == sum(
+        a["faces"] for a in answers if a["status"] == "counted"
+    )
 
 
 def test_docs_page_is_served(service) -> None:

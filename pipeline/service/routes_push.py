@@ -26,6 +26,7 @@ from pipeline.service.errors import ApiError
 from pipeline.service.images import decode_image, max_image_bytes
 from pipeline.service.keys import ApiKey
 from pipeline.service.routes_images import ERRORS
+from pipeline.service.writer import WRITE_LOCK
 from pipeline.settings import get_setting
 
 router = APIRouter()
@@ -82,10 +83,9 @@ def push_snapshot(
         path = _spool(data, folder)
         assert key.campaign and key.stimulus and key.camera
         target = Target(key.campaign, key.stimulus, "display", key.camera, "camera")
-        summary = ingest(
-            "images", path, target, params_from_settings(SNAPSHOT_BUCKET_S), db_path,
-            start_time=taken,
-        )  # fmt: skip
+        params = params_from_settings(SNAPSHOT_BUCKET_S)
+        with WRITE_LOCK:  # snapshots are analysed one at a time (pipeline/service/writer.py)
+            summary = ingest("images", path, target, params, db_path, start_time=taken)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return {

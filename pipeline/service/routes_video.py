@@ -28,6 +28,7 @@ from pipeline.service.errors import ApiError
 from pipeline.service.keys import ApiKey
 from pipeline.service.routes_images import ERRORS
 from pipeline.service.video_result import processing_result
+from pipeline.service.writer import WRITE_LOCK
 from pipeline.settings import get_int, get_setting
 from pipeline.store.database import connect
 
@@ -81,13 +82,15 @@ def start_operation(spooled: Path, operation_id: str, key: ApiKey, db_path: Path
         except ReactionError as error:
             raise ApiError(400, "BadArgument", f"{error.title}: {error.message}") from None
         assert key.campaign and key.stimulus
-        job_id = queue_upload(
-            path, key.campaign, key.stimulus, "ad", params_from_settings(WINDOW_S), None, db_path
-        )
+        with WRITE_LOCK:
+            job_id = queue_upload(
+                path, key.campaign, key.stimulus, "ad", params_from_settings(WINDOW_S), None,
+                db_path,
+            )  # fmt: skip
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    with connect(db_path) as con:
+    with WRITE_LOCK, connect(db_path) as con:
         con.execute(
             "INSERT INTO api_operations (operation_id, key_id, job_id, window_s, width, height, "
             "framerate, duration_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -151,7 +154,7 @@ def operation_status(operation_id: str, key: ApiKey, db_path: Path | None) -> di
     from pipeline.audience.read import campaign_min_crowd, series
     from pipeline.store import catalog, jobs
 
-    with connect(db_path) as con:
+    with WRITE_LOCK, connect(db_path) as con:
         row = con.execute(
             "SELECT key_id, job_id, window_s, width, height, framerate, duration_s, created_at "
             "FROM api_operations WHERE operation_id = ?",
