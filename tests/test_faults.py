@@ -38,6 +38,7 @@ def _cli(*args: str, timeout: float = 300, **env: str) -> subprocess.CompletedPr
 
 
 def _fresh_db(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
     db = folder / "faults.duckdb"
     with connect(db) as con:
         catalog.create_campaign(con, "Faults", "")
@@ -93,6 +94,15 @@ def test_four_processes_ingesting_the_same_file_store_one_set_of_rows(
     assert both.returncode == 0, both.stderr
     assert both.stdout.count("already") == 2
     assert _rows(db) == once
+
+    # The same file twice in one command on a fresh store: analysed once.
+    fresh = _fresh_db(tmp_path / "fresh")
+    twice = _cli(
+        "ingest", str(ad_clip.path), str(copy), *INGEST, "--workers", "2", "--db", str(fresh)
+    )
+    assert twice.returncode == 0, twice.stderr
+    assert twice.stdout.count(": done") == 1 and "already being ingested" in twice.stdout
+    assert _rows(fresh) == once
 
 
 def _killed_ingest(db: Path, clip: Path, stimulus: str) -> int:

@@ -122,8 +122,8 @@ def _pid_alive(pid: int) -> bool:
 
 
 def stale_job_ids(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """Queued or running jobs whose process is gone: no heartbeat for EMOTION_JOB_STALE_S, or
-    (on this machine) their process no longer exists."""
+    """Queued or running jobs whose process is gone: on this machine, their process no longer
+    exists; elsewhere (or not started yet), no heartbeat for EMOTION_JOB_STALE_S."""
     rows = con.execute(
         "SELECT job_id, worker_host, worker_pid, "
         "updated_at < current_timestamp - to_seconds(CAST(? AS DOUBLE)) AS silent "
@@ -131,11 +131,14 @@ def stale_job_ids(con: duckdb.DuckDBPyConnection) -> list[int]:
         [stale_after_s()],
     ).fetchall()
     host = socket.gethostname()
-    return [
-        int(job_id)
-        for job_id, worker_host, pid, silent in rows
-        if silent or (worker_host == host and pid is not None and not _pid_alive(int(pid)))
-    ]
+    stale = []
+    for job_id, worker_host, pid, silent in rows:
+        local = worker_host == host and pid is not None
+        # On this machine the process table decides (a slow beat under load is no death);
+        # elsewhere only the heartbeat can.
+        if (local and not _pid_alive(int(pid))) or (silent and not local):
+            stale.append(int(job_id))
+    return stale
 
 
 def expire_stale_jobs(con: duckdb.DuckDBPyConnection) -> list[int]:
