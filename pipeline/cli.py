@@ -258,15 +258,25 @@ def parse_segments(text: str) -> list:
             start, end = (float(v) for v in span.split("-", 1))
         except ValueError as error:
             raise InputError("Invalid segments", f"{part!r} is not NAME:START-END.") from error
+        if not all(math.isfinite(v) and 0 <= v <= 10_000_000 for v in (start, end)):
+            raise InputError("Invalid segments", f"{part!r}: times must be 0 to 10000000 s.")
         segments.append(Segment(name.strip(), start, end))
     return segments
 
 
 def _cmd_zones(args: argparse.Namespace) -> int:
+    from pipeline.errors import InputError
     from pipeline.store import catalog
     from pipeline.store.database import connect
 
-    zones = json.loads(args.zones)
+    try:
+        zones = catalog.validate_zones(json.loads(args.zones))
+    except (ValueError, TypeError) as error:  # JSONDecodeError is a ValueError
+        raise InputError(
+            "Invalid exclusion zone",
+            "Give JSON polygons of [x, y] points between 0 and 1, e.g. "
+            "[[[0,0],[0.3,0],[0.3,1],[0,1]]].",
+        ) from error
     with connect(args.db) as con:
         campaign = catalog.get_campaign(con, args.campaign)
         stimulus = catalog.get_stimulus(con, campaign, args.stimulus)

@@ -260,6 +260,31 @@ def test_bad_numbers_and_settings_are_one_line_errors(
     assert _rows(writable_db) == before
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("zones", "Spring launch", "Spring ad", "cam", "[[0, 0], oops"), "Invalid exclusion zone"),
+        (("zones", "Spring launch", "Spring ad", "cam", "[[1, 2, 3]]"), "Invalid exclusion zone"),
+        (("zones", "Spring launch", "Spring ad", "cam", "7"), "Invalid exclusion zone"),
+        (("stimuli", "add", "Spring launch", "S", "--segments", "a:0-1e400"), "Invalid segments"),
+        (("stimuli", "add", "Spring launch", "S", "--duration", "nan"), "'nan' is not a number"),
+        (("export", "--campaign", "Spring launch", "--format", "csv", "--out", "x.csv",
+          "--min-crowd", "0"), "'0' is not a whole number from 1"),
+        (("camera", "rtsp://x", "--campaign", "Spring launch", "--stimulus", "S",
+          "--every", "inf"), "'inf' is not a number"),
+        (("watch", "folder", "--campaign", "Spring launch", "--stimulus", "S",
+          "--poll", "-1"), "'-1' is not a number"),
+        (("run-job", "abc"), "'abc' is not a whole number"),
+    ],
+)  # fmt: skip
+def test_bad_arguments_of_other_verbs_are_one_line_errors(
+    args: tuple[str, ...], expected: str, writable_db: Path
+) -> None:
+    before = _rows(writable_db)
+    assert expected in _one_line_error(_cli(*args, "--db", str(writable_db)))
+    assert _rows(writable_db) == before
+
+
 @pytest.mark.parametrize("days", ["-5", "nan", "abc", "1e12", "2.5"])
 def test_purge_refuses_a_bad_retention_period(days: str, writable_db: Path) -> None:
     before = _rows(writable_db)
