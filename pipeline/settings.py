@@ -78,7 +78,7 @@ SETTINGS: tuple[Setting, ...] = (
         "EMOTION_CHUNK_S",
         "10",
         "Length (s) of the time-range chunks a long video is split into; set by the file only.",
-        low=1,
+        low=0,  # 0: one chunk, the whole file
         high=86400,
     ),
     Setting(

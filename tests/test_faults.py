@@ -117,7 +117,7 @@ def _killed_ingest(db: Path, clip: Path, stimulus: str) -> int:
     row = None
     try:
         deadline = time.monotonic() + 180
-        while time.monotonic() < deadline and not (row and row[2] > 0.1):
+        while time.monotonic() < deadline and not (row and row[1] == "running"):
             time.sleep(0.3)
             with connect(db, read_only=True) as con:
                 row = con.execute(
