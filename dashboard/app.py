@@ -22,6 +22,7 @@ import streamlit as st  # noqa: E402
 from dashboard import data, state  # noqa: E402
 from dashboard.text import md_text  # noqa: E402
 from pipeline.errors import ReactionError  # noqa: E402
+from pipeline.settings import validate_settings  # noqa: E402
 
 
 def _ensure_demo(db: Path) -> None:
@@ -87,6 +88,11 @@ def main() -> None:
         page_title="Audience reactions", page_icon=":material/insights:", layout="wide"
     )
     _require_login()
+    try:
+        validate_settings()
+    except ReactionError as error:  # a setting with a bad value: say which, show nothing else
+        state.show_error(error)
+        st.stop()
     _ensure_demo(Path(data.db_path()))
     pages = {
         "Reactions": [

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from pipeline.analysis import AnalysisParams, params_from_settings
 from pipeline.errors import ReactionError
-from pipeline.settings import get_float, get_int, get_setting
+from pipeline.settings import get_float, get_int, get_setting, validate_settings
 
 
 class _Parser(argparse.ArgumentParser):
@@ -627,6 +627,7 @@ def _require_database(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
+        validate_settings()
         args = build_parser().parse_args(argv)
         _require_database(args)
         return int(args.func(args))

@@ -195,6 +195,38 @@ def get_setting(name: str) -> str:
     return os.environ.get(name, _BY_NAME[name].default)
 
 
+# Numeric settings read as whole numbers (get_int); every other setting whose default is a
+# number is read as a float.
+_WHOLE = {
+    "EMOTION_API_MAX_IMAGE_MB",
+    "EMOTION_API_MIN_FACE_PX",
+    "EMOTION_API_RATE_PER_MIN",
+    "EMOTION_BATCH_SIZE",
+    "EMOTION_DETECT_EVERY",
+    "EMOTION_FILE_WORKERS",
+    "EMOTION_MAX_IMAGE_PIXELS",
+    "EMOTION_MIN_CROWD",
+    "EMOTION_MIN_FACE_PX",
+    "EMOTION_RETENTION_DAYS",
+    "EMOTION_THREADS",
+    "EMOTION_UPLOAD_MAX_MB",
+}
+
+
+def validate_settings() -> None:
+    """Check every numeric setting up front, so a bad value stops a command (or the dashboard)
+    with one clear message before any work, not halfway through a file."""
+    for setting in SETTINGS:
+        try:
+            float(setting.default)
+        except ValueError:
+            continue
+        if setting.name in _WHOLE:
+            get_int(setting.name)
+        else:
+            get_float(setting.name)
+
+
 def get_float(name: str) -> float:
     """A numeric setting, checked: a bad value is one clear error, never a traceback."""
     import math

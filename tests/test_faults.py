@@ -386,3 +386,30 @@ def test_a_one_frame_video_is_analysed_like_the_still(snapshots: Path, tmp_path:
     with connect(db, read_only=True) as con:
         total = con.execute("SELECT count(*) FROM face_observations").fetchone()[0]  # type: ignore[index]
     assert video_faces >= 1 and total - video_faces == video_faces
+
+
+def test_one_process_reads_and_writes_from_several_threads(tmp_path: Path) -> None:
+    """A dashboard session queuing an upload while another reads; a heartbeat thread while
+    the main thread reads: DuckDB refuses a second open mode in one process, connect copes."""
+    import threading
+
+    db = _fresh_db(tmp_path)
+    with connect(db) as writer, connect(db, read_only=True) as reader:
+        writer.execute("INSERT INTO campaigns (name) VALUES ('Second')")
+        assert reader.execute("SELECT count(*) FROM campaigns").fetchone() == (2,)
+    reading = threading.Event()
+    done = threading.Event()
+
+    def read() -> None:
+        with connect(db, read_only=True):
+            reading.set()
+            done.wait(timeout=30)
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    reading.wait(timeout=30)
+    threading.Timer(0.5, done.set).start()
+    with connect(db) as writer:  # waits for the reader thread instead of failing
+        writer.execute("INSERT INTO campaigns (name) VALUES ('Third')")
+    thread.join(timeout=30)
+    assert _rows(db)["done_jobs"] == 0

@@ -132,6 +132,19 @@ def connect(
                 ) from error
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
+        except duckdb.ConnectionException as error:
+            # This process already has the file open in the other mode (another thread: a
+            # heartbeat, a dashboard session queuing an upload). A reader simply reads through
+            # a write connection; a writer waits for the readers of its own process.
+            if "different configuration" not in str(error) or time.monotonic() > deadline:
+                raise StoreError(
+                    "Database unavailable", f"Could not open {path}: {error}"
+                ) from error
+            if read_only:
+                read_only = False
+            else:
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
         except duckdb.Error as error:
             raise StoreError("Database unavailable", f"Could not open {path}: {error}") from error
     if read_only and _behind(con):
