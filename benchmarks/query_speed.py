@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._report import print_table, save_json
 from pipeline.emotion.labels import LABELS, VALENCE_SIGN
+from pipeline.audience import read as audience
 from pipeline.store import queries
 from pipeline.store.database import connect
 
@@ -61,7 +62,9 @@ def build(db: Path, rows: int) -> float:
         scores = ", ".join(f"random()::REAL AS {n}" for n in LABELS)
         con.execute(
             f"""
-            INSERT INTO face_observations
+            INSERT INTO face_observations (job_id, source_id, stimulus_id, frame_index, offset_s,
+                ts, track_id, x, y, w, h, det_confidence, face_px, {", ".join(LABELS)},
+                dominant, is_small, is_blurred, is_profile)
             SELECT job, job, (job + 1) // 2, frame,
                    CASE WHEN job <= 8 THEN (frame % 150) * 0.2 ELSE frame * 80.0 END,
                    CASE WHEN job <= 8 THEN NULL
@@ -74,7 +77,8 @@ def build(db: Path, rows: int) -> float:
             [rows],
         )
         con.execute(
-            "INSERT INTO tracks SELECT job_id, track_id, min(offset_s), max(offset_s), "
+            "INSERT INTO tracks (job_id, track_id, first_offset_s, last_offset_s, dwell_s, "
+            "observations) SELECT job_id, track_id, min(offset_s), max(offset_s), "
             "max(offset_s) - min(offset_s) + 0.2, count(*) FROM face_observations GROUP BY ALL"
         )
     return time.perf_counter() - started
@@ -215,6 +219,29 @@ def _cases(con) -> list[tuple[str, str, Callable[[], object], Callable[[], objec
             lambda: _naive_hour_weekday(con, DISPLAY),
         )
     )
+    # What the pages call since issue 10: people per base cell, minimum crowd 5.
+    cases += [
+        (
+            "audience summary",
+            "campaign 1 (8 stimuli)",
+            lambda: audience.stimulus_summary(con, 1, 5),
+            None,
+        ),
+        ("audience series", "ad, 1 s", lambda: audience.series(con, AD, 1.0, False, 5), None),
+        (
+            "audience series",
+            "display, 300 s",
+            lambda: audience.series(con, DISPLAY, 300.0, True, 5),
+            None,
+        ),
+        (
+            "audience series",
+            "display, 3600 s",
+            lambda: audience.series(con, DISPLAY, 3600.0, True, 5),
+            None,
+        ),
+        ("audience hour_weekday", "display", lambda: audience.hour_weekday(con, DISPLAY, 5), None),
+    ]
     return cases
 
 
