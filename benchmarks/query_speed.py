@@ -23,8 +23,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._report import print_table, save_json
-from pipeline.emotion.labels import LABELS, VALENCE_SIGN
 from pipeline.audience import read as audience
+from pipeline.emotion.labels import LABELS, VALENCE_SIGN
 from pipeline.store import queries
 from pipeline.store.database import connect
 

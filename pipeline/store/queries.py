@@ -198,6 +198,9 @@ def _pool_sources(table: pd.DataFrame) -> pd.DataFrame:
     other = "bucket_offset_s" if key == "bucket_ts" else "bucket_ts"
     pooled[other] = None
     pooled["mean_dwell_s"] = table.groupby(key)["mean_dwell_s"].mean().to_numpy()
+    if "people_looking" in table.columns:
+        looking = table.groupby(key)["people_looking"].sum(min_count=1)
+        pooled["people_looking"] = looking.to_numpy()
     return pooled[list(table.columns)]
 
 
