@@ -145,6 +145,25 @@ def test_face_api_detect_gives_emotion_and_head_pose(service) -> None:
     assert np.median(yaws) < 45
     bare = server.post(DETECT, keys["recognize"], data=image, headers=BINARY).json()
     assert all(set(f) == {"faceRectangle"} for f in bare)
+    marked = server.post(
+        DETECT,
+        keys["recognize"],
+        data=image,
+        headers=BINARY,
+        params={"returnFaceLandmarks": "true"},
+    ).json()
+    for face in marked:
+        box, points = face["faceRectangle"], face["faceLandmarks"]
+        assert list(points) == ["pupilLeft", "pupilRight", "noseTip", "mouthLeft", "mouthRight"]
+        assert points["pupilLeft"]["x"] < points["pupilRight"]["x"]  # picture order
+        nose = points["noseTip"]
+        assert box["left"] <= nose["x"] <= box["left"] + box["width"]
+        assert box["top"] <= nose["y"] <= box["top"] + box["height"]
+        # A face cut by the picture's edge has its box clipped, its points not: some slack.
+        slack_x, slack_y = box["width"] / 4, box["height"] / 4
+        for point in points.values():
+            assert box["left"] - slack_x <= point["x"] <= box["left"] + box["width"] + slack_x
+            assert box["top"] - slack_y <= point["y"] <= box["top"] + box["height"] + slack_y
     asked_age = server.post(
         DETECT,
         keys["recognize"],
@@ -300,6 +319,8 @@ def test_keys_cli_prints_the_key_once_and_stores_only_its_hash(tmp_path: Path) -
 
 
 def test_snapshot_push_is_counted_and_shown_by_the_dashboard_queries(service) -> None:
+    from pipeline.audience.read import campaign_min_crowd
+    from pipeline.audience.read import series as people_series
     from pipeline.store import catalog, queries
     from pipeline.store.database import connect
 
@@ -342,6 +363,11 @@ def test_snapshot_push_is_counted_and_shown_by_the_dashboard_queries(service) ->
         stimulus = catalog.get_stimulus(con, campaign, "Window")
         sources = queries.sources(con, stimulus.stimulus_id)
         series = queries.series(con, stimulus.stimulus_id, 60.0, True)
+        min_crowd = campaign_min_crowd(con, campaign.campaign_id)
+        audience = people_series(con, stimulus.stimulus_id, 300.0, True, min_crowd)
+    # Six or seven people in one snapshot: enough for the minimum crowd of 5.
+    assert len(audience) == 1 and not bool(audience["suppressed"].iloc[0])
+    assert int(audience["faces"].iloc[0]) == counted["faces"]
     assert "door" in set(sources["name"])
     assert len(series) == 1
     assert int(series["faces"].iloc[0]) == counted["faces"]
@@ -439,3 +465,57 @@ def test_serve_binds_to_this_machine_unless_told_otherwise() -> None:
 
     assert build_parser().parse_args(["serve"]).host == "127.0.0.1"
     assert build_parser().parse_args(["serve", "--host", "0.0.0.0"]).host == "0.0.0.0"
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as an operator would make for a store network."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_serve_over_tls_with_the_documented_options(tmp_path: Path) -> None:
+    import requests
+
+    db = tmp_path / "tls.duckdb"
+    key = add_key(db, "camera")
+    cert, private = _self_signed(tmp_path)
+    options = ("--ssl-certfile", str(cert), "--ssl-keyfile", str(private))
+    with running_server(db, {}, *options, tls_cert=cert) as server:
+        assert server.url.startswith("https://")
+        answer = server.post(RECOGNIZE, key, data=_image(SELFIE), headers=BINARY)
+        assert answer.status_code == 200 and len(answer.json()) >= SELFIE_FACES
+        with pytest.raises(requests.ConnectionError):
+            requests.get(server.url.replace("https", "http") + "/openapi.json", timeout=30)

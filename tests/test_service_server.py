@@ -48,39 +48,62 @@ class Server:
     db: Path
     process: subprocess.Popen
     log: Path
+    verify: str | bool = True
 
     def post(self, path: str, key: str | None, **kwargs: object) -> requests.Response:
         headers = dict(kwargs.pop("headers", {}) or {})  # type: ignore[call-overload]
         if key is not None:
             headers[KEY_HEADER] = key
-        return requests.post(f"{self.url}{path}", headers=headers, timeout=300, **kwargs)
+        return requests.post(
+            f"{self.url}{path}", headers=headers, timeout=300, verify=self.verify, **kwargs
+        )
 
     def get(self, path: str, key: str | None, **kwargs: object) -> requests.Response:
         headers = {KEY_HEADER: key} if key is not None else {}
-        return requests.get(f"{self.url}{path}", headers=headers, timeout=300, **kwargs)
+        return requests.get(
+            f"{self.url}{path}", headers=headers, timeout=300, verify=self.verify, **kwargs
+        )
 
 
 @contextmanager
-def running_server(db: Path, env: dict[str, str]) -> Iterator[Server]:
-    """The server, up and answering, stopped (and its log shown on failure) afterwards."""
+def running_server(
+    db: Path, env: dict[str, str], *options: str, tls_cert: Path | None = None
+) -> Iterator[Server]:
+    """The server, up and answering, stopped (and its log shown on failure) afterwards.
+
+    ``tls_cert``: the certificate the server was given (``--ssl-certfile`` in ``options``);
+    the client then speaks https and trusts only that certificate."""
     port = free_port()
     log = db.parent / f"serve-{port}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "pipeline", "serve", "--port", str(port), "--db", str(db)],
+            [
+                sys.executable,
+                "-m",
+                "pipeline",
+                "serve",
+                "--port",
+                str(port),
+                "--db",
+                str(db),
+                *options,
+            ],
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**os.environ, **env},
         )
-    server = Server(f"http://127.0.0.1:{port}", db, process, log)
+    scheme = "https" if tls_cert else "http"
+    server = Server(
+        f"{scheme}://127.0.0.1:{port}", db, process, log, str(tls_cert) if tls_cert else True
+    )
     try:
         deadline = time.monotonic() + 300
         while True:
             if process.poll() is not None:
                 raise AssertionError(f"server exited: {log.read_text()[-3000:]}")
             try:
-                if requests.get(f"{server.url}/openapi.json", timeout=5).status_code == 200:
+                if server.get("/openapi.json", None).status_code == 200:
                     break
             except requests.ConnectionError:
                 pass

@@ -28,6 +28,7 @@ class ScoredFace:
     box: tuple[int, int, int, int]  # left, top, width, height in image pixels
     scores: np.ndarray  # (8,) in LABELS order
     head_pose: tuple[float, float, float] | None  # pitch, roll, yaw in degrees
+    landmarks: np.ndarray | None = None  # (5, 2) picture order, see DetectedFace
 
 
 class Recognizer:
@@ -59,15 +60,17 @@ class Recognizer:
                 for b in boxes
             ]
             poses: list[tuple[float, float, float] | None] = [None] * len(boxes)
+            points: list[np.ndarray | None] = [None] * len(boxes)
         else:
             found = self.finder.find(image)
             boxes = [f.box for f in found]
             crops = [f.crop for f in found]
             poses = [_pose(f.landmarks, image.shape) for f in found]
+            points = [f.landmarks for f in found]
         if not boxes:
             return []
         scores = self.classifier.predict_proba(crops)
-        faces = [ScoredFace(b, s, p) for b, s, p in zip(boxes, scores, poses, strict=True)]
+        faces = [ScoredFace(*parts) for parts in zip(boxes, scores, poses, points, strict=True)]
         return sorted(faces, key=lambda f: -(f.box[2] * f.box[3]))
 
 
@@ -134,8 +137,15 @@ def emotion_api_faces(faces: list[ScoredFace]) -> list[dict[str, Any]]:
     return [{"faceRectangle": rectangle(f.box), "scores": scores(f.scores)} for f in faces]
 
 
-def face_api_faces(faces: list[ScoredFace], attributes: tuple[str, ...]) -> list[dict[str, Any]]:
-    """The Face API detect answer: ``faceRectangle`` and the asked ``faceAttributes``.
+# The Face API's names of the five points CenterFace gives, in our picture order.
+LANDMARK_NAMES = ("pupilLeft", "pupilRight", "noseTip", "mouthLeft", "mouthRight")
+
+
+def face_api_faces(
+    faces: list[ScoredFace], attributes: tuple[str, ...], landmarks: bool = False
+) -> list[dict[str, Any]]:
+    """The Face API detect answer: ``faceRectangle``, the asked ``faceAttributes`` and, when
+    asked, ``faceLandmarks`` (the five of the Face API's 27 points the detector gives).
 
     headPose is ``{"pitch", "roll", "yaw"}`` in degrees when the detector gives landmarks
     (CenterFace), else null. No faceId: nothing about a face is kept to refer to later.
@@ -143,6 +153,15 @@ def face_api_faces(faces: list[ScoredFace], attributes: tuple[str, ...]) -> list
     out = []
     for face in faces:
         item: dict[str, Any] = {"faceRectangle": rectangle(face.box)}
+        if landmarks:
+            item["faceLandmarks"] = (
+                None
+                if face.landmarks is None
+                else {
+                    name: {"x": round(float(x), 1), "y": round(float(y), 1)}
+                    for name, (x, y) in zip(LANDMARK_NAMES, face.landmarks, strict=True)
+                }
+            )
         attrs: dict[str, Any] = {}
         if "emotion" in attributes:
             attrs["emotion"] = scores(face.scores)

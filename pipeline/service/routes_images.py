@@ -143,9 +143,15 @@ async def detect(
     return_face_id: bool = Query(
         True, alias="returnFaceId", description="accepted; no faceId is ever returned"
     ),
+    return_face_landmarks: bool = Query(
+        False,
+        alias="returnFaceLandmarks",
+        description="pupilLeft, pupilRight, noseTip, mouthLeft, mouthRight (x, y in pixels)",
+    ),
 ) -> list[dict[str, Any]]:
     """The Face API's ``detect``: ``faceRectangle`` and, when asked, ``faceAttributes`` with
     ``emotion`` and ``headPose`` (pitch, roll, yaw in degrees; null for detectors without
-    landmarks). No faceId: this service keeps nothing about a face to refer to later."""
+    landmarks), and with ``returnFaceLandmarks=true`` the five landmarks the detector gives.
+    No faceId: this service keeps nothing about a face to refer to later."""
     attributes = parse_attributes(return_face_attributes)
-    return face_api_faces(await _faces(request, None), attributes)
+    return face_api_faces(await _faces(request, None), attributes, return_face_landmarks)
