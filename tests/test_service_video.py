@@ -118,7 +118,17 @@ def test_video_operation_matches_the_products_series(video_service, tmp_path) ->
                 row[f"share_{name}"], abs=1e-5
             )
         assert max(event["windowMeanScores"], key=event["windowMeanScores"].get) == "happiness"
-    # The spooled upload is deleted when the job ends.
+    # The same bytes again: stored once, and the new operation answers with those numbers.
+    again = _run(server, keys["video"], data)
+    assert again == result
+    with connect(server.db, read_only=True) as con:
+        done = con.execute(
+            "SELECT count(*) FROM ingest_jobs j JOIN sources s USING (source_id) "
+            "WHERE s.stimulus_id = ? AND j.status = 'done'",
+            [stimulus.stimulus_id],
+        ).fetchone()[0]
+    assert done == 1, "analysed once"
+    # The spooled uploads are deleted when their jobs end.
     uploads = server.db.parent / "uploads"
     deadline = time.monotonic() + 60
     while [p for p in uploads.iterdir() if p.is_file()] and time.monotonic() < deadline:

@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -31,11 +32,14 @@ from pipeline.service.video_result import processing_result
 from pipeline.service.writer import WRITE_LOCK
 from pipeline.settings import get_int, get_setting
 from pipeline.store.database import connect
+from pipeline.store.jobs import JobRecord
 
 router = APIRouter()
 
 # The result's window: two base cells of the ad timeline (pipeline/audience/grid.py).
 WINDOW_S = 1.0
+# The title ``jobs.claim_job`` gives a queued job whose file the stimulus already has.
+ALREADY_INGESTED = "Already ingested"
 STATUS = {
     "queued": "Not Started",
     "running": "Running",
@@ -166,6 +170,10 @@ def operation_status(operation_id: str, key: ApiKey, db_path: Path | None) -> di
         jobs.expire_stale_jobs(con)  # a worker that died shows as Failed, not Running forever
         job = jobs.get_job(con, int(job_id))
         assert job is not None
+        if job.status == "failed" and job.error_title == ALREADY_INGESTED:
+            # The same video was already analysed for this stimulus: its numbers are stored
+            # once, and this operation answers with them.
+            job = _stored_twin(con, int(job_id)) or job
         answer: dict[str, Any] = {
             "status": STATUS.get(job.status, "Failed"),
             "createdDateTime": _utc(created),
@@ -177,11 +185,27 @@ def operation_status(operation_id: str, key: ApiKey, db_path: Path | None) -> di
         if job.status == "done":
             source = catalog.get_source(con, job.source_id)
             stimulus = catalog.get_stimulus_by_id(con, source.stimulus_id)
-            min_crowd = campaign_min_crowd(con, stimulus.campaign_id)
-            table = series(con, stimulus.stimulus_id, window_s, False, min_crowd, source.source_id)
+            table = series(
+                con,
+                stimulus.stimulus_id,
+                bucket_s=window_s,
+                by_clock=False,
+                min_crowd=campaign_min_crowd(con, stimulus.campaign_id),
+                source_id=source.source_id,
+            )
             result = processing_result(table, window_s, duration_s, framerate, width, height)
             answer["processingResult"] = json.dumps(result)
     return answer
+
+
+def _stored_twin(con: duckdb.DuckDBPyConnection, job_id: int) -> JobRecord | None:
+    """The done job that holds the same file's numbers (same bytes, parameters, stimulus)."""
+    from pipeline.store import jobs
+
+    row = con.execute(
+        "SELECT source_id, content_hash, params_hash FROM ingest_jobs WHERE job_id = ?", [job_id]
+    ).fetchone()
+    return None if row is None else jobs.find_done_job(con, jobs.JobKey(*row))
 
 
 def _utc(value: dt.datetime | None) -> str | None:
