@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from pipeline.service import routes_images, routes_push, routes_video
 from pipeline.service.access import Gate
@@ -38,7 +39,10 @@ def create_app(db_path: Path | None = None, warm: bool = True) -> FastAPI:
         routes_video.sweep_spools(db_path)
         yield
 
-    app = FastAPI(
+    # The /docs page's Swagger UI files are served by the app itself (fastapi-offline ships
+    # them): FastAPI's default page loads them from a CDN, which an offline store never reaches.
+    app = FastAPIOffline(
+        redoc_url=None,
         title="Audience reactions: Emotion-API-compatible service",
         version="1.0",
         description=DESCRIPTION,
