@@ -347,7 +347,7 @@ def _cascades(files: tuple[str, ...], mirror_last: bool, min_neighbors: int) -> 
 BASELINE = "deepface-opencv (DeepFace defaults: align, full frame)"
 OURS_48 = "deepface-opencv (previous default: FaceFinder min_face_px=48)"
 OURS_24 = "deepface-opencv (FaceFinder min_face_px=24)"
-CENTER_48 = "deepface-centerface (ours, default: FaceFinder min_face_px=48)"
+CENTER_36 = "deepface-centerface (ours, default: FaceFinder min_face_px=36)"
 CENTER_24 = "deepface-centerface (FaceFinder min_face_px=24)"
 MP_SHORT = "deepface-mediapipe short-range (DeepFace default)"
 MP_FULL = "deepface-mediapipe full-range (MEDIAPIPE_MODEL_SELECTION=1)"
@@ -358,7 +358,7 @@ CONFIGS: tuple[tuple[str, Callable[[], Detect]], ...] = (
     (BASELINE, _deepface_defaults),
     (OURS_48, lambda: _finder("opencv", 48)),
     (OURS_24, lambda: _finder("opencv", 24)),
-    (CENTER_48, lambda: _finder("centerface", 48)),
+    (CENTER_36, lambda: _finder("centerface", 36)),
     (CENTER_24, lambda: _finder("centerface", 24)),
     (MP_SHORT, lambda: _mediapipe(0)),
     (MP_FULL, lambda: _mediapipe(1)),
@@ -494,15 +494,16 @@ def recommendation(tallies: dict[str, Tally], photos: dict[str, PhotoTally]) -> 
         return str(photos[name].sets["group selfie"][0]) if name in photos else "n/a"
 
     return (
-        f"Default: CenterFace through DeepFace ({CENTER_48}). On the multi-face set it finds "
-        f"{multi(CENTER_48)} of the faces against {multi(OURS_48)} for the previous Haar "
-        f"default, {selfie(CENTER_48)} of the 7 selfie faces (Haar {selfie(OURS_48)}), with "
-        f"{fp(CENTER_48, 'portraits')} false boxes per portrait (Haar {fp(OURS_48, 'portraits')}) "
-        f"and {fp(CENTER_48, 'multi-face set')} per multi-face image (Haar "
-        f"{fp(OURS_48, 'multi-face set')}), in {ms(CENTER_48)} per 720p frame and "
-        f"{ms(CENTER_48, True)} per 1080p frame (Haar {ms(OURS_48)} and {ms(OURS_48, True)}); "
+        f"Default: CenterFace through DeepFace ({CENTER_36}). On the multi-face set it finds "
+        f"{multi(CENTER_36)} of the faces against {multi(OURS_48)} for the previous Haar "
+        f"default ({multi(CENTER_24)} vs {multi(OURS_24)} with both at 24 px), "
+        f"{selfie(CENTER_36)} of the 7 selfie faces (Haar {selfie(OURS_48)}), with "
+        f"{fp(CENTER_36, 'portraits')} false boxes per portrait (Haar {fp(OURS_48, 'portraits')}) "
+        f"and {fp(CENTER_36, 'multi-face set')} per multi-face image (Haar "
+        f"{fp(OURS_48, 'multi-face set')}), in {ms(CENTER_36)} per 720p frame and "
+        f"{ms(CENTER_36, True)} per 1080p frame (Haar {ms(OURS_48)} and {ms(OURS_48, True)}); "
         "and it gives the five landmarks that head pose needs. Planted FER+ faces: recall "
-        f"{_pct(tallies[CENTER_48].recall()) if CENTER_48 in tallies else 'n/a'} against "
+        f"{_pct(tallies[CENTER_36].recall()) if CENTER_36 in tallies else 'n/a'} against "
         f"{_pct(tallies[OURS_48].recall()) if OURS_48 in tallies else 'n/a'}."
     )
 

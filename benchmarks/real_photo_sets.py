@@ -29,8 +29,9 @@ PHOTOS = Path(
 )
 SELFIE, SELFIE_FACES = "selfie-many-people.jpg", 7
 WITH_BACKGROUND_PEOPLE = {f"img{n}.jpg" for n in (16, 31, 40, 41, 54, 59, 62)}
-# (columns, canvas width, canvas height): tiles of 640x360 down to 240x135 px.
-MOSAICS = ((2, 1280, 720), (3, 1280, 720), (4, 1280, 720), (4, 960, 540))
+# (columns, canvas width, canvas height): tiles of 640x360 down to 160x90 px, so the main faces
+# span about 200 down to 30 px.
+MOSAICS = ((2, 1280, 720), (3, 1280, 720), (4, 1280, 720), (4, 960, 540), (6, 960, 540))
 
 Box = tuple[int, int, int, int]
 Detect = Callable[[np.ndarray], list[Box]]

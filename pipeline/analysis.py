@@ -41,7 +41,7 @@ class AnalysisParams:
 
     sample_fps: float = 5.0
     detector: str = "centerface"
-    min_face_px: int = 48
+    min_face_px: int = 36
     margin: float = 0.0
     batch_size: int = 64
     bucket_s: float = 1.0
@@ -115,7 +115,7 @@ def _in_zones(
     return False
 
 
-def _quality(sighting: Sighting, gray: np.ndarray) -> tuple[bool, bool, bool]:
+def _quality(sighting: Sighting, side: int, gray: np.ndarray) -> tuple[bool, bool, bool]:
     """(small, blurred, profile) for a face and its 48x48 model input ``gray``. Profile: a
     yaw past PROFILE_YAW_DEG where the pose is known, else fewer than two eyes found (Haar)."""
     blurred = float(cv2.Laplacian(gray, cv2.CV_64F).var()) < BLUR_VARIANCE
@@ -123,7 +123,7 @@ def _quality(sighting: Sighting, gray: np.ndarray) -> tuple[bool, bool, bool]:
         profile = abs(sighting.pose.yaw) > PROFILE_YAW_DEG
     else:
         profile = sighting.eyes_found < 2
-    return min(sighting.box[2], sighting.box[3]) < SMALL_FACE_PX, blurred, profile
+    return side < SMALL_FACE_PX, blurred, profile
 
 
 class FramePass:
@@ -211,13 +211,15 @@ class FramePass:
                 continue
             # The model's own input, made once: the quality flags and the scoring share it.
             gray = to_gray_square(crop)
-            small, blurred, profile = _quality(sighting, gray)
+            side = self.finder.face_side(sighting.box)
+            small, blurred, profile = _quality(sighting, side, gray)
             flags = {"small": small, "blurred": blurred, "profile": profile}
             if any(flags[name] for name in self.params.drop_flags):
                 self.rows.gated += 1
                 continue
             scored += 1
-            self._pending_rows.append(_row(frame, sighting, self.cone, small, blurred, profile))
+            flags_now = (small, blurred, profile)
+            self._pending_rows.append(_row(frame, sighting, side, self.cone, flags_now))
             self._pending_crops.append(gray)
         self.rows.frames.append((frame.index, frame.offset_s, frame.timestamp, scored))
         if len(self._pending_crops) >= self.params.batch_size:
@@ -240,10 +242,9 @@ class FramePass:
 def _row(
     frame: SampledFrame,
     sighting: Sighting,
+    side: int,
     cone: LookingCone,
-    small: bool,
-    blurred: bool,
-    profile: bool,
+    flags: tuple[bool, bool, bool],
 ) -> dict[str, object]:
     x, y, w, h = sighting.box
     pose: HeadPose | None = sighting.pose
@@ -256,10 +257,10 @@ def _row(
         "w": w,
         "h": h,
         "det_confidence": sighting.confidence,
-        "face_px": min(w, h),
-        "is_small": small,
-        "is_blurred": blurred,
-        "is_profile": profile,
+        "face_px": side,
+        "is_small": flags[0],
+        "is_blurred": flags[1],
+        "is_profile": flags[2],
         "yaw": None if pose is None else pose.yaw,
         "pitch": None if pose is None else pose.pitch,
         "roll": None if pose is None else pose.roll,

@@ -33,7 +33,8 @@ _NMS_IOU = 0.3
 # of the 48-99 px faces (recall 66.7 %, 161 ms/frame); 40 px kept them (73.0 %, 194 ms/frame),
 # even above the full frame (71.2 %, 230 ms/frame). CenterFace at threshold 0.2 on 30 frames of
 # FER+ faces (60-300 px): 24 px finds 88 % at ~40 ms per 720p frame, 32 px 93 % at ~70 ms,
-# 40 px 94 % at ~115 ms (and a false box on two portraits); 24 px keeps the speed target.
+# 40 px 94 % at ~115 ms (and a false box on two portraits). On the real multi-face set
+# (benchmarks/detectors.py) 24 px with 36 px faces finds 93.5 %, 28 px no more: 24 it is.
 _SMALLEST_RELIABLE_PX = {"opencv": 40, "mediapipe": 40, "centerface": 24}
 # The expression model learnt from FER+ crops: square, about as tall as the face. Measured on
 # 128 FER+ validation faces pasted into frames (benchmarks/face_path.py): the FER+ square is
@@ -65,7 +66,7 @@ class DetectedFace:
 
     @property
     def size(self) -> int:
-        """Shorter side of the box in pixels (the minimum-face-size gate uses it)."""
+        """Shorter side of the box in pixels (FaceFinder.face_side is what the gate uses)."""
         return min(self.w, self.h)
 
     @property
@@ -152,7 +153,9 @@ class FaceFinder:
         for region in regions:
             area = region.facial_area
             box = _scale_box((area.x, area.y, area.w, area.h), 1.0 / scale, width, height)
-            if box[2] < self.min_face_px or box[3] < self.min_face_px:
+            # The gate measures what the model sees (CenterFace's narrow box would drop
+            # faces that Haar's square box of the same head keeps).
+            if self.face_side(box) < self.min_face_px:
                 continue
             # A copy, not a view: a view would keep the whole frame alive while the crop waits
             # for its batch (64 crops could pin ~30 full 720p frames).
@@ -163,6 +166,11 @@ class FaceFinder:
             landmarks = _landmarks(area, 1.0 / scale) if self.gives_landmarks else None
             faces.append(DetectedFace(*box, float(region.confidence or 0.0), crop, eyes, landmarks))
         return suppress_overlaps(faces)
+
+    def face_side(self, box: tuple[int, int, int, int]) -> int:
+        """Face size in pixels: the shorter side of the region the expression model sees."""
+        _, _, w, h = self.crop_box(box)
+        return min(w, h)
 
     def crop_box(self, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
         """The region the expression model sees: the FER+-like square for detectors whose

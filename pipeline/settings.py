@@ -90,8 +90,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "EMOTION_MIN_FACE_PX",
-        "48",
-        "Faces smaller than this (shorter box side, px) are skipped.",
+        "36",
+        "Faces smaller than this (side of the square the model sees, px) are skipped.",
         low=1,
         high=10000,
     ),
