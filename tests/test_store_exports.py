@@ -73,31 +73,40 @@ def test_emotion_api_json_export(analysed_db, tmp_path: Path) -> None:
 
 
 def test_csv_and_parquet_apply_the_minimum_crowd(analysed_db, tmp_path: Path) -> None:
-    """People, not faces: the ad's first 4 s show 3 people (15 faces a second) and are
-    shown; later seconds show 2 people (10 faces) and are withheld at a crowd of 3."""
+    """People, not faces: the ad shows 3 people (15 faces a second). At the configured crowd
+    of 3 its buckets are shown; raised to 4 they are withheld though each holds 15 faces."""
     for fmt in ("csv", "parquet"):
-        out = tmp_path / f"all.{fmt}"
-        done = _cli(
-            "export",
-            "--campaign",
-            "Spring launch",
-            "--format",
-            fmt,
-            "--out",
-            str(out),
-            "--db",
-            str(analysed_db),
-        )
-        assert done.returncode == 0, done.stderr
-        table = pd.read_csv(out) if fmt == "csv" else pd.read_parquet(out)
-        small = table[table["people"] < 3]
-        assert len(small) and small["suppressed"].all() and small["valence"].isna().all()
-        assert (table[table["faces"] >= 10]["faces"] >= 10).all()
-        ad = table[table["stimulus"] == "Spring ad"].set_index("bucket_offset_s")
-        assert not ad.loc[0.0, "suppressed"] and ad.loc[0.0, "people"] == 3
-        assert ad.loc[0.0, "faces"] >= 10
+        tables = {}
+        for crowd in (None, 4):
+            out = tmp_path / f"all{crowd}.{fmt}"
+            raise_to = ["--min-crowd", str(crowd)] if crowd else []
+            done = _cli(
+                "export",
+                "--campaign",
+                "Spring launch",
+                "--format",
+                fmt,
+                "--out",
+                str(out),
+                "--db",
+                str(analysed_db),
+                *raise_to,
+            )
+            assert done.returncode == 0, done.stderr
+            tables[crowd] = pd.read_csv(out) if fmt == "csv" else pd.read_parquet(out)
+        table = tables[None]
         assert (table["min_crowd"] == 3).all()
         assert set(table["stimulus"]) == {"Spring ad", "Window display"}
+        ad = table[table["stimulus"] == "Spring ad"].set_index("bucket_offset_s")
+        assert not ad.loc[0.0, "suppressed"] and ad.loc[0.0, "people"] == 3
+        assert ad.loc[0.0, "faces"] >= 10 and not pd.isna(ad.loc[0.0, "valence"])
+        assert table[table["people"] < 3]["suppressed"].all()
+        raised = tables[4]
+        assert (raised["min_crowd"] == 4).all()
+        small = raised[raised["people"] < 4]
+        assert len(small) and small["suppressed"].all() and small["valence"].isna().all()
+        ad = raised[raised["stimulus"] == "Spring ad"]
+        assert ad["suppressed"].all() and (ad["faces"] >= 10).any()
 
 
 def test_display_series_by_clock_hour(analysed_db) -> None:
