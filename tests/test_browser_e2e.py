@@ -72,6 +72,8 @@ def dashboard_url(writable_db: Path, tmp_path: Path) -> Iterator[str]:
         **os.environ,
         "EMOTION_DB_PATH": str(writable_db),
         "EMOTION_UPLOAD_DIR": str(tmp_path / "uploads"),
+        # The uploaded clip shows 2 people: a crowd of 2 lets its timeline be drawn.
+        "EMOTION_MIN_CROWD": "2",
     }
     command = [
         sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
