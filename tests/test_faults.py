@@ -198,18 +198,28 @@ def test_a_job_without_heartbeat_on_another_machine_turns_interrupted(
             "UPDATE ingest_jobs SET worker_host = 'elsewhere', worker_pid = 1 WHERE job_id = ?",
             [job_id],
         )
-    monkeypatch.setenv("EMOTION_JOB_STALE_S", "1")
-    with connect(db, read_only=True) as con:
-        assert jobs.stale_job_ids(con) == []  # beat just now
-    with jobs.heartbeat(db, [job_id]):
-        time.sleep(1.5)  # the heartbeat keeps it alive past EMOTION_JOB_STALE_S
+    monkeypatch.setenv("EMOTION_JOB_STALE_S", "2")
+
+    def beat_at() -> object:
         with connect(db, read_only=True) as con:
-            alive = jobs.stale_job_ids(con)
-    time.sleep(1.5)  # now nobody beats
+            return con.execute(
+                "SELECT updated_at FROM ingest_jobs WHERE job_id = ?", [job_id]
+            ).fetchone()
+
+    first = beat_at()
+    with jobs.heartbeat(db, [job_id]):
+        deadline = time.monotonic() + 60  # a bound for a broken heartbeat, not a speed figure
+        while beat_at() == first and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert beat_at() != first  # the heartbeat thread touched the job
+    time.sleep(2.5)  # nobody beats for longer than EMOTION_JOB_STALE_S
     with connect(db) as con:
         assert jobs.expire_stale_jobs(con) == [job_id]
         record = jobs.get_job(con, job_id)
-    assert alive == [] and record is not None and record.status == "failed"
+    assert record is not None and (record.status, record.error_title) == (
+        "failed",
+        jobs.INTERRUPTED_TITLE,
+    )
 
 
 def _one_line_error(run: subprocess.CompletedProcess[str]) -> str:
