@@ -275,6 +275,8 @@ def test_compare_page_shows_stimuli_side_by_side(analysed_db: Path, make_app) ->
     verdicts = _frame(at, 1)
     assert len(verdicts) == 6  # one pair, six metrics
     assert all(v.startswith(("Spring ad", "Window display")) for v in verdicts["verdict"])
+    segments = _frame(at, 2)  # the ad's segments: people, valence band, peak moment
+    assert list(segments["Segment"]) == ["intro", "story", "reveal"]
     at.number_input(key="min_crowd").set_value(4).run()
     bars = _chart(at, "compare_bars")
     grey = next(t for t in bars["data"] if t["name"] == "too few people")

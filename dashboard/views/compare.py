@@ -14,7 +14,12 @@ from dashboard import data, state
 from pipeline.errors import ReactionError
 from pipeline.exports import DEFAULT_BUCKET_S
 from pipeline.reports.charts import compare_figure, small_multiples_figure
-from pipeline.reports.tables import series_view, stimulus_table, suppress_summary
+from pipeline.reports.tables import (
+    segment_display,
+    series_view,
+    stimulus_table,
+    suppress_summary,
+)
 
 
 def _verdicts(db: str, picked: pd.DataFrame, min_crowd: int) -> None:
@@ -44,6 +49,23 @@ def _verdicts(db: str, picked: pd.DataFrame, min_crowd: int) -> None:
         key="compare_verdicts",
         hide_index=True,
     )
+
+
+def _segments(db: str, picked: pd.DataFrame, min_crowd: int) -> None:
+    """Per ad segment: people, valence with its band and the peak moment (names as text)."""
+    ads = [row for row in picked.itertuples(index=False) if row.kind == "ad" and row.faces > 0]
+    tables = [(row, data.segments(db, int(row.stimulus_id))) for row in ads]
+    tables = [(row, segs) for row, segs in tables if len(segs)]
+    if not tables:
+        return
+    st.subheader("Ad segments")
+    for row, _ in tables:
+        st.text(str(row.name))
+        st.dataframe(
+            segment_display(data.segment_summary(db, int(row.stimulus_id), min_crowd)),
+            key=f"compare_segments_{int(row.stimulus_id)}",
+            hide_index=True,
+        )
 
 
 def main() -> None:
@@ -92,6 +114,7 @@ def main() -> None:
             st.caption(f"Greyed, too few people (under {min_crowd}): their figures are withheld.")
             st.text(", ".join(hidden["name"].astype(str)))
         _verdicts(db, picked, min_crowd)
+        _segments(db, picked, min_crowd)
     except ReactionError as error:
         state.show_error(error)
 
