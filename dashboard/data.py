@@ -20,7 +20,7 @@ import streamlit as st
 from pipeline.audience import read as audience
 from pipeline.audience.verdicts import verdict_table, verdicts, version_note
 from pipeline.exports import export_table as _export_table
-from pipeline.exports import to_csv_bytes, to_emotion_api_json, to_parquet_bytes
+from pipeline.exports import to_csv_bytes, to_emotion_api_json, to_parquet_bytes, verdict_export
 from pipeline.reports.build import ReportData, collect_report, render
 from pipeline.store import jobs as store_jobs
 from pipeline.store import people, queries
@@ -91,6 +91,12 @@ def comparison(db: str, stimulus_ids: tuple[int, ...], names: tuple[str, ...], m
         return verdict_table(verdicts(found, min_crowd)), version_note(found)
 
     return _read(build, db)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=8)
+def verdict_csv(db: str, campaign: str, min_crowd: int) -> bytes:
+    """The A/B verdicts of a campaign as CSV (same rows as ``export --format verdicts``)."""
+    return to_csv_bytes(_read(verdict_export, db, campaign, min_crowd))
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
@@ -212,6 +218,7 @@ _CACHED = (
     stimulus_summary,
     campaign_kpis,
     comparison,
+    verdict_csv,
     segment_summary,
     time_range,
     series,

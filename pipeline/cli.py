@@ -536,7 +536,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--campaign", required=True)
     p.add_argument("--stimulus", default=None)
-    p.add_argument("--format", required=True, choices=["csv", "parquet", "json", "html", "pdf"])
+    p.add_argument(
+        "--format",
+        required=True,
+        choices=["csv", "parquet", "json", "html", "pdf", "verdicts"],
+        help="verdicts: CSV of the A/B verdicts between the campaign's stimuli",
+    )
     p.add_argument("--out", required=True)
     p.add_argument("--bucket", type=_BUCKET, default=None, help="bucket size in seconds")
     p.add_argument(

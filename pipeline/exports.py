@@ -1,4 +1,4 @@
-"""Exports of a campaign's series: CSV, Parquet and the Emotion-API-style JSON.
+"""Exports of a campaign's series (CSV, Parquet, Emotion-API-style JSON) and A/B verdicts.
 
 All go through ``export_table``, which reads the series through ``pipeline.audience`` (people
 per base cell, figures only from cells with at least the minimum crowd), so no export can carry
@@ -63,6 +63,32 @@ def export_table(
             f"Campaign {campaign.name!r} has no analysed faces for that selection.",
         )
     return pd.concat(tables, ignore_index=True)
+
+
+def verdict_export(con, campaign_name: str, min_crowd: int | None = None) -> pd.DataFrame:
+    """A/B verdicts between every pair of a campaign's stimuli with faces, one row per metric
+    and pair (``pipeline.audience.verdicts``, as on the Compare page and in the reports)."""
+    from pipeline.audience.verdicts import verdict_table, verdicts, version_note
+
+    campaign = catalog.get_campaign(con, campaign_name)
+    crowd = audience.campaign_min_crowd(con, campaign.campaign_id, min_crowd)
+    summary = audience.stimulus_summary(con, campaign.campaign_id, crowd)
+    people = {
+        str(row.name): audience.stimulus_people(con, int(row.stimulus_id), crowd)
+        for row in summary.itertuples(index=False)
+        if row.faces > 0
+    }
+    if len(people) < 2:
+        raise InputError(
+            "Nothing to compare",
+            f"Campaign {campaign.name!r} needs two stimuli with analysed faces for a verdict.",
+        )
+    table = verdict_table(verdicts(people, crowd))
+    table.insert(0, "campaign", campaign.name)
+    table["min_crowd"] = crowd
+    table["consented_study"] = store_people.consent(con, campaign.campaign_id) is not None
+    table["version_note"] = version_note(people)
+    return table
 
 
 def to_csv_bytes(table: pd.DataFrame) -> bytes:
@@ -163,6 +189,9 @@ def export_to_file(
         with connect(db_path, read_only=True) as con:
             report = collect_report(con, campaign, stimulus, bucket_s, min_crowd)
         data = render(report, fmt)
+    elif fmt == "verdicts":
+        with connect(db_path, read_only=True) as con:
+            data = to_csv_bytes(verdict_export(con, campaign, min_crowd))
     else:
         with connect(db_path, read_only=True) as con:
             table = export_table(con, campaign, stimulus, bucket_s, min_crowd)

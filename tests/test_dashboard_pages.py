@@ -311,6 +311,8 @@ def test_reports_page_offers_every_download(analysed_db: Path, make_app) -> None
     assert any("build the reports again" in c.value for c in at.caption)
     preview = _frame(at)
     assert set(preview["stimulus"]) == {"Spring ad", "Window display"}
+    verdicts = next(b for b in at.get("download_button") if b.label.startswith("A/B verdicts"))
+    assert verdicts.proto.label.startswith("A/B verdicts CSV (")
 
 
 def test_about_page_model_card_and_printable_notice(analysed_db: Path, make_app) -> None:

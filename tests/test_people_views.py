@@ -111,6 +111,12 @@ def test_one_person_is_withheld_in_the_pdf_report(one_person: Path, tmp_path: Pa
     assert "+1.00" not in text and "Consented study" not in text
 
 
+def test_verdicts_need_two_stimuli(one_person: Path, tmp_path: Path) -> None:
+    done = _cli("export", "--campaign", "Solo", "--format", "verdicts", "--out",
+                str(tmp_path / "v.csv"), "--db", str(one_person))  # fmt: skip
+    assert done.returncode == 2 and "Nothing to compare" in done.stderr
+
+
 def test_min_crowd_below_the_setting_is_refused(one_person: Path, tmp_path: Path) -> None:
     out = tmp_path / "never.csv"
     done = _cli(
@@ -258,6 +264,16 @@ def test_reports_carry_the_ab_verdict_and_segment_peaks(tmp_path: Path) -> None:
     assert "Ad A: more positive than Ad B, +0.58 [" in text and "12 vs 12 viewers" in text
     assert "Ad A vs Ad B: no clear difference in dwell" in text
     assert "Segments" in text and "opening" in text and "0-3" in text
+    out = tmp_path / "verdicts.csv"
+    done = _cli("export", "--campaign", "AB", "--format", "verdicts", "--out", str(out),
+                "--db", str(db))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(out)
+    assert len(table) == 6 and set(table["stimulus_a"]) == {"Ad A"}
+    valence = table[table["metric"] == "valence index"].iloc[0]
+    assert valence["winner"] == "Ad A" and valence["people_a"] == valence["people_b"] == 12
+    assert valence["verdict"].startswith("Ad A: more positive than Ad B, +0.58 [")
+    assert (table["min_crowd"] == 5).all()
 
 
 def test_the_stored_per_job_series_holds_no_single_persons_expressions(one_person: Path) -> None:

@@ -100,6 +100,21 @@ def main() -> None:
                 on_click="ignore",
                 icon=":material/download:",
             )
+        if stimulus is None and int((data.stimuli(db, campaign_id)["stimulus_id"]).size) > 1:
+            try:
+                verdicts = data.verdict_csv(db, campaign, min_crowd)
+            except ReactionError:
+                verdicts = b""
+            if verdicts:
+                st.download_button(
+                    f"A/B verdicts CSV ({_size(verdicts)})",
+                    verdicts,
+                    file_name=f"{name}-verdicts.csv",
+                    mime="text/csv",
+                    key="download_verdicts",
+                    on_click="ignore",
+                    icon=":material/download:",
+                )
         st.subheader("Reports")
         st.caption(
             "HTML: interactive charts, works offline (plotly is inside the file). "
