@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,46 @@ def test_demo_loads_once_and_new_rows_do_not_collide(tmp_path: Path) -> None:
     assert (jobs["status"] == "done").all()
     assert mine.campaign_id > demo.campaign_id
     assert stimulus.stimulus_id > summary["stimulus_id"].max()
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    build_demo(db)
+    return db
+
+
+def test_demo_has_several_ads_of_people_with_head_pose(demo_db: Path) -> None:
+    """Every ad is watched by enough people to pass the minimum crowd, and their head pose
+    (looking or not) is known, so attention has figures to show."""
+    from pipeline.settings import get_int
+
+    with connect(demo_db) as con:
+        per_ad = con.execute(
+            "SELECT st.name, count(DISTINCT (o.job_id, o.track_id)), count(o.looking), "
+            "count(*) FILTER (WHERE o.looking), count(*) FILTER (WHERE NOT o.looking) "
+            "FROM face_observations o JOIN stimuli st USING (stimulus_id) "
+            "WHERE st.kind = 'ad' GROUP BY 1"
+        ).fetchall()
+    assert len(per_ad) >= 3
+    for name, people, known, looking, away in per_ad:
+        assert people >= get_int("EMOTION_MIN_CROWD"), name
+        assert known > 0 and looking > 0 and away > 0, name
+
+
+def test_demo_expressions_build_up_gradually(demo_db: Path) -> None:
+    """Many people reacting at their own moments: the audience's mean expression moves in
+    steps smaller than a quarter per second, and no expression is every face's at once."""
+    with connect(demo_db) as con:
+        seconds = con.execute(
+            "SELECT stimulus_id, floor(offset_s) AS s, avg(happiness), avg(surprise), "
+            "avg(sadness), max(CASE WHEN dominant = 'neutral' THEN 0 ELSE 1 END), "
+            "count(*) FILTER (WHERE dominant <> 'surprise') "
+            "FROM face_observations WHERE ts IS NULL GROUP BY 1, 2 ORDER BY 1, 2"
+        ).fetchall()
+    assert len(seconds) > 40
+    for before, after in itertools.pairwise(seconds):
+        if before[0] == after[0]:
+            steps = [abs(after[i] - before[i]) for i in (2, 3, 4)]
+            assert max(steps) < 0.25, (before, after)
+    assert all(row[6] > 0 for row in seconds)  # some face is not surprised in every second
