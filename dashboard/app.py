@@ -105,6 +105,7 @@ def main() -> None:
         "Data": [
             st.Page(state.PAGE_UPLOAD, title="Upload footage", icon=":material/upload:"),
             st.Page(state.PAGE_REPORTS, title="Reports & exports", icon=":material/download:"),
+            st.Page("views/manage.py", title="Manage campaigns", icon=":material/edit:"),
         ],
         "About": [
             st.Page(state.PAGE_ABOUT, title="Model & privacy", icon=":material/policy:"),

@@ -215,14 +215,37 @@ def _cmd_camera(args: argparse.Namespace) -> int:
     return run_camera(args, params)
 
 
+def _confirm(args: argparse.Namespace, what: str) -> None:
+    """Deleting needs --yes: a typo must not erase a campaign's measurements."""
+    from pipeline.errors import InputError
+
+    if not args.yes:
+        raise InputError(
+            "Not confirmed", f"deleting {what} removes all its rows; add --yes to confirm."
+        )
+
+
 def _cmd_campaigns(args: argparse.Namespace) -> int:
-    from pipeline.store import catalog
+    from pipeline.errors import InputError
+    from pipeline.store import catalog, manage
     from pipeline.store.database import connect
 
+    if args.action in ("add", "rename", "delete") and not args.name:
+        raise InputError("Missing name", f"campaigns {args.action} needs the campaign's NAME.")
+    if args.action == "rename" and not args.new_name:
+        raise InputError("Missing name", "campaigns rename needs OLD and NEW names.")
     with connect(args.db) as con:
         if args.action == "add":
             campaign = catalog.create_campaign(con, args.name, args.description or "")
             print(f"created campaign {campaign.name!r} (id {campaign.campaign_id})")
+        elif args.action == "rename":
+            campaign = manage.rename_campaign(con, args.name, args.new_name)
+            print(f"renamed campaign {args.name!r} to {campaign.name!r}")
+        elif args.action == "delete":
+            catalog.get_campaign(con, args.name)
+            _confirm(args, f"campaign {args.name!r}")
+            gone = manage.delete_campaign(con, args.name)
+            print(f"deleted campaign {args.name!r}: {gone.summary()}")
         else:
             for c in catalog.list_campaigns(con):
                 print(f"{c.campaign_id}\t{c.name}\t{c.description}")
@@ -230,12 +253,32 @@ def _cmd_campaigns(args: argparse.Namespace) -> int:
 
 
 def _cmd_stimuli(args: argparse.Namespace) -> int:
-    from pipeline.store import catalog
+    from pipeline.errors import InputError
+    from pipeline.store import catalog, manage
     from pipeline.store.database import connect
 
+    if args.action != "list" and not args.name:
+        raise InputError("Missing name", f"stimuli {args.action} needs CAMPAIGN and NAME.")
+    if args.action == "rename" and not args.new_name:
+        raise InputError("Missing name", "stimuli rename needs CAMPAIGN, OLD and NEW names.")
+    if args.action == "segments" and args.segments is None:
+        raise InputError("Missing segments", "stimuli segments needs --segments.")
     with connect(args.db) as con:
         campaign = catalog.get_campaign(con, args.campaign)
-        if args.action == "add":
+        if args.action == "rename":
+            stimulus = manage.rename_stimulus(con, args.campaign, args.name, args.new_name)
+            print(f"renamed stimulus {args.name!r} to {stimulus.name!r}")
+        elif args.action == "delete":
+            catalog.get_stimulus(con, campaign, args.name)
+            _confirm(args, f"stimulus {args.name!r}")
+            gone = manage.delete_stimulus(con, args.campaign, args.name)
+            print(f"deleted stimulus {args.name!r}: {gone.summary()}")
+        elif args.action == "segments":
+            stimulus = catalog.get_stimulus(con, campaign, args.name)
+            segments = parse_segments(args.segments)
+            catalog.set_segments(con, stimulus, segments)
+            print(f"set {len(segments)} segments of {stimulus.name!r}")
+        elif args.action == "add":
             stimulus = catalog.create_stimulus(con, campaign, args.name, args.kind, args.duration)
             if args.segments:
                 catalog.set_segments(con, stimulus, parse_segments(args.segments))
@@ -484,17 +527,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=_COUNT, default=None)
     p.set_defaults(func=_cmd_camera)
 
-    p = sub.add_parser("campaigns", help="list or add campaigns")
-    p.add_argument("action", choices=["list", "add"])
+    p = sub.add_parser("campaigns", help="list, add, rename or delete campaigns")
+    p.add_argument("action", choices=["list", "add", "rename", "delete"])
     p.add_argument("name", nargs="?")
+    p.add_argument("new_name", nargs="?", help="rename: the new name")
+    p.add_argument("--yes", action="store_true", help="delete: confirm removing all its rows")
     p.add_argument("--description", default="")
     p.add_argument("--db", type=Path, default=None)
     p.set_defaults(func=_cmd_campaigns)
 
-    p = sub.add_parser("stimuli", help="list or add a campaign's stimuli")
-    p.add_argument("action", choices=["list", "add"])
+    p = sub.add_parser("stimuli", help="list, add, rename or delete stimuli; set segments")
+    p.add_argument("action", choices=["list", "add", "rename", "delete", "segments"])
     p.add_argument("campaign")
     p.add_argument("name", nargs="?")
+    p.add_argument("new_name", nargs="?", help="rename: the new name")
+    p.add_argument("--yes", action="store_true", help="delete: confirm removing all its rows")
     p.add_argument("--kind", default="ad", choices=["display", "ad", "product"])
     p.add_argument("--duration", type=_POSITIVE_SECONDS, default=None)
     p.add_argument("--segments", default=None, help="e.g. intro:0-5,product:5-12")

@@ -53,7 +53,7 @@ class Source:
 
 
 def create_campaign(con: duckdb.DuckDBPyConnection, name: str, description: str = "") -> Campaign:
-    name = _clean_name(name, "campaign")
+    name = clean_name(name, "campaign")
     existing = con.execute("SELECT campaign_id FROM campaigns WHERE name = ?", [name]).fetchone()
     if existing:
         raise InputError("Campaign exists", f"A campaign named {name!r} already exists.")
@@ -95,7 +95,7 @@ def create_stimulus(
     kind: str,
     duration_s: float | None = None,
 ) -> Stimulus:
-    name = _clean_name(name, "stimulus")
+    name = clean_name(name, "stimulus")
     if kind not in STIMULUS_KINDS:
         raise InputError(
             "Unknown stimulus kind", f"{kind!r} is not one of {', '.join(STIMULUS_KINDS)}."
@@ -167,9 +167,17 @@ def set_segments(
     con: duckdb.DuckDBPyConnection, stimulus: Stimulus, segments: list[Segment]
 ) -> None:
     """Replace an ad's named segments (e.g. 0-5 s intro, 5-12 s product shot)."""
-    for segment in segments:
+    names = [segment.name.strip() for segment in segments]
+    for segment, name in zip(segments, names, strict=True):
+        if not name or len(name) > 120:
+            raise InputError("Invalid segment", "A segment name needs 1 to 120 characters.")
+        if not all(math.isfinite(v) for v in (segment.start_s, segment.end_s)):
+            raise InputError("Invalid segment", f"{name!r}: start and end must be numbers.")
         if segment.end_s <= segment.start_s or segment.start_s < 0:
             raise InputError("Invalid segment", f"{segment.name!r}: end must follow start >= 0.")
+    if len(set(names)) < len(names):
+        raise InputError("Invalid segment", "Two segments have the same name.")
+    segments = [Segment(n, s.start_s, s.end_s) for n, s in zip(names, segments, strict=True)]
     con.execute("DELETE FROM segments WHERE stimulus_id = ?", [stimulus.stimulus_id])
     for segment in segments:
         con.execute(
@@ -269,7 +277,7 @@ def validate_zones(zones: list[list[tuple[float, float]]]) -> list[list[tuple[fl
     return clean
 
 
-def _clean_name(name: str, what: str) -> str:
+def clean_name(name: str, what: str) -> str:
     name = (name or "").strip()
     if not name or len(name) > 120:
         raise InputError(f"Invalid {what} name", f"A {what} name needs 1 to 120 characters.")
