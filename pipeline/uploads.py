@@ -29,7 +29,7 @@ from pipeline.errors import InputError
 from pipeline.settings import PROJECT_ROOT, get_int, get_setting
 from pipeline.sources.video import VIDEO_SUFFIXES
 from pipeline.store import catalog, jobs
-from pipeline.store.database import connect
+from pipeline.store.database import connect, transaction
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -72,6 +72,21 @@ def store_upload(
     return path
 
 
+def check_upload(saved: Path) -> None:
+    """Refuse a saved upload that is not a whole, decodable video, and delete it.
+
+    Runs before ``queue_upload`` creates anything, so a file that cannot be analysed leaves
+    no campaign, stimulus, source, job or file behind: only the one-line error.
+    """
+    from pipeline.sources.video import probe_video
+
+    try:
+        probe_video(saved)
+    except InputError:
+        saved.unlink(missing_ok=True)
+        raise
+
+
 def queue_upload(
     saved: Path,
     campaign: str,
@@ -91,11 +106,13 @@ def queue_upload(
     from pipeline.sources.frames import content_hash
 
     version = model_version or shared_classifier().version
-    with connect(db_path) as con:
+    digest = content_hash(saved)
+    # One transaction: a refusal half-way (a bad name, a busy store) creates nothing.
+    with connect(db_path) as con, transaction(con):
         camp = catalog.ensure_campaign(con, campaign)
         stim = catalog.ensure_stimulus(con, camp, stimulus, stimulus_kind, duration_s)
         source = catalog.ensure_source(con, stim, "footage", saved.name.split("_", 1)[-1])
-        key = jobs.JobKey(source.source_id, content_hash(saved), params.digest(version))
+        key = jobs.JobKey(source.source_id, digest, params.digest(version))
         job_id = jobs.start_job(
             con,
             key,

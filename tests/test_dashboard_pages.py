@@ -449,18 +449,40 @@ def test_upload_runs_a_real_job_and_opens_its_timeline(
     assert _chart(at, "timeline_chart")["layout"]["title"]["text"].startswith("Test ad")
 
 
-def test_a_failing_job_shows_its_error_on_the_upload_page(writable_db: Path, make_app) -> None:
-    campaign_id, _, _ = _ids(writable_db)
+def test_a_broken_upload_is_refused_and_leaves_nothing_behind(
+    writable_db: Path, make_app, tmp_path: Path
+) -> None:
+    """A file that is no video: its error on the page, and no campaign, stimulus, source,
+    job or stored file created for it."""
+    from pipeline.errors import InputError
+    from pipeline.sources.video import probe_video
+
+    broken = b"not a video" * 100
+    sample = tmp_path / "broken.mp4"
+    sample.write_bytes(broken)
+    with pytest.raises(InputError) as expected:
+        probe_video(sample)
+
+    def snapshot() -> dict[str, int]:
+        with connect(writable_db, read_only=True) as con:
+            return {
+                t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
+                for t in ("campaigns", "stimuli", "sources", "ingest_jobs")
+            }
+
+    before = snapshot()
     at = _open(make_app(writable_db), "views/upload.py")
-    at.file_uploader(key="upload_file").upload("broken.mp4", b"not a video" * 100, "video/mp4")
-    at.selectbox(key=f"upload_stimulus_{campaign_id}").set_value(-1).run()
+    at.file_uploader(key="upload_file").upload("broken.mp4", broken, "video/mp4")
+    at.selectbox(key="upload_campaign").set_value(-1).run()
+    at.text_input(key="upload_campaign_name").input("Broken campaign").run()
+    at.selectbox(key="upload_stimulus_-1").set_value(-1).run()
     at.text_input(key="upload_stimulus_name").input("Broken").run()
     at.button(key="upload_start").click().run()
-    job_id = at.session_state["upload_jobs"][-1]
-    _wait_for_job(at)
-    with connect(writable_db, read_only=True) as con:
-        job = jobs.get_job(con, job_id)
-    assert job is not None and job.status == "failed" and job.error_title
+    assert not at.exception, [e.value for e in at.exception]
     errors = [e.value for e in at.error]
-    assert f"**{md_text(job.error_title)}**\n\n{md_text(job.error_message)}" in errors
+    assert any(f"**{md_text(expected.value.title)}**" in e for e in errors), errors
     assert not any("Traceback" in e for e in errors)
+    assert "upload_jobs" not in at.session_state or not at.session_state["upload_jobs"]
+    assert snapshot() == before
+    uploads = tmp_path / "uploads"
+    assert not uploads.exists() or not any(uploads.iterdir())

@@ -48,3 +48,29 @@ def test_refused_uploads_leave_nothing_behind(
         store_upload(data, name, tmp_path / "uploads", max_mb=2)
     assert refused.value.title == title
     assert not (tmp_path / "uploads").exists() or not any((tmp_path / "uploads").iterdir())
+
+
+def test_a_refused_queue_creates_no_campaign_or_stimulus(ad_clip, tmp_path: Path) -> None:
+    """queue_upload is one transaction: a stimulus name it refuses leaves no new campaign."""
+    from pipeline.analysis import AnalysisParams
+    from pipeline.store import catalog
+    from pipeline.store.database import connect
+    from pipeline.uploads import check_upload, queue_upload
+
+    db = tmp_path / "store.duckdb"
+    with connect(db):
+        pass
+    saved = store_upload(ad_clip.path.read_bytes(), "viewers.mp4", tmp_path / "uploads")
+    check_upload(saved)  # a whole video passes and stays
+    with pytest.raises(InputError, match="stimulus name"):
+        queue_upload(
+            saved, "New campaign", " ", "ad", AnalysisParams(), db_path=db, model_version="v1"
+        )
+    with connect(db, read_only=True) as con:
+        assert catalog.list_campaigns(con) == []
+        assert con.execute("SELECT count(*) FROM ingest_jobs").fetchone() == (0,)
+    assert saved.is_file()
+    broken = store_upload(b"not a video" * 100, "broken.mp4", tmp_path / "uploads")
+    with pytest.raises(InputError):
+        check_upload(broken)
+    assert not broken.exists()

@@ -111,11 +111,12 @@ def _target(db: str) -> tuple[str, str, str, float | None] | None:
 
 def _start(db: str, upload: object, target: tuple[str, str, str, float | None], keep: bool) -> None:
     """Save the file, queue its job and launch the worker process; errors as title + text."""
-    from pipeline.uploads import launch_job, queue_upload, store_upload
+    from pipeline.uploads import check_upload, launch_job, queue_upload, store_upload
 
     campaign, stimulus, kind, duration = target
     try:
         saved = store_upload(upload.getvalue(), upload.name)  # type: ignore[attr-defined]
+        check_upload(saved)  # before anything is created: a bad file leaves nothing behind
         job_id = queue_upload(
             saved,
             campaign,
