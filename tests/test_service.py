@@ -92,6 +92,25 @@ def test_recognize_group_photo_finds_every_face(service) -> None:
     assert top.count("happiness") >= len(faces) // 2
 
 
+def test_recognize_reads_the_original_image_formats(service) -> None:
+    import io
+
+    from PIL import Image
+
+    server, keys = service
+    jpeg = server.post(RECOGNIZE, keys["recognize"], data=_image(SELFIE), headers=BINARY).json()
+    picture = Image.open(PHOTOS / SELFIE)
+    for fmt in ("PNG", "BMP", "TIFF", "GIF", "WEBP"):
+        buffer = io.BytesIO()
+        picture.save(buffer, fmt)
+        answer = server.post(RECOGNIZE, keys["recognize"], data=buffer.getvalue(), headers=BINARY)
+        assert answer.status_code == 200, (fmt, answer.text)
+        faces = answer.json()
+        assert len(faces) >= SELFIE_FACES, fmt
+        if fmt in ("PNG", "BMP", "TIFF"):  # lossless: the very pixels of the decoded JPEG
+            assert faces == jpeg, fmt
+
+
 def test_recognize_given_rectangles_scores_them_as_detected(service) -> None:
     server, keys = service
     image = _image("img1.jpg")
