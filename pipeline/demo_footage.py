@@ -4,9 +4,10 @@ The demo must look like an audience, not like a test fixture. Each session is a 
 over a room split into seats (tiles): some seats hold a real photograph of a person
 (``../shared/datasets/real-photos``), the others a FER+ face whose expression changes by a
 cross-fade of one to three seconds, starting at a different moment for every person, and
-some people never react. People walk in and out at different times and the camera pans a
-little, so tracking, dwell and head pose have something real to measure. The expression scores
-come from the real pipeline run over these frames; nothing here sets a curve.
+some people never react. People come to their seat (from the back of the room, so their
+face grows in place) and leave at different times, and the camera pans a little, so
+tracking, dwell and head pose have something real to measure. The expression scores come
+from the real pipeline run over these frames; nothing here sets a curve.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pipeline.synthetic import make_background, paste_face, write_video
 FRAME = (960, 540)
 TILE = (320, 270)
 SEATS = 6  # 3 columns x 2 rows of tiles
-WALK_S = 1.0  # seconds a person takes to walk into or out of view
+WALK_S = 1.5  # seconds a person takes to walk to the seat or away
 RAMP_S = (1.0, 3.0)  # how long an expression takes to build up (cross-fade), seconds
 
 # One reaction per person: (start of the change, label reached). A plan maker draws it.
@@ -117,15 +118,11 @@ def _face_at(viewer: Viewer, t: float) -> np.ndarray:
     return np.clip(face, 0, 255).astype(np.uint8)
 
 
-def _walk_offset(viewer: Viewer, t: float) -> tuple[int, int]:
-    """Where the viewer is relative to the seat: walking in from (or out to) the nearest edge."""
+def _approach(viewer: Viewer, t: float) -> float:
+    """How near the viewer is to the seat (0 far away, 1 seated): people come from the back
+    of the room toward the screen and go back, so their face grows and shrinks in place."""
     away = max(0.0, viewer.enter_s - t, t - viewer.leave_s) / WALK_S
-    column, row = viewer.seat % 3, viewer.seat // 3
-    if column == 0:
-        return int(-away * TILE[0]), 0
-    if column == 2:
-        return int(away * TILE[0]), 0
-    return 0, int(away * TILE[1] * (1 if row else -1))
+    return max(0.0, 1.0 - away)
 
 
 def _paste_tile(frame: np.ndarray, tile: np.ndarray, x: int, y: int) -> None:
@@ -143,21 +140,17 @@ def render(background: np.ndarray, viewers: list[Viewer], t: float, pan: float) 
     for viewer in viewers:
         if not viewer.enter_s - WALK_S <= t <= viewer.leave_s + WALK_S:
             continue
-        dx, dy = _walk_offset(viewer, t)
+        scale = 0.25 + 0.75 * _approach(viewer, t)
         column, row = viewer.seat % 3, viewer.seat // 3
-        x = column * TILE[0] + dx + int(viewer.drift[0] * t)
-        y = row * TILE[1] + dy + int(viewer.drift[1] * t)
+        cx = column * TILE[0] + TILE[0] // 2 + int(viewer.drift[0] * t)
+        cy = row * TILE[1] + TILE[1] // 2 + int(viewer.drift[1] * t)
         if viewer.photo is not None:
-            _paste_tile(frame, viewer.photo, x + 10, y + 5)
+            h, w = viewer.photo.shape[:2]
+            tile = cv2.resize(viewer.photo, (max(1, int(w * scale)), max(1, int(h * scale))))
+            _paste_tile(frame, tile, cx - tile.shape[1] // 2, cy - tile.shape[0] // 2)
         else:
-            side = viewer.side
-            paste_face(
-                frame,
-                _face_at(viewer, t),
-                x + (TILE[0] - side) // 2,
-                y + (TILE[1] - side) // 2,
-                side,
-            )
+            side = max(8, int(viewer.side * scale))
+            paste_face(frame, _face_at(viewer, t), cx - side // 2, cy - side // 2, side)
     return frame
 
 
