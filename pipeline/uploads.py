@@ -191,6 +191,53 @@ def discard_input(job_id: int, db_path: Path | None = None) -> bool:
     return True
 
 
+def forget_failed_upload(job_id: int, db_path: Path | None = None) -> bool:
+    """Remove a failed upload's job, and the campaign, stimulus and source created for it
+    when nothing else uses them, in one transaction; True if the job was removed.
+
+    Called once its error has been shown (the upload page keeps that message), so a failed
+    upload leaves nothing behind. "Created for it" is told by the timestamp: ``queue_upload``
+    creates them and the job in one transaction, whose ``current_timestamp`` they share.
+    """
+    with connect(db_path) as con, transaction(con):
+        row = con.execute(
+            "SELECT j.source_id, so.stimulus_id, st.campaign_id, "
+            "st.created_at = j.created_at, c.created_at = j.created_at, j.input_path "
+            "FROM ingest_jobs j JOIN sources so USING (source_id) "
+            "JOIN stimuli st ON st.stimulus_id = so.stimulus_id "
+            "JOIN campaigns c ON c.campaign_id = st.campaign_id "
+            "WHERE j.job_id = ? AND j.status = 'failed'",
+            [job_id],
+        ).fetchone()
+        if row is None:
+            return False
+        source_id, stimulus_id, campaign_id, new_stimulus, new_campaign, kept = row
+        jobs.delete_job_rows(con, job_id)
+        con.execute("DELETE FROM ingest_jobs WHERE job_id = ?", [job_id])
+        used = "SELECT count(*) FROM ingest_jobs WHERE source_id = ?"
+        if con.execute(used, [source_id]).fetchone() == (0,):
+            con.execute("DELETE FROM sources WHERE source_id = ?", [source_id])
+        left = con.execute(
+            "SELECT (SELECT count(*) FROM sources WHERE stimulus_id = $s) + "
+            "(SELECT count(*) FROM segments WHERE stimulus_id = $s)",
+            {"s": stimulus_id},
+        ).fetchone()
+        if new_stimulus and left == (0,):
+            con.execute("DELETE FROM stimuli WHERE stimulus_id = ?", [stimulus_id])
+        others = con.execute(
+            "SELECT count(*) FROM stimuli WHERE campaign_id = ?", [campaign_id]
+        ).fetchone()
+        if new_campaign and others == (0,):
+            con.execute("DELETE FROM campaign_consent WHERE campaign_id = ?", [campaign_id])
+            con.execute("DELETE FROM campaigns WHERE campaign_id = ?", [campaign_id])
+        needed = con.execute(
+            "SELECT count(*) FROM ingest_jobs WHERE input_path = ?", [kept]
+        ).fetchone()
+    if kept and needed == (0,):  # a file the user chose to keep, of a job that is gone
+        Path(kept).unlink(missing_ok=True)
+    return True
+
+
 def kept_uploads(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str, str, int]]:
     """(job id, original name, path, bytes) of every upload the user chose to keep."""
     rows = con.execute(

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 NEW = -1
 JOBS_KEY = "upload_jobs"
+STARTED_KEY = "upload_started"  # jobs this session uploaded
+FAILED_KEY = "upload_failed"  # their failures, kept here once removed from the store
 POLL_S = 1.0
 ACTIVE = ("queued", "running")
 KINDS = {"ad": "Ad (aligned to its own timeline)", "display": "Display", "product": "Product"}
@@ -133,6 +135,7 @@ def _start(db: str, upload: object, target: tuple[str, str, str, float | None], 
         state.show_error(error)
         return
     st.session_state.setdefault(JOBS_KEY, []).append(job_id)
+    st.session_state.setdefault(STARTED_KEY, []).append(job_id)
     data.refresh()
     st.toast(f"Job {job_id} started: {md_text(upload.name)}")  # type: ignore[attr-defined]
 
@@ -211,13 +214,33 @@ def _live(db: str, drawn_active: list[int]) -> None:
         _show_job(db, job)
 
 
+def _forget_failures(db: str, jobs: pd.DataFrame) -> dict[int, pd.Series]:
+    """This session's failed uploads: their row is kept here to show the error, and the job
+    with the campaign and stimulus made for it is removed, so nothing is left behind."""
+    from pipeline.uploads import forget_failed_upload
+
+    failed: dict[int, pd.Series] = st.session_state.setdefault(FAILED_KEY, {})
+    started = set(st.session_state.get(STARTED_KEY, []))
+    for _, job in jobs[jobs["status"] == "failed"].iterrows():
+        job_id = int(job["job_id"])
+        mine = job_id in started and job_id not in failed
+        if mine and forget_failed_upload(job_id, Path(db)):
+            failed[job_id] = job.copy()
+            data.refresh()
+    return failed
+
+
 def _jobs(db: str) -> None:
     jobs = _followed(db)
-    if jobs.empty:
+    failed = _forget_failures(db, jobs)
+    if jobs.empty and not failed:
         return
     st.subheader("Processing")
-    for _, job in jobs[~jobs["status"].isin(ACTIVE)].iterrows():
+    for job in failed.values():
         _show_job(db, job)
+    for _, job in jobs[~jobs["status"].isin(ACTIVE)].iterrows():
+        if int(job["job_id"]) not in failed:
+            _show_job(db, job)
     active = _active_ids(jobs)
     if active:
         _live(db, active)
