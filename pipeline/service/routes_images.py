@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from pipeline.emotion.labels import LABELS
 from pipeline.service.bodies import image_bytes
 from pipeline.service.deps import RecognizeKey
 from pipeline.service.images import decode_image
@@ -43,19 +44,7 @@ IMAGE_BODY = {
 }
 SCORES = {
     "type": "object",
-    "properties": {
-        n: {"type": "number"}
-        for n in (
-            "anger",
-            "contempt",
-            "disgust",
-            "fear",
-            "happiness",
-            "neutral",
-            "sadness",
-            "surprise",
-        )
-    },
+    "properties": {n: {"type": "number"} for n in LABELS},
 }
 RECTANGLE = {
     "type": "object",
