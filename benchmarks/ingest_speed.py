@@ -170,6 +170,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--naive-seconds", type=float, default=10.0)
     parser.add_argument("--long-seconds", type=float, default=180.0)
+    parser.add_argument("--sizes", nargs="+", choices=sorted(SIZES), default=list(SIZES))
     args = parser.parse_args()
     valid = load_split("valid")
     shared_classifier()
@@ -182,6 +183,8 @@ def main() -> None:
             catalog.create_campaign(con, "Bench")
         clips = {}
         for size_name, size in SIZES.items():
+            if size_name not in args.sizes:
+                continue
             for people in (1, 4):
                 clips[(size_name, people)] = planted_clip(
                     work / f"{size_name}_{people}.mp4",
@@ -246,14 +249,15 @@ def main() -> None:
                 "face rows ours / today",
             ),
         )
-        stages = stage_profile(clips[("1080p", 4)], db)
+        profiled = ("1080p", 4) if "1080p" in args.sizes else (args.sizes[0], 4)
+        stages = stage_profile(clips[profiled], db)
         total = sum(stages.values())
         print_table(
-            "Stage profile: 1080p, 4 faces, one thread, default parameters",
+            f"Stage profile: {profiled[0]}, 4 faces, one thread, default parameters",
             [(k, f"{v:.2f}", f"{100 * v / total:.0f} %") for k, v in stages.items()],
             ("stage", "seconds", "share"),
         )
-        results["stage_profile_1080p_4_faces_s"] = stages
+        results[f"stage_profile_{profiled[0]}_4_faces_s"] = stages
         long_clip = planted_clip(
             work / "long.mp4",
             valid,
