@@ -486,3 +486,15 @@ def test_a_broken_upload_is_refused_and_leaves_nothing_behind(
     assert snapshot() == before
     uploads = tmp_path / "uploads"
     assert not uploads.exists() or not any(uploads.iterdir())
+
+
+def test_compare_and_overview_tables_read_as_people_would(analysed_db: Path, make_app) -> None:
+    """Machine names stay in the data (exports use them); people read labels and percents."""
+    for page in (None, "views/compare.py"):
+        at = _open(make_app(analysed_db, EMOTION_MIN_CROWD="2"), page)
+        table = next(d for d in at.dataframe if "mean_attention_s" in d.value.columns)
+        config = json.loads(table.proto.columns)
+        assert config["mean_attention_s"]["label"] == "Attention (s)"
+        assert config["share_looking"]["type_config"]["format"] == "%.0f%%"
+        shares = table.value["share_looking"].dropna()
+        assert len(shares) and shares.between(0, 100).all() and shares.max() > 1

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, state
+from dashboard.labels import as_percent, stimulus_columns, verdict_columns
 from pipeline.errors import ReactionError
 from pipeline.exports import DEFAULT_BUCKET_S
 from pipeline.reports.charts import compare_figure, small_multiples_figure
@@ -48,6 +49,7 @@ def _verdicts(db: str, picked: pd.DataFrame, min_crowd: int) -> None:
         table[["verdict", "metric", "difference", "low", "high", "people_a", "people_b"]],
         key="compare_verdicts",
         hide_index=True,
+        column_config=verdict_columns(),
     )
 
 
@@ -108,7 +110,12 @@ def main() -> None:
         st.plotly_chart(
             small_multiples_figure(panels), key="compare_multiples", config={"displaylogo": False}
         )
-        st.dataframe(stimulus_table(picked, min_crowd), key="compare_table", hide_index=True)
+        st.dataframe(
+            as_percent(stimulus_table(picked, min_crowd)),
+            key="compare_table",
+            hide_index=True,
+            column_config=stimulus_columns(),
+        )
         hidden = safe[safe["suppressed"]]
         if len(hidden):
             st.caption(f"Greyed, too few people (under {min_crowd}): their figures are withheld.")

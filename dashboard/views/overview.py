@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import data, state
+from dashboard.labels import as_percent, stimulus_columns
 from dashboard.text import md_text
 from pipeline.errors import ReactionError
 from pipeline.reports.tables import campaign_overview, kpi_cells, stimulus_table
@@ -71,32 +72,11 @@ def _stimuli(campaign_id: int, min_crowd: int, db: str) -> None:
     if table.empty:
         st.info("This campaign has no stimulus yet.")
         return
-    shown = table.assign(
-        positive_share=table["positive_share"] * 100,
-        share_looking=table["share_looking"] * 100,
-        attraction=table["attraction"] * 100,
-    )
     st.dataframe(
-        shown,
+        as_percent(table),
         key="overview_stimuli",
         hide_index=True,
-        column_config={
-            "stimulus": "Stimulus",
-            "kind": "Kind",
-            "faces": st.column_config.NumberColumn("Faces", format="%d"),
-            "people": st.column_config.NumberColumn("People", format="%d"),
-            "watchers": st.column_config.NumberColumn("Watchers", format="%d"),
-            "mean_attention_s": st.column_config.NumberColumn("Attention (s)", format="%.1f"),
-            "mean_dwell_s": st.column_config.NumberColumn("Mean dwell (s)", format="%.1f"),
-            "attraction": st.column_config.NumberColumn("Attraction", format="%.0f%%"),
-            "valence": st.column_config.NumberColumn("Valence", format="%+.2f"),
-            "valence_low": st.column_config.NumberColumn("Low (95 %)", format="%+.2f"),
-            "valence_high": st.column_config.NumberColumn("High (95 %)", format="%+.2f"),
-            "positive_share": st.column_config.NumberColumn("Positive share", format="%.0f%%"),
-            "share_looking": st.column_config.NumberColumn("Looking", format="%.0f%%"),
-            "top_expression": "Top expression",
-            "status": "Status",
-        },
+        column_config=stimulus_columns(),
     )
 
 
