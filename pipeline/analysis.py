@@ -218,8 +218,9 @@ class FramePass:
                 self.rows.gated += 1
                 continue
             scored += 1
-            flags_now = (small, blurred, profile)
-            self._pending_rows.append(_row(frame, sighting, side, self.cone, flags_now))
+            self._pending_rows.append(
+                _row(frame, sighting, side, self.cone, (small, blurred, profile))
+            )
             self._pending_crops.append(gray)
         self.rows.frames.append((frame.index, frame.offset_s, frame.timestamp, scored))
         if len(self._pending_crops) >= self.params.batch_size:

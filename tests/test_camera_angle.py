@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from pipeline.analysis import AnalysisParams
 from pipeline.ingest import Target, ingest
-from pipeline.settings import PROJECT_ROOT
 from pipeline.store import catalog
 from pipeline.store.database import connect
+from tests.cli import run_cli
 from tests.real_photos import panning_clip, photo
 
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+_cli = run_cli
 
 
 @pytest.mark.slow

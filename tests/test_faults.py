@@ -20,6 +20,7 @@ import pytest
 from pipeline.settings import PROJECT_ROOT
 from pipeline.store import catalog, jobs
 from pipeline.store.database import connect
+from tests.cli import run_cli
 
 
 def _cli_command(*args: str) -> list[str]:
@@ -27,14 +28,7 @@ def _cli_command(*args: str) -> list[str]:
 
 
 def _cli(*args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        _cli_command(*args),
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **env},
-    )
+    return run_cli(*args, timeout=timeout, env=env)
 
 
 def _fresh_db(folder: Path) -> Path:

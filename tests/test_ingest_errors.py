@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -12,19 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.settings import PROJECT_ROOT
 from pipeline.store.database import connect
 from pipeline.synthetic import make_background, write_video
+from tests.cli import run_cli
 
-
-def _cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+_cli = run_cli
 
 
 def _faces(db: Path) -> int:

@@ -20,6 +20,7 @@ from pipeline.errors import InputError, UnknownEntityError
 from pipeline.settings import PROJECT_ROOT
 from pipeline.store import catalog, jobs, manage
 from pipeline.store.database import connect
+from tests.cli import run_cli
 
 APP = PROJECT_ROOT / "dashboard" / "app.py"
 PAGE = "views/manage.py"
@@ -157,13 +158,7 @@ def test_refused_while_a_live_job_writes_then_allowed_once_its_process_died(
 
 
 def _cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args, "--db", str(db)],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(*args, "--db", str(db))
 
 
 def test_cli_rename_and_delete(demo_db: Path) -> None:

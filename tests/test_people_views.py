@@ -12,7 +12,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -24,6 +23,7 @@ from streamlit.testing.v1 import AppTest
 from pipeline.settings import PROJECT_ROOT
 from pipeline.store.database import _migrations, connect
 from tests.audience_rows import Person, write_people
+from tests.cli import run_cli
 
 APP = PROJECT_ROOT / "dashboard" / "app.py"
 FIGURES = ("mean_", "share_", "valence", "expressiveness", "watcher_share_")
@@ -32,14 +32,7 @@ needs_poppler = pytest.mark.skipif(
 )
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+_cli = run_cli
 
 
 @pytest.fixture()

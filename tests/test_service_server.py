@@ -15,6 +15,8 @@ from pathlib import Path
 
 import requests
 
+from tests.cli import run_cli
+
 ROOT = Path(__file__).resolve().parents[1]
 KEY_HEADER = "Ocp-Apim-Subscription-Key"
 
@@ -26,14 +28,7 @@ def free_port() -> int:
 
 
 def cli(db: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args, "--db", str(db)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **(env or {})},
-    )
+    return run_cli(*args, "--db", str(db), env=env)
 
 
 def add_key(db: Path, name: str, *options: str) -> str:

@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from pipeline.emotion import LABELS
-from pipeline.settings import PROJECT_ROOT
 from pipeline.store.database import connect
 from pipeline.store.retention import purge_older_than
+from tests.cli import run_cli
 
 
 def _cli(*args: str, min_crowd: int = 3) -> subprocess.CompletedProcess[str]:
     """The CLI with EMOTION_MIN_CROWD lowered to the fixture's crowd (3 people at most)."""
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "EMOTION_MIN_CROWD": str(min_crowd)},
-    )
+    return run_cli(*args, env={"EMOTION_MIN_CROWD": str(min_crowd)})
 
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "pipeline" / "store" / "migrations"

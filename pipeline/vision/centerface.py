@@ -52,7 +52,9 @@ class CenterFaceClient(Detector):
             str(weights or require_weights()), options, providers=["CPUExecutionProvider"]
         )
         self.threshold = threshold
-        self._lock = threading.Lock()  # guards nothing hot: only lazy state below
+        # Chunks call one client from several threads; the call counter (which lets a test
+        # prove DeepFace used this shared session) is the only state they share.
+        self._lock = threading.Lock()
         self.calls = 0
 
     def detect_faces(self, img: np.ndarray) -> list[FacialAreaRegion]:
@@ -152,7 +154,11 @@ _registered: dict[str, CenterFaceClient] = {}
 
 def register_with_deepface(threads: int = 1) -> CenterFaceClient:
     """Put one shared client into DeepFace's model registry under "centerface", so DeepFace's
-    detection functions use it instead of building (and downloading) its own."""
+    detection functions use it instead of building (and downloading) its own.
+
+    DeepFace's registry holds one detector per name for the whole process, so the first call's
+    ``threads`` wins: a process runs either one pass on all cores or chunks on one core each.
+    """
     from deepface.modules import modeling
 
     client = _registered.get("centerface")
