@@ -328,6 +328,33 @@ def _cmd_zones(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_time_zone(args: argparse.Namespace) -> int:
+    from pipeline.errors import InputError
+    from pipeline.store import catalog, zones
+    from pipeline.store.database import connect
+
+    if (args.stimulus is None) != (args.camera is None):
+        raise InputError("Missing name", "time-zone needs both --stimulus and --camera, or none.")
+    clear = args.zone is not None and args.zone.strip().lower() == "default"
+    zone = None if args.zone is None or clear else zones.check_zone(args.zone)
+    with connect(args.db) as con:
+        campaign = catalog.get_campaign(con, args.campaign)
+        if args.stimulus is not None:
+            stimulus = catalog.get_stimulus(con, campaign, args.stimulus)
+            source = catalog.ensure_source(con, stimulus, "camera", args.camera)
+            if args.zone is not None:
+                zones.set_source_zone(con, source.source_id, zone)
+        elif args.zone is not None:
+            zones.set_campaign_zone(con, campaign.campaign_id, zone)
+        default = zones.campaign_zone(con, campaign.campaign_id)
+        print(f"campaign {campaign.name!r}: {default or zones.DEFAULT_ZONE}")
+        for stimulus in catalog.list_stimuli(con, campaign):
+            for _, name, _, own, used in zones.source_settings(con, stimulus.stimulus_id):
+                origin = "" if own else " (campaign default)"
+                print(f"  {stimulus.name!r} / {name!r}: {used}{origin}")
+    return 0
+
+
 def _cmd_camera_angle(args: argparse.Namespace) -> int:
     from pipeline.store import catalog
     from pipeline.store.database import connect
@@ -568,6 +595,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pitch", type=float, default=0.0, help="degrees, > 0: up")
     p.add_argument("--db", type=Path, default=None)
     p.set_defaults(func=_cmd_camera_angle)
+
+    p = sub.add_parser(
+        "time-zone",
+        help="the IANA time zone of a campaign's cameras (e.g. Europe/Berlin; default UTC), "
+        "or of one camera with --stimulus and --camera; clock-time views use local time",
+    )
+    p.add_argument("campaign")
+    p.add_argument(
+        "zone", nargs="?", help="IANA name, or 'default' to follow the campaign (or UTC)"
+    )
+    p.add_argument("--stimulus", default=None)
+    p.add_argument("--camera", default=None, help="source name (a camera or a footage source)")
+    p.add_argument("--db", type=Path, default=None)
+    p.set_defaults(func=_cmd_time_zone)
 
     p = sub.add_parser("purge", help="delete face rows older than the retention period")
     p.add_argument(

@@ -14,11 +14,13 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from pipeline.audience.clock import localise
 from pipeline.audience.crowd import mark_published, resolve_min_crowd
 from pipeline.audience.grid import base_cell_s, check_bucket
 from pipeline.audience.metrics import FIGURES, PERSON, person_table, summarise
 from pipeline.settings import get_int
 from pipeline.store import people as store_people
+from pipeline.store.zones import source_zones
 
 SERIES_KEYS = ("bucket_offset_s", "bucket_ts")
 
@@ -60,6 +62,8 @@ def published_rows(
     The crowd is always counted on whole base cells of all sources; the source and the date
     window only select cells afterwards, so a filter can never cut a cell into a smaller
     crowd. With ``source_id`` the flag is ``published_alone`` (see ``crowd.mark_published``).
+    Clock cells are then relabelled to each camera's local time (``clock.localise``), which
+    the date window, buckets and the heatmap use.
     """
     rows = mark_published(
         store_people.person_cells(con, stimulus_id, base_cell_s(by_clock), by_clock), min_crowd
@@ -67,6 +71,8 @@ def published_rows(
     if source_id is not None:
         rows = rows[rows["source_id"] == source_id].copy()
         rows["published"] = rows["published_alone"]
+    if by_clock:
+        rows = localise(rows, source_zones(con, stimulus_id))
     return _in_window(rows, start, end)
 
 
@@ -105,7 +111,8 @@ def series(
     end: dt.datetime | None = None,
 ) -> pd.DataFrame:
     """One row per bucket of one stimulus (sources pooled unless one is given), privacy
-    applied: figures only from base cells with at least ``min_crowd`` people."""
+    applied: figures only from base cells with at least ``min_crowd`` people. Clock buckets
+    (``bucket_ts``, and ``start``/``end``) are naive local time of each camera's zone."""
     bucket_s = check_bucket(bucket_s, by_clock)
     rows = published_rows(con, stimulus_id, by_clock, min_crowd, source_id, start, end)
     key = "bucket_ts" if by_clock else "bucket_offset_s"
@@ -115,7 +122,8 @@ def series(
     sampled = store_people.sampled_frames(con, stimulus_id, base_cell_s(by_clock), by_clock)
     if source_id is not None:
         sampled = sampled[sampled["source_id"] == source_id]
-    sampled = _in_window(sampled, start, end) if by_clock else sampled
+    if by_clock:
+        sampled = _in_window(localise(sampled, source_zones(con, stimulus_id)), start, end)
     sampled[key] = _bucket_of(sampled["cell"], bucket_s, by_clock) if len(sampled) else []
     sampled = sampled.groupby(key, as_index=False)["sampled_frames"].sum()
     out = summarise(rows, [key], min_crowd, sampled).sort_values(key).reset_index(drop=True)
