@@ -1,4 +1,5 @@
-"""Export a trained checkpoint: temperature fit on validation, ONNX graph, manifest, model card.
+"""Export a trained checkpoint: temperature fit on validation, ONNX graph, manifest, model card
+(the measuring and the card are pipeline/emotion/card.py).
 
 Run: ``python -m pipeline.emotion.export runs/emotion/best.pt --out pipeline/models``.
 Metrics in the manifest are measured on the exported ONNX file itself through onnxruntime,
@@ -14,11 +15,11 @@ from pathlib import Path
 
 import torch
 
-from pipeline.emotion.classifier import ExpressionClassifier
+from pipeline.emotion.card import publish
 from pipeline.emotion.ferplus import default_dataset_dir, load_split
 from pipeline.emotion.labels import LABELS
-from pipeline.emotion.manifest import manifest_path_for, sha256_of
-from pipeline.emotion.metrics import classification_report, fit_temperature
+from pipeline.emotion.manifest import sha256_of
+from pipeline.emotion.metrics import fit_temperature
 from pipeline.emotion.network import ExportWrapper, ExpressionNet
 from pipeline.emotion.preprocess import INPUT_SIZE
 from pipeline.emotion.train import predict_logits
@@ -73,7 +74,9 @@ def export_checkpoint(checkpoint_path: Path, out_dir: Path, data_dir: Path | Non
         "temperature": temperature,
         "architecture": {
             "kind": "ResNet",
-            **config,
+            "widths": config["widths"],
+            "blocks": config["blocks"],
+            "seed": config["seed"],
             "parameters": sum(p.numel() for p in net.parameters()),
         },
         "training": {
@@ -82,6 +85,8 @@ def export_checkpoint(checkpoint_path: Path, out_dir: Path, data_dir: Path | Non
             "epochs": checkpoint["state"]["epoch"],
             "train_minutes": round(checkpoint["state"]["elapsed_s"] / 60, 1),
             "seed": config["seed"],
+            # Checkpoints made before the fold existed trained on it.
+            "holdout_in_training": bool(config.get("holdout_in_training", True)),
         },
         "licence": {
             "images": "FER2013 (Goodfellow et al., 2013): research use",
@@ -91,77 +96,21 @@ def export_checkpoint(checkpoint_path: Path, out_dir: Path, data_dir: Path | Non
         "sha256": sha256_of(model_path),
         "size_bytes": model_path.stat().st_size,
     }
-    manifest_path = manifest_path_for(model_path)
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
-
     # Measure the file that ships, through the same code path as inference.
-    report = classification_report(
-        ExpressionClassifier(model_path).predict_proba(valid.images), labels
-    )
-    manifest["validation"] = {
-        "split": "FER+ valid (FER2013 PublicTest), majority rule",
-        **report.as_dict(),
-    }
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
-    (out_dir / "MODEL_CARD.md").write_text(render_model_card(manifest))
+    publish(model_path, manifest, data_dir)
     print(
         json.dumps(
             {
                 "temperature": temperature,
-                "accuracy": report.accuracy,
-                "ece": report.ece,
-                "recall": report.per_class_recall,
+                "accuracy": manifest["validation"]["accuracy"],
+                "ece": manifest["validation"]["ece"],
+                "recall": manifest["validation"]["per_class_recall"],
+                "holdout_recall": manifest["holdout"]["per_class_recall"],
             },
             indent=2,
         )
     )
     return model_path
-
-
-def render_model_card(manifest: dict) -> str:
-    """Short human-readable card; the dashboard's About page shows the same facts."""
-    validation = manifest["validation"]
-    recall_rows = "\n".join(
-        f"| {name} | {validation['per_class_recall'][name]:.1%} |" for name in manifest["labels"]
-    )
-    return f"""# Model card: {manifest["name"]} {manifest["version"]}
-
-**What it does.** Scores a face crop on eight facial *expressions*
-({", ".join(manifest["labels"])}). It reads the configuration of the face, not an inner state:
-a facial expression is not proof of emotion, and it is never an identity. No face embeddings
-are computed.
-
-**Input.** {manifest["input"]["layout"]}, {manifest["input"]["colour"]},
-{manifest["input"]["scaling"]}. Crop: {manifest["input"]["crop"]}.
-**Output.** {manifest["output"]["meaning"]}, columns in the label order above; flip-averaged,
-temperature {manifest["temperature"]:.3f}.
-
-**Architecture.** {manifest["architecture"]["kind"]}, widths {manifest["architecture"]["widths"]},
-{manifest["architecture"]["blocks"]} block(s) per stage,
-{manifest["architecture"]["parameters"]:,} parameters, {manifest["size_bytes"] / 1e6:.1f} MB ONNX.
-
-**Training.** {manifest["training"]["data"]}; {manifest["training"]["loss"]};
-{manifest["training"]["epochs"]} epochs ({manifest["training"]["train_minutes"]} min on 2 CPU
-cores), seed {manifest["training"]["seed"]}.
-
-**Validation** ({validation["split"]}, {validation["faces"]} faces): accuracy
-**{validation["accuracy"]:.1%}**, expected calibration error {validation["ece"]:.3f},
-NLL {validation["nll"]:.3f}. Test-split figures are measured independently of this project.
-
-| expression | recall |
-|---|---|
-{recall_rows}
-
-**Limits.** FER2013 faces are web images, mostly frontal, with skewed classes (contempt and
-disgust are rare: their recall is the least reliable). Accuracy across age, gender and skin tone
-has not been measured, because FER+ carries no such labels; do not use scores about a single
-person, and report crowds only above the minimum crowd size.
-
-**Licence.** Images: {manifest["licence"]["images"]}. Labels: {manifest["licence"]["labels"]}.
-Model: {manifest["licence"]["model"]}.
-
-sha256 `{manifest["sha256"]}`
-"""
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -39,10 +39,15 @@ def default_dataset_dir() -> Path:
 
 @dataclass(frozen=True)
 class FerplusSplit:
-    """One split: images uint8 (N, 48, 48) and votes int (N, 10) in FER+ column order."""
+    """One split: images uint8 (N, 48, 48) and votes int (N, 10) in FER+ column order.
+
+    ``names``: the FER+ file name of each face (``fer0000000.png``...), a stable identity
+    that survives any re-packing of the archive (the held-out fold is drawn by name).
+    """
 
     images: np.ndarray
     votes: np.ndarray
+    names: np.ndarray | None = None
 
     def vote_distribution(self) -> np.ndarray:
         """Soft targets (N, 8) in ``LABELS`` order; single stray votes removed, rows sum to 1.
@@ -95,7 +100,8 @@ def load_split(name: str, dataset_dir: Path | None = None) -> FerplusSplit:
         columns = tuple(str(c) for c in archive["columns"])
         if columns != FERPLUS_COLUMNS:
             raise ValueError(f"unexpected FER+ columns in {path}: {columns}")
-        return FerplusSplit(images=archive["images"], votes=archive["votes"])
+        names = archive["names"].astype(str) if "names" in archive.files else None
+        return FerplusSplit(images=archive["images"], votes=archive["votes"], names=names)
 
 
 def dataset_available(dataset_dir: Path | None = None) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -23,6 +24,24 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int 
     return float(ece)
 
 
+def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (95 % for z = 1.96).
+
+    Why Wilson and not the normal approximation: validation holds ~16 contempt faces, where
+    p +- z*sqrt(p(1-p)/n) spills below 0 or collapses to a point at p = 0 or 1; Wilson's
+    interval stays inside [0, 1] and keeps a sensible width for small n. (nan, nan) for n = 0.
+    """
+    if trials <= 0:
+        return float("nan"), float("nan")
+    if not 0 <= successes <= trials:
+        raise ValueError(f"successes must be in [0, {trials}], got {successes}")
+    p = successes / trials
+    z2 = z * z
+    centre = (p + z2 / (2 * trials)) / (1 + z2 / trials)
+    half = z / (1 + z2 / trials) * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 @dataclass(frozen=True)
 class ClassificationReport:
     """Majority-rule scores of probabilities against labels (indices in ``LABELS``)."""
@@ -33,6 +52,10 @@ class ClassificationReport:
     confusion: list[list[int]]
     ece: float
     nll: float
+    # Wilson 95 % interval [low, high] of each recall (few faces in the rare classes).
+    per_class_recall_ci95: dict[str, list[float]]
+    # Of the faces predicted as a class, the share that truly are (nan if none predicted).
+    per_class_precision: dict[str, float]
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -49,6 +72,16 @@ def classification_report(probs: np.ndarray, labels: np.ndarray) -> Classificati
         name: float(confusion[i, i] / confusion[i].sum()) if confusion[i].sum() else float("nan")
         for i, name in enumerate(LABELS)
     }
+    precision = {
+        name: float(confusion[i, i] / confusion[:, i].sum())
+        if confusion[:, i].sum()
+        else float("nan")
+        for i, name in enumerate(LABELS)
+    }
+    interval = {
+        name: list(wilson_interval(int(confusion[i, i]), int(confusion[i].sum())))
+        for i, name in enumerate(LABELS)
+    }
     picked = np.clip(probs[np.arange(len(labels)), labels], 1e-12, 1.0)
     return ClassificationReport(
         faces=len(labels),
@@ -57,6 +90,8 @@ def classification_report(probs: np.ndarray, labels: np.ndarray) -> Classificati
         confusion=confusion.tolist(),
         ece=expected_calibration_error(probs, labels),
         nll=float(-np.log(picked).mean()),
+        per_class_recall_ci95=interval,
+        per_class_precision=precision,
     )
 
 

@@ -1,0 +1,205 @@
+"""The model's published numbers: measured on the ONNX file that ships, written into its
+manifest (``emotion.json``) and rendered as ``MODEL_CARD.md``.
+
+Run ``python -m pipeline.emotion.card`` to re-measure the installed model without retraining
+(the model file and its sha256 are untouched); the export step calls the same code, so a new
+model's card and an old model's refreshed card report the same things the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.emotion.classifier import ExpressionClassifier
+from pipeline.emotion.ferplus import default_dataset_dir, load_split
+from pipeline.emotion.holdout import DESCRIPTION as HOLDOUT_DESCRIPTION
+from pipeline.emotion.holdout import holdout_mask
+from pipeline.emotion.labels import LABELS
+from pipeline.emotion.manifest import manifest_path_for
+from pipeline.emotion.metrics import classification_report
+from pipeline.emotion.speed import ms_per_face
+
+VALIDATION_SPLIT = "FER+ valid (FER2013 PublicTest), majority rule"
+SPEED_THREADS = 2
+SPEED_BATCH = 64
+
+
+def measure(model_path: Path, data_dir: Path | None = None) -> dict[str, Any]:
+    """Validation report, held-out-fold recall and ms/face of the model file itself."""
+    folder = data_dir or default_dataset_dir()
+    classifier = ExpressionClassifier(model_path, threads=SPEED_THREADS, batch_size=SPEED_BATCH)
+    valid = load_split("valid", folder)
+    report = classification_report(classifier.predict_proba(valid.images), valid.majority_labels())
+    train = load_split("train", folder)
+    fold = holdout_mask(train)
+    held = classification_report(
+        classifier.predict_proba(train.images[fold]), train.majority_labels()[fold]
+    )
+    return {
+        "validation": {"split": VALIDATION_SPLIT, **report.as_dict()},
+        "holdout": {
+            "split": HOLDOUT_DESCRIPTION,
+            "faces": held.faces,
+            "accuracy": held.accuracy,
+            "per_class_faces": {
+                name: int(sum(row)) for name, row in zip(LABELS, held.confusion, strict=True)
+            },
+            "per_class_recall": held.per_class_recall,
+            "per_class_recall_ci95": held.per_class_recall_ci95,
+        },
+        "speed": {
+            "ms_per_face": ms_per_face(classifier, valid.images, SPEED_BATCH, 30),
+            "batch": SPEED_BATCH,
+            "threads": SPEED_THREADS,
+            "runtime": "onnxruntime CPUExecutionProvider",
+        },
+    }
+
+
+def publish(model_path: Path, manifest: dict[str, Any], data_dir: Path | None = None) -> None:
+    """Measure ``model_path``, store the numbers in its manifest and rewrite the card.
+
+    The manifest is written first: the classifier checks the file against its sha256.
+    """
+    path = manifest_path_for(model_path)
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+    manifest.update(measure(model_path, data_dir))
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+    (model_path.parent / "MODEL_CARD.md").write_text(render_model_card(manifest))
+
+
+def _pct(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.1%}"
+
+
+def _interval(ci: list[float]) -> str:
+    return "n/a" if any(math.isnan(v) for v in ci) else f"{ci[0]:.0%}-{ci[1]:.0%}"
+
+
+def _validation_tables(manifest: dict[str, Any]) -> str:
+    validation = manifest["validation"]
+    labels = manifest["labels"]
+    confusion = np.asarray(validation["confusion"])
+    rows = [
+        f"| {name} | {int(confusion[i].sum())} | {_pct(validation['per_class_recall'][name])} "
+        f"| {_interval(validation['per_class_recall_ci95'][name])} "
+        f"| {_pct(validation['per_class_precision'][name])} |"
+        for i, name in enumerate(labels)
+    ]
+    matrix = [
+        f"| {name} | " + " | ".join(str(v) for v in confusion[i]) + " |"
+        for i, name in enumerate(labels)
+    ]
+    return "\n".join(
+        [
+            "| expression | faces | recall | recall 95 % interval (Wilson) | precision |",
+            "|---|---|---|---|---|",
+            *rows,
+            "",
+            "Confusion matrix (rows: true expression, columns: predicted):",
+            "",
+            "| true \\ predicted | " + " | ".join(labels) + " |",
+            "|---" * (len(labels) + 1) + "|",
+            *matrix,
+        ]
+    )
+
+
+def _holdout_section(manifest: dict[str, Any]) -> str:
+    held = manifest.get("holdout")
+    if not held:
+        return ""
+    seen = manifest["training"].get("holdout_in_training", True)
+    caveat = (
+        "**This model was trained on these faces**, so these recalls are optimistic: they are "
+        "not unseen-face figures. Models trained with the default settings leave the fold out."
+        if seen
+        else "This model never saw these faces in training."
+    )
+    rows = [
+        f"| {name} | {held['per_class_faces'][name]} | {_pct(held['per_class_recall'][name])} "
+        f"| {_interval(held['per_class_recall_ci95'][name])} |"
+        for name in manifest["labels"]
+    ]
+    return "\n".join(
+        [
+            f"**Held-out fold** ({held['split']}, {held['faces']} faces): {caveat}",
+            "",
+            "| expression | faces | recall | recall 95 % interval (Wilson) |",
+            "|---|---|---|---|",
+            *rows,
+            "",
+        ]
+    )
+
+
+def render_model_card(manifest: dict[str, Any]) -> str:
+    """Short human-readable card; the dashboard's About page shows the same facts."""
+    validation = manifest["validation"]
+    speed = manifest.get("speed")
+    speed_text = (
+        f" Speed: {speed['ms_per_face']:.2f} ms per face ({speed['runtime']}, batch "
+        f"{speed['batch']}, {speed['threads']} threads, on the machine that made this card)."
+        if speed
+        else ""
+    )
+    return f"""# Model card: {manifest["name"]} {manifest["version"]}
+
+**What it does.** Scores a face crop on eight facial *expressions*
+({", ".join(manifest["labels"])}). It reads the configuration of the face, not an inner state:
+a facial expression is not proof of emotion, and it is never an identity. No face embeddings
+are computed.
+
+**Input.** {manifest["input"]["layout"]}, {manifest["input"]["colour"]},
+{manifest["input"]["scaling"]}. Crop: {manifest["input"]["crop"]}.
+**Output.** {manifest["output"]["meaning"]}, columns in the label order above; flip-averaged,
+temperature {manifest["temperature"]:.3f}.
+
+**Architecture.** {manifest["architecture"]["kind"]}, widths {manifest["architecture"]["widths"]},
+{manifest["architecture"]["blocks"]} block(s) per stage,
+{manifest["architecture"]["parameters"]:,} parameters, {manifest["size_bytes"] / 1e6:.1f} MB ONNX.
+
+**Training.** {manifest["training"]["data"]}; {manifest["training"]["loss"]};
+{manifest["training"]["epochs"]} epochs ({manifest["training"]["train_minutes"]} min on 2 CPU
+cores), seed {manifest["training"]["seed"]}.
+
+**Validation** ({validation["split"]}, {validation["faces"]} faces): accuracy
+**{validation["accuracy"]:.1%}**, expected calibration error {validation["ece"]:.3f},
+NLL {validation["nll"]:.3f}.{speed_text} Test-split figures are measured independently of this
+project. Validation holds few contempt and disgust faces: read their recall with its interval.
+
+{_validation_tables(manifest)}
+
+{_holdout_section(manifest)}
+**Limits.** FER2013 faces are web images, mostly frontal, with skewed classes (contempt and
+disgust are rare: their recall is the least reliable). Accuracy across age, gender and skin tone
+has not been measured, because FER+ carries no such labels; do not use scores about a single
+person, and report crowds only above the minimum crowd size.
+
+**Licence.** Images: {manifest["licence"]["images"]}. Labels: {manifest["licence"]["labels"]}.
+Model: {manifest["licence"]["model"]}.
+
+sha256 `{manifest["sha256"]}`
+"""
+
+
+def main(argv: list[str] | None = None) -> None:
+    from pipeline.settings import get_setting
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", type=Path, default=Path(get_setting("EMOTION_MODEL_PATH")))
+    parser.add_argument("--data-dir", type=Path, default=None)
+    args = parser.parse_args(argv)
+    manifest = json.loads(manifest_path_for(args.model).read_text())
+    publish(args.model, manifest, args.data_dir)
+    print(f"re-measured {args.model}; wrote {manifest_path_for(args.model)} and MODEL_CARD.md")
+
+
+if __name__ == "__main__":
+    main()

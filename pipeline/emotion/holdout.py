@@ -1,0 +1,63 @@
+"""A fixed held-out fold of the FER+ training split, for rare-expression recall.
+
+Why: validation holds only 16 contempt, 25 disgust and 60 fear faces, too few to tell a
+recall of 0.35 from one of 0.55. The fold adds faces of those classes that a model trained
+with the default settings never sees (``python -m pipeline.emotion.train`` leaves it out
+unless ``--include-holdout`` is given), so rare-class recall can be checked on more faces
+than validation has, and post-hoc adjustments can be chosen without touching validation.
+
+The rule, fixed for every model (changing it would make fold numbers incomparable):
+- only faces with a majority label (the Barsoum et al. rule) can be in the fold;
+- a face is in the fold when ``blake2b("ferplus-holdout-v1:" + its FER+ file name)``, read as a
+  fraction in [0, 1), is below its class's share: 20 % for contempt, disgust and fear, 5 % for
+  the other five classes.
+The draw depends on nothing but the file name, so it is the same on every machine, NumPy
+version and re-packing of the archive. On the 28,558-face training split it holds 1,379 faces
+(tests/test_model_report.py pins the counts per class).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from pipeline.emotion.ferplus import FerplusSplit
+from pipeline.emotion.labels import LABELS
+
+HOLDOUT_KEY = "ferplus-holdout-v1"
+RARE_CLASSES: tuple[str, ...] = ("contempt", "disgust", "fear")
+RARE_SHARE = 0.20
+OTHER_SHARE = 0.05
+DESCRIPTION = (
+    "FER+ train split, fixed held-out fold (pipeline/emotion/holdout.py: blake2b of the FER+ "
+    f"file name; {RARE_SHARE:.0%} of contempt, disgust and fear, {OTHER_SHARE:.0%} of the other "
+    "classes), majority rule"
+)
+
+
+def _fraction(name: str) -> float:
+    digest = hashlib.blake2b(f"{HOLDOUT_KEY}:{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2.0**64
+
+
+def holdout_mask(split: FerplusSplit) -> np.ndarray:
+    """Bool (N,): the faces of ``split`` (the training split) that belong to the fold."""
+    if split.names is None:
+        raise ValueError("the held-out fold is drawn by FER+ file name; this split has none")
+    labels = split.majority_labels()
+    share = np.array(
+        [RARE_SHARE if name in RARE_CLASSES else OTHER_SHARE for name in LABELS] + [0.0]
+    )
+    # Faces without a majority label (-1) get share 0 through the last entry.
+    limits = share[labels]
+    fractions = np.fromiter((_fraction(str(n)) for n in split.names), float, len(split.names))
+    return fractions < limits
+
+
+def training_rows(split: FerplusSplit, include_holdout: bool = False) -> np.ndarray:
+    """Bool (N,): the faces a model trains on: usable ones, minus the fold unless asked."""
+    keep = split.usable_for_training()
+    if not include_holdout:
+        keep &= ~holdout_mask(split)
+    return keep
