@@ -1,5 +1,8 @@
 """Exports of a campaign's series (CSV, Parquet, Emotion-API-style JSON) and A/B verdicts.
 
+CSV is for spreadsheets and people: human column labels, rounded numbers, shares in percent
+(``pipeline.reports.labels``). Parquet and JSON are for programs: machine names, full precision.
+
 All go through ``export_table``, which reads the series through ``pipeline.audience`` (people
 per base cell, figures only from cells with at least the minimum crowd), so no export can carry
 a bucket that the dashboard would hide. Every row says which minimum crowd made it and whether
@@ -16,12 +19,14 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.audience import read as audience
+from pipeline.audience.clock import zone_label
 from pipeline.emotion.labels import LABELS
 from pipeline.errors import InputError
 from pipeline.privacy import suppress_small_buckets
 from pipeline.store import catalog
 from pipeline.store import people as store_people
 from pipeline.store.database import connect
+from pipeline.store.zones import source_zones
 
 DEFAULT_BUCKET_S = {"ad": 1.0, "display": 3600.0, "product": 3600.0}
 
@@ -53,6 +58,9 @@ def export_table(
         table.insert(0, "campaign", campaign.name)
         table.insert(1, "stimulus", stimulus.name)
         table.insert(2, "stimulus_kind", stimulus.kind)
+        # Clock buckets are local wall time of the cameras (pipeline.audience.clock): say whose.
+        zone = zone_label(source_zones(con, stimulus.stimulus_id).values()) if by_clock else None
+        table.insert(table.columns.get_loc("bucket_ts") + 1, "time_zone", zone)
         table = suppress_small_buckets(table, crowd)
         table["min_crowd"] = crowd
         table["consented_study"] = consented
@@ -92,7 +100,11 @@ def verdict_export(con, campaign_name: str, min_crowd: int | None = None) -> pd.
 
 
 def to_csv_bytes(table: pd.DataFrame) -> bytes:
-    return table.to_csv(index=False).encode()
+    """The spreadsheet CSV: human headers and rounding (``pipeline.reports.labels``), UTF-8
+    with a byte-order mark so Excel reads accented names. Machine names stay in Parquet/JSON."""
+    from pipeline.reports.labels import human_table
+
+    return human_table(table).to_csv(index=False).encode("utf-8-sig")
 
 
 def to_parquet_bytes(table: pd.DataFrame) -> bytes:
@@ -114,7 +126,8 @@ def to_emotion_api_json(table: pd.DataFrame, timescale: int = 1000) -> bytes:
 
     One fragment per stimulus; one event per bucket (withheld buckets have empty events, as
     the API did for intervals without faces). Extra fields are ours: stimulus, faces, people,
-    shareLooking (null while head pose is unknown), minCrowd and consentedStudy.
+    shareLooking (null while head pose is unknown), minCrowd, consentedStudy, and timeZone of
+    a clock fragment (its startTime is local wall time there).
     """
     fragments = []
     for (stimulus, _kind), group in table.groupby(["stimulus", "stimulus_kind"], sort=False):
@@ -156,6 +169,8 @@ def to_emotion_api_json(table: pd.DataFrame, timescale: int = 1000) -> bytes:
         }
         if by_clock:
             fragment["startTime"] = pd.Timestamp(origin_ts).isoformat()
+            if "time_zone" in group and group["time_zone"].notna().any():
+                fragment["timeZone"] = str(group["time_zone"].dropna().iloc[0])
         fragments.append(fragment)
     payload = {
         "version": 1,

@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
 from pipeline.emotion.labels import LABELS
@@ -73,10 +74,14 @@ def test_suppressed_buckets_carry_no_expression_figures(ad_view: pd.DataFrame) -
     hidden = ad_view["suppressed"].to_numpy()
     assert hidden.sum() == 8
     for trace in fig.data:
-        if trace.name in (*LABELS, "valence index", "95 % interval"):
+        if trace.name in (*LABELS, "valence index"):
             values = list(trace.y)
             assert all(_is_blank(values[i]) for i in np.flatnonzero(hidden)), trace.name
             assert not any(_is_blank(values[i]) for i in np.flatnonzero(~hidden)), trace.name
+    # The band is drawn as one closed polygon per run of shown buckets: none at a hidden one.
+    centres = ad_view["bucket_offset_s"] + ad_view["bucket_s"] / 2
+    band_x = {x for x in _trace(fig, "95 % interval").x if x is not None}
+    assert band_x == set(centres[~hidden]) and not band_x & set(centres[hidden])
     grey = [(s.x0, s.x1) for s in fig.layout.shapes if s.fillcolor == SUPPRESSED_COLOUR]
     assert grey == [(4.0, 12.0)] * 3  # one band over the run, on each of the three rows
     assert any(t.name == "greyed: too few people" for t in fig.data)
@@ -104,9 +109,67 @@ def test_hour_weekday_heatmap_matches_golden() -> None:
     valence = np.array(_trace(fig, "valence index").z, dtype=float)
     grey = np.array(_trace(fig, "too few people").z, dtype=float)
     saturday = 5
-    assert np.isnan(valence[saturday, 9]) and grey[saturday, 9] == 0.0
-    assert valence[saturday, 11] == pytest.approx(2 / 3)
+    assert list(_trace(fig, "valence index").x) == ["09:00", "10:00", "11:00", "12:00"]
+    assert np.isnan(valence[saturday, 0]) and grey[saturday, 0] == 0.0  # 09:00
+    assert valence[saturday, 2] == pytest.approx(2 / 3)  # 11:00
     assert np.isnan(valence[0]).all()  # Monday: no faces at all
+
+
+def test_band_never_bridges_a_gap(display_view: pd.DataFrame) -> None:
+    """Shown buckets separated by withheld ones (or nights without footage) get one closed
+    band each: the polygon breaks (None) between runs instead of filling across the gap."""
+    fig = charts.timeline_figure(display_view, by_clock=True)
+    band = _trace(fig, "95 % interval")
+    assert band.fill == "toself"
+    xs = list(band.x)
+    runs = [[]]
+    for x in xs:
+        if x is None:
+            runs.append([])
+        else:
+            runs[-1].append(x)
+    shown = display_view[~display_view["suppressed"] & display_view["valence_low"].notna()]
+    assert sum(len(r) for r in runs) == 2 * len(shown)
+    for run in runs:  # each run goes out along the top and back along the bottom
+        half = len(run) // 2
+        assert run[:half] == run[half:][::-1]
+
+
+@pytest.mark.parametrize("figure", ["timeline", "compare"])
+def test_plotly_legends_sit_outside_the_plot(ad_view: pd.DataFrame, figure: str) -> None:
+    if figure == "timeline":
+        fig = charts.timeline_figure(ad_view, by_clock=False, segments=load_table("segments_ad"))
+    else:
+        fig = charts.compare_figure(suppress_summary(load_table("summary"), 3))
+    legend = fig.layout.legend
+    assert legend.x >= 1.0 and legend.xanchor == "left"  # right of every x domain (0..1)
+    for axis in (a for a in dir(fig.layout) if a.startswith("xaxis")):
+        assert max(getattr(fig.layout, axis).domain) <= 1.0
+
+
+def _overlaps(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+@pytest.mark.parametrize("mode", ["lines", "share"])
+@pytest.mark.parametrize("by_clock", [False, True])
+def test_static_legends_never_cover_a_plot(
+    ad_view: pd.DataFrame, display_view: pd.DataFrame, mode: str, by_clock: bool
+) -> None:
+    series = display_view if by_clock else ad_view
+    fig = static_charts.timeline_chart(
+        series, by_clock=by_clock, mode=mode, segments=load_table("segments_ad"), title="t"
+    )
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()  # constrained layout places the legends while drawing
+    renderer = canvas.get_renderer()
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    assert len(legends) == 2  # expressions, valence
+    for legend in legends:
+        box = legend.get_window_extent(renderer)
+        for ax in fig.axes:
+            assert not _overlaps(box, ax.get_window_extent(renderer)), (legend, ax)
+        assert box.x1 <= fig.bbox.x1 + 1  # and it is inside the picture
 
 
 def test_compare_greys_out_small_stimuli_without_numbers() -> None:

@@ -296,6 +296,13 @@ def test_reports_page_offers_every_download(analysed_db: Path, make_app) -> None
     at.selectbox(key=f"report_bucket_{campaign_id}_{ad_id}").set_value(2.0).run()
     preview = _frame(at)
     assert set(preview["stimulus"]) == {"Spring ad"} and set(preview["bucket_s"]) == {2.0}
+    # Read with the CSV's human labels and rounding; the internal ids are not shown.
+    config = json.loads(at.dataframe[0].proto.columns)
+    assert config["mean_attention_s"]["label"] == "Attention (s)"
+    assert config["valence"]["label"] == "Valence index"
+    assert config["share_happiness"]["type_config"]["format"] == "%.0f%%"
+    order = list(at.dataframe[0].proto.column_order)
+    assert "stimulus_id" not in order and "valence" in order
     labels = [b.label for b in at.get("download_button")]
     assert any(label.startswith("CSV (") for label in labels)
     assert any(label.startswith("Parquet (") for label in labels)

@@ -24,6 +24,7 @@ from pipeline.settings import PROJECT_ROOT
 from pipeline.store.database import _migrations, connect
 from tests.audience_rows import Person, write_people
 from tests.cli import run_cli
+from tests.human_csv import read_export_csv
 
 APP = PROJECT_ROOT / "dashboard" / "app.py"
 FIGURES = ("mean_", "share_", "valence", "expressiveness", "watcher_share_")
@@ -69,7 +70,7 @@ def _pdf_text(path: Path) -> str:
 def test_one_person_is_withheld_in_csv_parquet_and_json(one_person: Path, tmp_path: Path) -> None:
     for fmt in ("csv", "parquet"):
         path = _export(one_person, fmt, tmp_path / f"solo.{fmt}")
-        table = pd.read_csv(path) if fmt == "csv" else pd.read_parquet(path)
+        table = read_export_csv(path) if fmt == "csv" else pd.read_parquet(path)
         assert len(table) == 20 and table["suppressed"].all()
         assert (table["people"] == 1).all() and table["faces"].sum() == 100
         figures = [c for c in table.columns if c.startswith(FIGURES)]
@@ -132,18 +133,18 @@ def test_a_consented_study_shows_one_person_and_says_so(one_person: Path, tmp_pa
     with connect(one_person, read_only=True) as con:
         row = con.execute("SELECT set_by, set_at, consented FROM campaign_consent").fetchone()
     assert row[0] == "Dr. Ada Lab" and row[1] is not None and row[2] is True
-    table = pd.read_csv(_export(one_person, "csv", tmp_path / "c.csv"))
+    table = read_export_csv(_export(one_person, "csv", tmp_path / "c.csv"))
     assert not table["suppressed"].any() and (table["valence"] == 1.0).all()
     assert table["valence_low"].isna().all()  # one person: no band
     assert (table["min_crowd"] == 1).all() and table["consented_study"].all()
     page = _export(one_person, "html", tmp_path / "c.html").read_text()
     assert "Consented study" in page and "Recorded by Dr. Ada Lab" in page
     assert "too few people for a band" in page
-    raised = pd.read_csv(_export(one_person, "csv", tmp_path / "r.csv", "--min-crowd", "5"))
+    raised = read_export_csv(_export(one_person, "csv", tmp_path / "r.csv", "--min-crowd", "5"))
     assert raised["suppressed"].all()  # a consented study may still be raised
     done = _cli("consent", "Solo", "--by", "Dr. Ada Lab", "--withdraw", "--db", str(one_person))
     assert done.returncode == 0 and "no longer" in done.stdout
-    table = pd.read_csv(_export(one_person, "csv", tmp_path / "w.csv"))
+    table = read_export_csv(_export(one_person, "csv", tmp_path / "w.csv"))
     assert table["suppressed"].all() and (table["min_crowd"] == 5).all()
 
 
@@ -261,11 +262,15 @@ def test_reports_carry_the_ab_verdict_and_segment_peaks(tmp_path: Path) -> None:
     done = _cli("export", "--campaign", "AB", "--format", "verdicts", "--out", str(out),
                 "--db", str(db))  # fmt: skip
     assert done.returncode == 0, done.stderr
-    table = pd.read_csv(out)
+    table = read_export_csv(out)
     assert len(table) == 6 and set(table["stimulus_a"]) == {"Ad A"}
+    units = dict(zip(table["metric"], table["Unit"], strict=True))
+    assert units["valence index"] == "index" and units["dwell"] == "seconds"
+    assert units["happiness share"] == "percentage points"
     valence = table[table["metric"] == "valence index"].iloc[0]
     assert valence["winner"] == "Ad A" and valence["people_a"] == valence["people_b"] == 12
     assert valence["verdict"].startswith("Ad A: more positive than Ad B, +0.58 [")
+    assert valence["difference"] == 0.58  # rounded as the sentence says
     assert (table["min_crowd"] == 5).all()
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from pipeline.audience.verdicts import verdict_table, verdicts
 from pipeline.errors import InputError
 from pipeline.reports.build import ReportData, StimulusSection, build_report, collect_report
 from pipeline.reports.html import render_html
@@ -47,7 +48,19 @@ needs_poppler = pytest.mark.skipif(
 )
 
 
-def golden_report(min_crowd: int = 3) -> ReportData:
+def _verdicts(min_crowd: int) -> pd.DataFrame:
+    """Verdicts of two simulated audiences: the ad clearly more positive, dwell alike."""
+    rng = np.random.default_rng(7)
+    people = {
+        name: pd.DataFrame(
+            {"valence": rng.normal(shift, 0.2, 25), "dwell_s": rng.normal(12, 2, 25)}
+        )
+        for name, shift in (("Spring ad", 0.6), ("Window display", 0.1))
+    }
+    return verdict_table(verdicts(people, min_crowd))
+
+
+def golden_report(min_crowd: int = 3, with_verdicts: bool = False) -> ReportData:
     """A report record built from the golden input tables only (no database)."""
     summary = load_table("summary")
     sections = [
@@ -80,6 +93,7 @@ def golden_report(min_crowd: int = 3) -> ReportData:
         table=stimulus_table(summary, min_crowd),
         sections=sections,
         model=load_model_facts(),
+        verdicts=_verdicts(min_crowd) if with_verdicts else pd.DataFrame(),
     )
 
 
@@ -178,6 +192,10 @@ def test_html_report_is_self_contained_and_interactive() -> None:
     ):
         assert text in page
     assert "feeling" not in page.split("<script")[0].lower()
+    text = re.sub(r"<script.*?</script>", "", page, flags=re.S)  # plotly.js and chart data aside
+    assert text.index("Executive summary") < text.index("Stimuli compared")
+    assert "Key moments" in text and "Spring ad: most positive at" in text
+    assert_readable(re.sub(r"<[^>]+>", " ", text))
 
 
 def _ink(png: Path) -> tuple[float, float, int, int]:
@@ -202,13 +220,39 @@ def _render_pages(pdf: bytes, folder: Path) -> list[Path]:
     return sorted(folder.glob("page-*.png"))
 
 
+def _pdf_text(path: Path, first: int | None = None, last: int | None = None) -> str:
+    pages = [*(["-f", str(first)] if first else []), *(["-l", str(last)] if last else [])]
+    return subprocess.run(
+        ["pdftotext", "-layout", *pages, str(path), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+
+
+# What the issue saw in exports: raw column names, None, unrounded and exponent numbers.
+_RAW = re.compile(
+    r"\b(bucket_offset_s|bucket_ts|unique_tracks|mean_dwell_s|mean_attention_s|"
+    r"people_shown|share_looking|valence_low|valence_high|(mean|share)_[a-z]+)\b"
+)
+_UNREADABLE = re.compile(r"\bNone\b|\bnan\b|\bNaN\b|\d[eE][-+]\d|\d\.\d{4,}")
+
+
+def assert_readable(text: str) -> None:
+    """No raw machine name, None/nan, exponent or 4+ decimals in text a person reads."""
+    assert not _RAW.search(text), _RAW.search(text)
+    assert not _UNREADABLE.search(text), _UNREADABLE.search(text)
+
+
 @needs_poppler
 def test_pdf_report_pages_carry_their_charts(tmp_path: Path) -> None:
     pdf = render_pdf(golden_report())
     assert pdf.startswith(b"%PDF-")
     assert b"/Subtype /Image" in pdf
     pages = _render_pages(pdf, tmp_path)
-    # summary + compare, ad, display, then method/model/privacy (two pages of text)
+    # executive summary with the compare chart and the stimuli table, ad, display, then
+    # method/model/privacy (two pages of text)
     assert len(pages) == 5
     with Image.open(pages[0]) as first:
         width, height = first.size
@@ -221,16 +265,11 @@ def test_pdf_report_pages_carry_their_charts(tmp_path: Path) -> None:
         assert ink < 0.2 and coloured == 0.0, page.name
     _, coloured, _, _ = _ink(pages[0])  # the compare chart's bars
     assert coloured > 0.005
-    text = subprocess.run(
-        ["pdftotext", str(tmp_path / "report.pdf"), "-"],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout
+    text = _pdf_text(tmp_path / "report.pdf")
     for words in (
         "Reaction report: Spring launch",
-        "Summary",
+        "Executive summary",
+        "Stimuli compared",
         "Methodology",
         "Model card",
         "Privacy",
@@ -239,6 +278,51 @@ def test_pdf_report_pages_carry_their_charts(tmp_path: Path) -> None:
     ):
         assert words in text
     assert "feeling" not in text.lower()
+    assert_readable(text)
+
+
+@needs_poppler
+def test_pdf_first_page_is_an_executive_summary(tmp_path: Path) -> None:
+    """Page 1 holds the key numbers, the clear verdicts in plain words and the key moments,
+    each moment a bucket shown at the minimum crowd; the page is well filled, not empty."""
+    report = golden_report(with_verdicts=True)
+    pages = _render_pages(render_pdf(report), tmp_path)
+    first = " ".join(_pdf_text(tmp_path / "report.pdf", 1, 1).split())
+    for words in (
+        "Executive summary",
+        "People",
+        "Watchers",
+        "Mean attention",
+        "Positive share",
+        "Verdicts",
+        "Spring ad: more positive than Window display (valence index +",
+        "95 % interval",
+        "25 vs 25 people",
+        "No clear difference in 1 other comparison; 4 comparisons could not be made",
+        "Key moments",
+        "Spring ad: most positive at",
+        "Window display: most positive on Sat 14 Mar, 12:20-12:40 UTC (valence index +0.75",
+    ):
+        assert words in first, words
+    assert_readable(first)
+    # The ad's seconds 4-11 are withheld at 3 people: no moment may point there.
+    moment = re.search(r"Spring ad: most positive at (\d+)-", first)
+    assert moment and int(moment.group(1)) < 4
+    with Image.open(pages[0]) as image:  # a full page, not a title on white
+        pixels = np.asarray(image.convert("L"))
+    body = pixels[: int(pixels.shape[0] * 0.92)]  # above the running footer
+    assert np.flatnonzero((body < 235).any(axis=1))[-1] > 0.75 * pixels.shape[0]
+    assert "Stimuli compared" in first  # a short table follows on the same page
+
+
+@needs_poppler
+def test_pdf_without_enough_people_says_so_on_page_one(tmp_path: Path) -> None:
+    report = golden_report(min_crowd=30)
+    _render_pages(render_pdf(report), tmp_path)
+    first = " ".join(_pdf_text(tmp_path / "report.pdf", 1, 1).split())
+    assert "no moment can be shown, every 1 s bucket has fewer than 30 people" in first
+    assert "No stimuli could be compared" in first
+    assert_readable(first)
 
 
 @needs_poppler

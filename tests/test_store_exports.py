@@ -13,6 +13,7 @@ from pipeline.emotion import LABELS
 from pipeline.store.database import connect
 from pipeline.store.retention import purge_older_than
 from tests.cli import run_cli
+from tests.human_csv import read_export_csv
 
 
 def _cli(*args: str, min_crowd: int = 3) -> subprocess.CompletedProcess[str]:
@@ -84,7 +85,7 @@ def test_csv_and_parquet_apply_the_minimum_crowd(analysed_db, tmp_path: Path) ->
                 *raise_to,
             )
             assert done.returncode == 0, done.stderr
-            tables[crowd] = pd.read_csv(out) if fmt == "csv" else pd.read_parquet(out)
+            tables[crowd] = read_export_csv(out) if fmt == "csv" else pd.read_parquet(out)
         table = tables[None]
         assert (table["min_crowd"] == 3).all()
         assert set(table["stimulus"]) == {"Spring ad", "Window display"}

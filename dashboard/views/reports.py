@@ -8,11 +8,14 @@ the CLI's ``export`` produces the same files.
 from __future__ import annotations
 
 import re
+from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import data, state
 from pipeline.errors import ReactionError
+from pipeline.reports.labels import MACHINE_ONLY, as_percent, column
 from pipeline.reports.tables import bucket_label
 
 REPORTS_KEY = "report_files"
@@ -34,6 +37,23 @@ def _slug(*parts: str | None) -> str:
 def _size(data_bytes: bytes) -> str:
     size = len(data_bytes)
     return f"{size / 2**20:.1f} MB" if size >= 2**20 else f"{max(1, size // 1024)} KB"
+
+
+def _preview_config(table: pd.DataFrame) -> dict[str, Any]:
+    """Column config with the CSV's human labels and rounding (``pipeline.reports.labels``);
+    the frame keeps machine names, shares are shown after ``as_percent``."""
+    config: dict[str, Any] = {}
+    for name in table.columns:
+        spec = column(name)
+        if spec.kind == "flag":
+            config[name] = st.column_config.CheckboxColumn(spec.label)
+        elif spec.kind == "clock":
+            config[name] = st.column_config.DatetimeColumn(spec.label, format="YYYY-MM-DD HH:mm")
+        elif spec.printf:
+            config[name] = st.column_config.NumberColumn(spec.label, format=spec.printf)
+        else:
+            config[name] = st.column_config.TextColumn(spec.label)
+    return config
 
 
 def main() -> None:
@@ -71,8 +91,10 @@ def main() -> None:
             key=f"report_bucket_{campaign_id}_{chosen}",
         )
         st.caption(
-            f"Minimum crowd {min_crowd} people: smaller buckets are blank and flagged "
-            "`suppressed` in every file."
+            f"Minimum crowd {min_crowd} people: smaller buckets are blank and marked "
+            '"Withheld (too few people)" in every file. CSV: human labels and rounding for '
+            "spreadsheets; Parquet and JSON: machine names and full precision (README, "
+            '"Column names").'
         )
         table = data.export_table(db, campaign, stimulus, bucket, min_crowd)
         suppressed = int(table["suppressed"].sum())
@@ -81,7 +103,14 @@ def main() -> None:
             f"{int(table['faces'].sum()):,} faces; {suppressed} buckets withheld "
             "(too few people)."
         )
-        st.dataframe(table.head(200), key="report_preview", hide_index=True)
+        shown = [c for c in table.columns if c not in MACHINE_ONLY]
+        st.dataframe(
+            as_percent(table.head(200)),
+            key="report_preview",
+            hide_index=True,
+            column_config=_preview_config(table),
+            column_order=shown,
+        )
         name = _slug(campaign, stimulus)
         st.subheader("Data")
         columns = st.columns(3)

@@ -15,6 +15,7 @@ import duckdb
 import pandas as pd
 
 from pipeline.audience import read as audience
+from pipeline.audience.clock import axis_title, zone_label
 from pipeline.audience.verdicts import verdict_table, verdicts, version_note
 from pipeline.errors import InputError
 from pipeline.exports import export_table
@@ -28,9 +29,10 @@ from pipeline.reports.tables import (
 )
 from pipeline.store import catalog, queries
 from pipeline.store import people as store_people
+from pipeline.store.zones import DEFAULT_ZONE, source_zones
 
 REPORT_FORMATS = ("html", "pdf")
-_EXPORT_META = ("campaign", "stimulus", "stimulus_kind")
+_EXPORT_META = ("campaign", "stimulus", "stimulus_kind", "time_zone")
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,18 @@ class StimulusSection:
     heatmap: pd.DataFrame | None
     # Per ad segment: people, valence and peak moment (audience.read.segment_summary).
     segment_summary: pd.DataFrame | None = None
+    # Clock series are local wall time of the cameras: their zones, said on every clock axis.
+    zones: tuple[str, ...] = (DEFAULT_ZONE,)
+
+    @property
+    def time_zone(self) -> str:
+        """``Europe/Berlin``, or ``local time of each camera: A, B``."""
+        return zone_label(self.zones)
+
+    @property
+    def clock_title(self) -> str:
+        """``Time (Europe/Berlin)``, or ``Local time (A, B)`` for cameras in several zones."""
+        return axis_title(self.zones)
 
     @property
     def suppressed_buckets(self) -> int:
@@ -118,6 +132,7 @@ def collect_report(
                     if len(segments) and not by_clock
                     else None
                 ),
+                zones=tuple(source_zones(con, stimulus_id).values()) or (DEFAULT_ZONE,),
             )
         )
     people = {

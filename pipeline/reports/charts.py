@@ -29,6 +29,8 @@ from pipeline.reports.palette import (
 )
 
 TIMELINE_MODES = ("lines", "share")
+# Legends sit right of the plotting area (paper x > 1), where they can never cover data.
+LEGEND_BESIDE = {"x": 1.02, "xanchor": "left", "y": 1.0, "yanchor": "top"}
 _OFFSET_AXIS = "seconds since the start of the footage"
 _CLOCK_AXIS = "clock time"
 
@@ -79,6 +81,51 @@ def _suppressed_runs(series: pd.DataFrame, by_clock: bool) -> list[tuple[object,
     return runs
 
 
+def _band_polygons(
+    x: pd.Series, low: pd.Series, high: pd.Series
+) -> tuple[list[object], list[object]]:
+    """The 95 % band as closed polygons, one per run of consecutive buckets that have a band,
+    separated by None. ``fill="toself"`` closes each run on its own, so no band is drawn
+    across withheld buckets or nights without footage (``fill="tonexty"`` would bridge them)."""
+    xs: list[object] = []
+    ys: list[object] = []
+    xv = list(x)
+    lo = low.to_numpy(dtype=float)
+    hi = high.to_numpy(dtype=float)
+    has_band = ~(np.isnan(lo) | np.isnan(hi))
+    i = 0
+    while i < len(xv):
+        if not has_band[i]:
+            i += 1
+            continue
+        j = i
+        while j < len(xv) and has_band[j]:
+            j += 1
+        run = list(range(i, j))
+        if xs:
+            xs.append(None)
+            ys.append(None)
+        xs += [xv[k] for k in run] + [xv[k] for k in reversed(run)]
+        ys += [float(hi[k]) for k in run] + [float(lo[k]) for k in reversed(run)]
+        i = j
+    return xs, ys
+
+
+def _band_trace(x: pd.Series, series: pd.DataFrame, name: str) -> go.Scatter:
+    """The valence band of ``series`` at ``x`` (bucket centres) as one filled trace."""
+    xs, ys = _band_polygons(x, series["valence_low"], series["valence_high"])
+    return go.Scatter(
+        x=xs,
+        y=ys,
+        mode="lines",
+        line={"width": 0},
+        fill="toself",
+        fillcolor=BAND_RGBA,
+        name=name,
+        hoverinfo="skip",
+    )
+
+
 def _legend_swatch(fig: go.Figure, name: str, colour: str) -> None:
     """A legend-only entry (no data) explaining a coloured area."""
     fig.add_trace(
@@ -108,6 +155,7 @@ def timeline_figure(
     mode: str = "lines",
     segments: pd.DataFrame | None = None,
     title: str = "",
+    clock_title: str = _CLOCK_AXIS,
 ) -> go.Figure:
     """Reaction timeline of one stimulus: expressions, valence with its 95 % band, viewers.
 
@@ -116,6 +164,7 @@ def timeline_figure(
     mode: "lines" draws the mean score of each expression (0..1); "share" stacks the share of
     faces whose dominant expression it is (sums to 1 per bucket).
     segments: the ad's named segments (name, start_s, end_s), drawn as bands; offset only.
+    clock_title: the clock axis title, naming the time zone (``audience.clock.axis_title``).
     """
     if mode not in TIMELINE_MODES:
         raise ValueError(f"mode must be one of {TIMELINE_MODES}, not {mode!r}")
@@ -139,6 +188,7 @@ def timeline_figure(
                 line={"color": LABEL_COLOURS[label], "width": 2},
                 marker={"size": 4},
                 legendgroup="expressions",
+                hovertemplate="%{y:.2f}",
             )
         else:
             trace = go.Bar(
@@ -148,35 +198,10 @@ def timeline_figure(
                 name=label,
                 marker={"color": LABEL_COLOURS[label], "line": {"width": 0}},
                 legendgroup="expressions",
+                hovertemplate="%{y:.0%}",
             )
         fig.add_trace(trace, row=1, col=1)
-    fig.add_trace(
-        go.Scatter(
-            x=x,
-            y=series["valence_high"],
-            mode="lines",
-            line={"width": 0},
-            showlegend=False,
-            hoverinfo="skip",
-            name="valence high",
-        ),
-        row=2,
-        col=1,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=x,
-            y=series["valence_low"],
-            mode="lines",
-            line={"width": 0},
-            fill="tonexty",
-            fillcolor=BAND_RGBA,
-            name="95 % interval",
-            hoverinfo="skip",
-        ),
-        row=2,
-        col=1,
-    )
+    fig.add_trace(_band_trace(x, series, "95 % interval"), row=2, col=1)
     fig.add_trace(
         go.Scatter(
             x=x,
@@ -185,6 +210,7 @@ def timeline_figure(
             name="valence index",
             line={"color": VALENCE_COLOUR, "width": 2.5},
             marker={"size": 5},
+            hovertemplate="%{y:+.2f}",
         ),
         row=2,
         col=1,
@@ -242,14 +268,14 @@ def timeline_figure(
     )
     fig.update_yaxes(range=[-1.05, 1.05], zeroline=True, title_text="valence", row=2, col=1)
     fig.update_yaxes(rangemode="tozero", title_text="people", row=3, col=1)
-    fig.update_xaxes(title_text=_CLOCK_AXIS if by_clock else _OFFSET_AXIS, row=3, col=1)
+    fig.update_xaxes(title_text=clock_title if by_clock else _OFFSET_AXIS, row=3, col=1)
     fig.update_layout(
         title={"text": _plain(title)},
         height=720,
         template="plotly_white",
         hovermode="x unified",
         barmode="stack",
-        legend={"tracegroupgap": 12, "traceorder": "grouped"},
+        legend={"tracegroupgap": 12, "traceorder": "grouped", **LEGEND_BESIDE},
         margin={"t": 90, "l": 60, "r": 20, "b": 50},
         bargap=0.1,
     )
@@ -283,8 +309,16 @@ def _add_segments(fig: go.Figure, segments: pd.DataFrame) -> None:
         )
 
 
+def hour_span(table: pd.DataFrame) -> range:
+    """The hours of day from the first to the last with footage (all 24 when none): a shop
+    open 9-19 gets a readable 11-column heatmap, not 24 columns mostly empty."""
+    if table.empty:
+        return range(24)
+    return range(int(table["hour"].min()), int(table["hour"].max()) + 1)
+
+
 def hour_weekday_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
-    """Valence index per hour of day (x, 0-23) and ISO weekday (y, Mon-Sun).
+    """Valence index per hour of day (x, the hours with footage) and ISO weekday (y, Mon-Sun).
 
     table: ``queries.hour_weekday`` after ``suppress_small_buckets``; cells without faces are
     blank, suppressed cells grey with "too few people".
@@ -300,7 +334,9 @@ def hour_weekday_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
         else:
             valence[d, h] = float(row.valence)
             text[d, h] = f"{int(row.faces)}"
-    hours = [f"{h:02d}:00" for h in range(24)]
+    span = hour_span(table)
+    valence, grey, text = (grid[:, span.start : span.stop] for grid in (valence, grey, text))
+    hours = [f"{h:02d}:00" for h in span]
     fig = go.Figure()
     fig.add_trace(
         go.Heatmap(
@@ -324,7 +360,7 @@ def hour_weekday_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
             colorbar={"title": {"text": "valence"}},
             text=text,
             texttemplate="%{text}",
-            hovertemplate="%{y} %{x}: valence %{z:.2f}, %{text} faces<extra></extra>",
+            hovertemplate="%{y} %{x}: valence index %{z:+.2f}, %{text} faces<extra></extra>",
             name="valence index",
         )
     )
@@ -367,6 +403,7 @@ def compare_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
             },
             marker={"color": VALENCE_COLOUR},
             name="valence index",
+            hovertemplate="%{x}: %{y:+.2f}<extra></extra>",
         ),
         row=1,
         col=1,
@@ -392,6 +429,7 @@ def compare_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
                 x=list(LABELS),
                 y=[float(getattr(stimulus, f"mean_{n}")) for n in LABELS],
                 name=_plain(stimulus.name),
+                hovertemplate="%{x}: %{y:.2f}",
             ),
             row=1,
             col=2,
@@ -403,9 +441,10 @@ def compare_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
         barmode="group",
         height=420,
         template="plotly_white",
-        legend={"orientation": "h", "y": -0.2},
+        legend=LEGEND_BESIDE,
         margin={"t": 70, "l": 50, "r": 20, "b": 60},
     )
+    fig.update_xaxes(automargin=True)
     return fig
 
 
@@ -449,34 +488,9 @@ def small_multiples_figure(
             fig.update_xaxes(showticklabels=False, row=row, col=col)
         else:
             x, _ = _centres(series, by_clock)
-            fig.add_trace(
-                go.Scatter(
-                    x=x,
-                    y=series["valence_high"],
-                    mode="lines",
-                    line={"width": 0},
-                    showlegend=False,
-                    hoverinfo="skip",
-                    name=f"{name} high",
-                ),
-                row=row,
-                col=col,
-            )
-            fig.add_trace(
-                go.Scatter(
-                    x=x,
-                    y=series["valence_low"],
-                    mode="lines",
-                    line={"width": 0},
-                    fill="tonexty",
-                    fillcolor=BAND_RGBA,
-                    showlegend=False,
-                    hoverinfo="skip",
-                    name=f"{name} low",
-                ),
-                row=row,
-                col=col,
-            )
+            band = _band_trace(x, series, f"{name} 95 % interval")
+            band.showlegend = False
+            fig.add_trace(band, row=row, col=col)
             fig.add_trace(
                 go.Scatter(
                     x=x,
@@ -486,6 +500,7 @@ def small_multiples_figure(
                     marker={"size": 4},
                     showlegend=False,
                     name=name,
+                    hovertemplate="%{y:+.2f}<extra></extra>",
                 ),
                 row=row,
                 col=col,

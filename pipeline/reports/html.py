@@ -18,11 +18,11 @@ from pipeline.reports.charts import (
     small_multiples_figure,
     timeline_figure,
 )
+from pipeline.reports.summary import executive_summary
 from pipeline.reports.tables import (
     FEW,
     bucket_label,
     display_table,
-    kpi_cells,
     segment_display,
     verdict_display,
 )
@@ -39,7 +39,7 @@ table { border-collapse: collapse; width: 100%; margin: 0.8rem 0; font-size: 0.9
 th, td { border-bottom: 1px solid #e3e7eb; padding: 0.35rem 0.5rem; text-align: left; }
 th { background: #f3f5f7; } td.few { color: #8a8f96; font-style: italic; }
 .note { background: #f6f8fa; border-left: 4px solid #1a4f8b; padding: 0.6rem 1rem; }
-section { margin-top: 2rem; }
+section { margin-top: 2rem; } .exec li { margin: 0.25rem 0; }
 """
 
 
@@ -68,6 +68,30 @@ def _paragraphs(lines: list[str]) -> str:
     return "".join(f"<p>{html.escape(line)}</p>" for line in lines)
 
 
+def _bullets(lines: list[str]) -> str:
+    return "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>"
+
+
+def _executive(report: ReportData) -> list[str]:
+    """The executive summary: key numbers, plain verdicts, key moments (as in the PDF)."""
+    summary = executive_summary(report)
+    kpis = "".join(_kpi(label, value) for label, value in summary.kpis)
+    parts = ['<section class="exec"><h2>Executive summary</h2>', f'<div class="kpis">{kpis}</div>']
+    parts.append("<h3>Verdicts</h3>")
+    if summary.verdicts.clear:
+        parts.append(_bullets(summary.verdicts.clear))
+    closing = summary.verdicts.closing() if summary.verdicts.clear else summary.verdict_note
+    if closing:
+        parts.append(f'<p class="sub">{html.escape(closing)}</p>')
+    parts += [
+        "<h3>Key moments</h3>",
+        _bullets(summary.moments),
+        f'<p class="sub">Every figure is a mean over at least {report.min_crowd} people; '
+        "moments are buckets of the charts below.</p></section>",
+    ]
+    return parts
+
+
 class _Charts:
     """Turns figures into <div>s, inlining plotly.js with the first one only."""
 
@@ -85,7 +109,7 @@ class _Charts:
 
 
 def _section(section: StimulusSection, charts: _Charts, min_crowd: int) -> str:
-    unit = "clock time" if section.by_clock else "seconds since the start"
+    unit = f"clock time, {section.time_zone}" if section.by_clock else "seconds since the start"
     bucket = f"{bucket_label(section.bucket_s)} buckets"
     parts = [
         f"<section><h2>{html.escape(section.name)} "
@@ -103,6 +127,7 @@ def _section(section: StimulusSection, charts: _Charts, min_crowd: int) -> str:
                 by_clock=section.by_clock,
                 segments=section.segments,
                 title=f"Reaction timeline: {section.name}",
+                clock_title=section.clock_title,
             )
         )
     )
@@ -118,7 +143,6 @@ def _section(section: StimulusSection, charts: _Charts, min_crowd: int) -> str:
 def render_html(report: ReportData) -> bytes:
     """The report as one UTF-8 HTML document with every chart interactive and inline."""
     charts = _Charts()
-    kpis = [_kpi(label, value) for label, value in kpi_cells(report.overview, len(report.table))]
     banner = consent_line(report.consent)
     body = [
         f"<h1>Reaction report: {html.escape(report.campaign)}</h1>",
@@ -126,8 +150,8 @@ def render_html(report: ReportData) -> bytes:
         f"{report.generated_at:%Y-%m-%d %H:%M} &middot; minimum crowd {report.min_crowd} people"
         "</p>",
         f'<p class="note">{html.escape(banner)}</p>' if banner else "",
-        f'<div class="kpis">{"".join(kpis)}</div>',
-        "<h2>Summary</h2>",
+        *_executive(report),
+        "<h2>Stimuli compared</h2>",
         _table_html(display_table(report.table)),
     ]
     if len(report.summary) > 1:

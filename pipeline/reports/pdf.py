@@ -16,10 +16,10 @@ from fpdf.fonts import FontFace
 
 from pipeline.reports.build import ReportData, StimulusSection
 from pipeline.reports.static_charts import compare_png, heatmap_png, timeline_png
+from pipeline.reports.summary import executive_summary
 from pipeline.reports.tables import (
     bucket_label,
     display_table,
-    kpi_cells,
     segment_display,
     verdict_display,
 )
@@ -80,6 +80,25 @@ class _Report(FPDF):
         self.set_text_color(0, 0, 0)
         self.ln(1.5)
 
+    def bullets(self, lines: list[str], size: float = 9.5) -> None:
+        """A bulleted list, each item wrapped under its own text."""
+        self.set_font(self.family, "", size)
+        bullet = "\u2022" if self.family != "helvetica" else "-"
+        for line in lines:
+            self.set_x(self.l_margin)
+            self.cell(5, size * 0.5, bullet)
+            self.multi_cell(0, size * 0.5, self.text_safe(line), new_x="LMARGIN", new_y="NEXT")
+            self.ln(0.8)
+        self.ln(1.5)
+
+    def room_for(self, png: bytes) -> bool:
+        """Whether ``png`` at full text width fits on the current page."""
+        from PIL import Image
+
+        with Image.open(io.BytesIO(png)) as image:
+            width_px, height_px = image.size
+        return self.get_y() + self.epw * height_px / width_px <= self.page_break_trigger
+
     def picture(self, png: bytes, title: str) -> None:
         """A chart at full text width, on a new page when it would not fit."""
         from PIL import Image
@@ -92,17 +111,52 @@ class _Report(FPDF):
         self.image(io.BytesIO(png), x=self.l_margin, w=self.epw, h=height, alt_text=title)
         self.ln(3)
 
+    def fitted_widths(self, table: pd.DataFrame, width: float) -> tuple[float, ...]:
+        """Column widths (mm) in which no word is broken: each column gets its longest word
+        (header in bold) plus padding, and the rest of ``width`` goes to the columns whose
+        text is longest, so wrapping happens between words, never inside "People"."""
+        pad = 2.6
+        words, texts = [], []
+        for name in table.columns:
+            cells = [str(v) for v in table[name]]
+            self.set_font(self.family, "B", self.font_size_pt)
+            head = [self.get_string_width(w) for w in self.text_safe(str(name)).split()]
+            self.set_font(self.family, "", self.font_size_pt)
+            body = [self.get_string_width(w) for c in cells for w in self.text_safe(c).split()]
+            words.append(max([*head, *body, 1.0]) + pad)
+            texts.append(max([self.get_string_width(self.text_safe(c)) for c in cells] + [0.0]))
+        spare = width - sum(words)
+        if spare <= 0:
+            return tuple(words)
+        wants = [max(0.0, t + pad - w) for t, w in zip(texts, words, strict=True)]
+        total = sum(wants)
+        if total <= spare:  # everything fits on one line: share the rest evenly
+            return tuple(
+                w + want + (spare - total) / len(words)
+                for w, want in zip(words, wants, strict=True)
+            )
+        return tuple(w + spare * want / total for w, want in zip(words, wants, strict=True))
+
     def grid(
-        self, table: pd.DataFrame, widths: tuple[int, ...] | None = None, width: float = 0
+        self, table: pd.DataFrame, widths: tuple[float, ...] | None = None, width: float = 0
     ) -> None:
-        """A table of text cells; ``widths`` are relative column widths, ``width`` in mm."""
-        self.set_font(self.family, "", 8)
+        """A table of text cells; ``widths`` are relative column widths (fitted to the words
+        when not given), ``width`` in mm (the text width when 0)."""
+        size = 8.0
+        self.set_font(self.family, "", size)
+        total = width or self.epw
+        if widths is None:
+            widths = self.fitted_widths(table, total)
+            if sum(widths) > total + 0.01:  # too wide at 8 pt: a smaller font, then wrap
+                size = 7.0
+                self.set_font(self.family, "", size)
+                widths = self.fitted_widths(table, total)
         heading = FontFace(emphasis="BOLD", fill_color=(235, 239, 243))
         with self.table(
             col_widths=widths,
-            width=width or None,
+            width=total,
             headings_style=heading,
-            line_height=5,
+            line_height=size * 0.6,
             text_align="LEFT",
             first_row_as_headings=True,
         ) as grid:
@@ -112,16 +166,47 @@ class _Report(FPDF):
         self.ln(3)
 
 
-def _kpis(pdf: _Report, report: ReportData) -> None:
-    cells = kpi_cells(report.overview, len(report.table))
+def _kpis(pdf: _Report, cells: list[tuple[str, str]]) -> None:
     half = (len(cells) + 1) // 2
     for part in (cells[:half], cells[half:]):
         pdf.grid(pd.DataFrame([[v for _, v in part]], columns=[k for k, _ in part]))
 
 
+def _executive_page(pdf: _Report, report: ReportData) -> bool:
+    """Page 1: key numbers, verdicts, key moments, and the valence chart when it fits.
+    Returns whether the chart was placed here."""
+    summary = executive_summary(report)
+    pdf.heading("Executive summary", size=14)
+    _kpis(pdf, summary.kpis)
+    pdf.heading("Verdicts", size=12)
+    lines = summary.verdicts.clear
+    if lines:
+        pdf.bullets(lines)
+    closing = summary.verdicts.closing() if lines else summary.verdict_note
+    if closing:
+        pdf.paragraph(closing, grey=True)
+    pdf.heading("Key moments", size=12)
+    pdf.bullets(summary.moments)
+    pdf.paragraph(
+        f"Every figure is a mean over at least {report.min_crowd} people; moments are "
+        "buckets of the charts on the following pages.",
+        grey=True,
+    )
+    if len(report.summary) > 1:
+        chart = compare_png(report.summary)
+        if pdf.room_for(chart):
+            pdf.picture(chart, "Valence index per stimulus")
+            return True
+    return False
+
+
 def _section(pdf: _Report, section: StimulusSection, min_crowd: int) -> None:
     pdf.add_page()
-    unit = "clock time" if section.by_clock else "seconds since the start of the footage"
+    unit = (
+        f"clock time, {section.time_zone}"
+        if section.by_clock
+        else "seconds since the start of the footage"
+    )
     pdf.heading(f"{section.name} ({section.kind})")
     pdf.paragraph(f"{unit}; {bucket_label(section.bucket_s)} buckets.", grey=True)
     if section.suppressed_buckets:
@@ -136,6 +221,7 @@ def _section(pdf: _Report, section: StimulusSection, min_crowd: int) -> None:
             by_clock=section.by_clock,
             segments=section.segments,
             title=f"Reaction timeline: {section.name}",
+            clock_title=section.clock_title,
         ),
         f"Reaction timeline of {section.name}",
     )
@@ -144,11 +230,12 @@ def _section(pdf: _Report, section: StimulusSection, min_crowd: int) -> None:
     segments = segment_display(section.segment_summary)
     if len(segments):
         pdf.heading("Segments", size=12)
-        pdf.grid(segments, widths=(30, 20, 16, 50, 40))
+        pdf.grid(segments)
 
 
 def render_pdf(report: ReportData) -> bytes:
-    """The report as PDF bytes: summary, a page per stimulus, method, model card, privacy."""
+    """The report as PDF bytes: an executive summary page, the stimuli compared, a page per
+    stimulus, then method, model card and privacy."""
     pdf = _Report(report.campaign)
     pdf.add_page()
     pdf.heading(f"Reaction report: {report.campaign}", size=18)
@@ -160,10 +247,16 @@ def render_pdf(report: ReportData) -> bytes:
     banner = consent_line(report.consent)
     if banner:
         pdf.paragraph(banner)
-    _kpis(pdf, report)
-    pdf.heading("Summary", size=12)
-    pdf.grid(display_table(report.table), widths=(24, 12, 12, 12, 14, 14, 12, 14, 30, 14, 18))
-    if len(report.summary) > 1:
+    chart_placed = _executive_page(pdf, report)
+    table = display_table(report.table)
+    with pdf.offset_rendering() as trial:  # a short table still fits under the summary
+        trial.heading("Stimuli compared", size=14)
+        trial.grid(table)
+    if trial.page_break_triggered:
+        pdf.add_page()
+    pdf.heading("Stimuli compared", size=14)
+    pdf.grid(table)
+    if len(report.summary) > 1 and not chart_placed:
         pdf.picture(compare_png(report.summary), "Valence index per stimulus")
     if len(report.verdicts):
         pdf.heading("A/B verdicts", size=12)
@@ -183,7 +276,7 @@ def render_pdf(report: ReportData) -> bytes:
         [(n, f"{r:.1%}") for n, r in report.model.per_class_recall.items()],
         columns=["Expression", "Recall (validation)"],
     )
-    pdf.grid(recall, widths=(1, 1), width=90)
+    pdf.grid(recall, width=90)
     pdf.heading("Privacy", size=12)
     for line in privacy_note(report.min_crowd):
         pdf.paragraph(line)

@@ -13,12 +13,16 @@ import io
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from pipeline.emotion.labels import LABELS
 from pipeline.privacy import count_column
+from pipeline.reports.charts import hour_span
 from pipeline.reports.palette import (
     LABEL_COLOURS,
     SEGMENT_COLOURS,
@@ -49,6 +53,19 @@ def _width(series: pd.DataFrame, by_clock: bool) -> object:
     return pd.Timedelta(seconds=bucket).to_timedelta64() if by_clock else bucket
 
 
+def _legend_beside(ax: Axes, handles: list[Artist]) -> None:
+    """A legend right of ``ax``, outside its plot area: it can never cover data
+    (constrained layout makes room for it)."""
+    ax.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        borderaxespad=0.0,
+        fontsize=7,
+        frameon=False,
+    )
+
+
 def timeline_png(
     series: pd.DataFrame,
     *,
@@ -56,8 +73,31 @@ def timeline_png(
     mode: str = "lines",
     segments: pd.DataFrame | None = None,
     title: str = "",
+    clock_title: str = "clock time",
 ) -> bytes:
-    """The timeline of ``charts.timeline_figure`` as a PNG (about 1500 x 1050 px).
+    """The timeline of ``charts.timeline_figure`` as a PNG (about 1500 x 1050 px)."""
+    return _png(
+        timeline_chart(
+            series,
+            by_clock=by_clock,
+            mode=mode,
+            segments=segments,
+            title=title,
+            clock_title=clock_title,
+        )
+    )
+
+
+def timeline_chart(
+    series: pd.DataFrame,
+    *,
+    by_clock: bool,
+    mode: str = "lines",
+    segments: pd.DataFrame | None = None,
+    title: str = "",
+    clock_title: str = "clock time",
+) -> Figure:
+    """The timeline as a matplotlib figure; legends sit right of the plots, never on data.
 
     series: privacy-applied ``queries.series`` rows of one stimulus; mode "lines" (mean
     scores) or "share" (stacked shares of dominant expression).
@@ -98,12 +138,13 @@ def timeline_png(
             )
         top.set_ylabel("mean score")
     top.set_ylim(0, 1)
+    # Padded: an ad's segment names sit between the title and the plot.
     top.set_title(
         "Mean expression score" if mode == "lines" else "Share by dominant expression",
         fontsize=10,
         loc="left",
+        pad=16 if segments is not None and len(segments) and not by_clock else 6,
     )
-    top.legend(ncols=4, fontsize=7, loc="upper right", framealpha=0.85)
     valence = series["valence"].to_numpy(dtype=float)
     middle.fill_between(
         centre,
@@ -120,10 +161,11 @@ def timeline_png(
     middle.axhline(0, color="#999999", linewidth=0.8)
     middle.set_ylim(-1.05, 1.05)
     middle.set_title("Valence index (95 % interval)", fontsize=10, loc="left")
-    middle.legend(fontsize=7, loc="lower right")
+    _legend_beside(middle, middle.get_legend_handles_labels()[0])
     viewers = series[count_column(series)].astype("float64").fillna(0).to_numpy()
     bottom.bar(x, viewers, width=width, align="edge", color=VIEWERS_COLOUR, alpha=0.9)
     bottom.set_title("People", fontsize=10, loc="left")
+    bottom.yaxis.set_major_locator(MaxNLocator(integer=True))  # people come whole
     for ax in axes:
         for start, flagged in zip(x, suppressed, strict=True):
             if flagged:
@@ -152,28 +194,26 @@ def timeline_png(
                 fontsize=9,
                 fontweight="bold",
             )
+    handles = top.get_legend_handles_labels()[0]
     if suppressed.any():
-        top.legend(
-            handles=[
-                *top.get_legend_handles_labels()[0],
-                Patch(color=SUPPRESSED_COLOUR, label=f"greyed: {SUPPRESSED_LABEL}"),
-            ],
-            ncols=3,
-            fontsize=7,
-            loc="upper right",
-            framealpha=0.85,
-        )
+        handles.append(Patch(color=SUPPRESSED_COLOUR, label=f"greyed: {SUPPRESSED_LABEL}"))
+    _legend_beside(top, handles)
     if by_clock:
         bottom.xaxis.set_major_formatter(mdates.DateFormatter("%d %b %H:%M"))
-        bottom.set_xlabel("clock time")
+        bottom.set_xlabel(clock_title)
     else:
         bottom.set_xlabel("seconds since the start of the footage")
     if title:
         fig.suptitle(title, fontsize=12, fontweight="bold")
-    return _png(fig)
+    return fig
 
 
 def compare_png(table: pd.DataFrame, title: str = "") -> bytes:
+    """Valence per stimulus with 95 % intervals (``compare_chart``) as a PNG."""
+    return _png(compare_chart(table, title))
+
+
+def compare_chart(table: pd.DataFrame, title: str = "") -> Figure:
     """Valence per stimulus with 95 % intervals; suppressed stimuli as grey "too few people".
 
     table: ``tables.suppress_summary`` output (name, valence, valence_low, valence_high,
@@ -212,11 +252,16 @@ def compare_png(table: pd.DataFrame, title: str = "") -> bytes:
     ax.set_xlabel("valence index (share positive minus share negative expressions)")
     ax.grid(axis="x", alpha=0.25)
     ax.set_title(title or "Valence index per stimulus (95 % interval)", fontsize=11, loc="left")
-    return _png(fig)
+    return fig
 
 
 def heatmap_png(table: pd.DataFrame, title: str = "") -> bytes:
-    """Valence per weekday x hour (``queries.hour_weekday`` after suppression) as a PNG."""
+    """The weekday x hour heatmap (``heatmap_chart``) as a PNG."""
+    return _png(heatmap_chart(table, title))
+
+
+def heatmap_chart(table: pd.DataFrame, title: str = "") -> Figure:
+    """Valence per weekday x hour (``queries.hour_weekday`` after suppression)."""
     valence = np.full((7, 24), np.nan)
     grey = np.zeros((7, 24), dtype=bool)
     for row in table.itertuples(index=False):
@@ -225,22 +270,23 @@ def heatmap_png(table: pd.DataFrame, title: str = "") -> bytes:
             grey[d, h] = True
         else:
             valence[d, h] = float(row.valence)
+    span = hour_span(table)
+    valence, grey = valence[:, span.start : span.stop], grey[:, span.start : span.stop]
     fig = Figure(figsize=(10, 3.4), layout="constrained")
     ax = fig.subplots()
     ax.set_facecolor("#f4f4f4")  # empty cells differ from a white valence of 0
     ax.imshow(np.where(grey, 1.0, np.nan), cmap=_grey_map(), vmin=0, vmax=1, aspect="auto")
     image = ax.imshow(valence, cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
     for row in table.itertuples(index=False):
-        d, h = int(row.weekday) - 1, int(row.hour)
-        ax.text(
-            h, d, "few" if grey[d, h] else str(int(row.faces)), ha="center", va="center", fontsize=7
-        )
-    ax.set_xticks(range(24), [f"{h:02d}" for h in range(24)], fontsize=7)
+        d, h = int(row.weekday) - 1, int(row.hour) - span.start
+        label = "too few" if grey[d, h] else str(int(row.faces))
+        ax.text(h, d, label, ha="center", va="center", fontsize=7)
+    ax.set_xticks(range(len(span)), [f"{h:02d}:00" for h in span], fontsize=7)
     ax.set_yticks(range(7), list(WEEKDAYS), fontsize=8)
     ax.set_xlabel("hour of day (numbers: faces)")
     fig.colorbar(image, ax=ax, label="valence index", shrink=0.9)
     ax.set_title(title or "Valence by hour and weekday", fontsize=11, loc="left")
-    return _png(fig)
+    return fig
 
 
 def _grey_map() -> ListedColormap:
