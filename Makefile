@@ -4,6 +4,7 @@
 #   runtime (requirements.txt + CenterFace weights): dashboard, setup, benchmarks
 #   dev     (requirements-dev.txt: pytest, ruff, mypy, import-linter, playwright): lint, test, check
 #   train   (requirements-train.txt: torch, onnx): train, and test (tests/test_training.py)
+#   ray     (requirements-ray.txt: the optional --executor ray): test (tests/test_ray_executor.py)
 # A store PC that only runs `make dashboard` never downloads torch or pytest. The later steps
 # install against requirements.txt as constraints, so they never move a runtime pin.
 PYTHON ?= python3
@@ -12,6 +13,7 @@ PY := $(VENV)/bin/python
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 TRAIN_STAMP := $(VENV)/.installed-train
+RAY_STAMP := $(VENV)/.installed-ray
 
 .PHONY: setup dashboard test check lint format train benchmarks
 
@@ -33,14 +35,18 @@ $(TRAIN_STAMP): requirements-train.txt $(RUNTIME_STAMP)
 	$(PY) -m pip install -q -r requirements-train.txt -c requirements.txt
 	touch $@
 
+$(RAY_STAMP): requirements-ray.txt $(RUNTIME_STAMP)
+	$(PY) -m pip install -q -r requirements-ray.txt -c requirements.txt
+	touch $@
+
 setup: $(RUNTIME_STAMP)
 
 dashboard: $(RUNTIME_STAMP)
 	$(PY) -m pipeline demo --if-missing
 	$(PY) -m streamlit run dashboard/app.py --server.headless true
 
-# The suite includes the training test, so it needs torch as well as the test tools.
-test: $(DEV_STAMP) $(TRAIN_STAMP)
+# The suite includes the training and Ray tests: torch and ray as well as the test tools.
+test: $(DEV_STAMP) $(TRAIN_STAMP) $(RAY_STAMP)
 	$(PY) -m pytest
 
 lint: $(DEV_STAMP)

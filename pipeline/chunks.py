@@ -7,8 +7,10 @@ numbers, detections and followed faces are the same as in one pass over the whol
 chunk also detects on the first frame after its end, to follow faces up to its last frame;
 people are linked across chunks afterwards (pipeline/assemble.py).
 
-The chunks run on threads: decoding (FFmpeg), resizing (OpenCV) and inference (onnxruntime)
-release the GIL, and threads share the loaded models instead of loading them once per process.
+On one machine the chunks run on threads: decoding (FFmpeg), resizing (OpenCV) and inference
+(onnxruntime) release the GIL, and threads share the loaded models instead of loading them once
+per process. With ``--executor ray`` each chunk is one call to a Ray actor
+(pipeline/ray_executor.py), so one long file spreads over a cluster.
 """
 
 from __future__ import annotations
@@ -58,29 +60,32 @@ def plan_chunks(params: AnalysisParams, duration_s: float, chunk_s: float) -> li
     return chunks
 
 
-def analyse_chunks(
+def analyse_chunk(
     frames: FrameSource,
-    chunks: list[Chunk],
+    chunk: Chunk,
     finder: FaceFinder,
     classifier: ExpressionClassifier,
     params: AnalysisParams,
-    workers: int,
     on_frame: Callable[[SampledFrame, int], None] | None = None,
-) -> list[FaceRows]:
-    """Each chunk's rows, in chunk order; ``workers`` chunks at a time."""
+) -> FaceRows:
+    """One chunk's rows, from any process that can read the file (a thread here, a Ray
+    actor elsewhere): the same rows wherever it runs."""
     period = max(1, params.detect_every) / max(params.sample_fps, 1e-9)
+    frame_pass = FramePass(finder, classifier, params, on_frame, chunk.emit_until)
+    # Read one detection period past the end: the look-ahead frame lies in it.
+    stop = chunk.end_s if chunk.emit_until is None else chunk.end_s + period  # type: ignore[operator]
+    for frame in frames(chunk.start_s, stop):
+        frame_pass.add(frame)
+        if frame_pass.finished:
+            break
+    return frame_pass.close()
 
-    def run(chunk: Chunk) -> FaceRows:
-        frame_pass = FramePass(finder, classifier, params, on_frame, chunk.emit_until)
-        # Read one detection period past the end: the look-ahead frame lies in it.
-        stop = chunk.end_s if chunk.emit_until is None else chunk.end_s + period  # type: ignore[operator]
-        for frame in frames(chunk.start_s, stop):
-            frame_pass.add(frame)
-            if frame_pass.finished:
-                break
-        return frame_pass.close()
 
+def run_chunks(
+    analyse: Callable[[Chunk], FaceRows], chunks: list[Chunk], workers: int
+) -> list[FaceRows]:
+    """Each chunk's rows, in chunk order; ``workers`` chunks at a time on threads."""
     if workers <= 1 or len(chunks) == 1:
-        return [run(chunk) for chunk in chunks]
+        return [analyse(chunk) for chunk in chunks]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chunk") as pool:
-        return list(pool.map(run, chunks))
+        return list(pool.map(analyse, chunks))

@@ -125,7 +125,6 @@ class _Progress:
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
     from pipeline.ingest import Target, ingest
-    from pipeline.workers import ingest_parallel
 
     kind = "images" if args.command in ("ingest-images", "watch") else "video"
     stimulus_kind = args.kind or ("display" if kind == "images" else "ad")
@@ -135,26 +134,45 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     )
     params = _params(args)
     paths = [Path(p) for p in (args.paths if kind == "video" else [args.folder])]
+    workers = getattr(args, "workers", None)
+    targets = [
+        Target(
+            args.campaign,
+            args.stimulus,
+            stimulus_kind,
+            args.source or p.name,
+            source_kind,
+            args.duration,
+        )
+        for p in paths
+    ]
     summaries = []
-    if kind == "video" and args.workers > 1 and len(paths) > 1:
-        targets = [
-            Target(
-                args.campaign,
-                args.stimulus,
-                stimulus_kind,
-                args.source or p.name,
-                source_kind,
-                args.duration,
-            )
-            for p in paths
-        ]
-        summaries = ingest_parallel(paths, targets, params, args.workers, args.db, args.force)
+    if args.executor == "ray":
+        from pipeline.ray_executor import ingest_ray
+
+        summaries = ingest_ray(
+            kind,
+            paths,
+            targets,
+            params,
+            args.db,
+            args.force,
+            start_time,
+            address=args.ray_address,
+            num_cpus=args.ray_cpus,
+            actors=workers,
+        )
+    elif kind == "video" and workers is not None and workers > 1 and len(paths) > 1:
+        from pipeline.workers import ingest_parallel
+
+        summaries = ingest_parallel(paths, targets, params, workers, args.db, args.force)
     else:
-        for path in tqdm(paths, desc="files", unit="file", disable=len(paths) < 2):
-            source = args.source or path.name
-            target = Target(
-                args.campaign, args.stimulus, stimulus_kind, source, source_kind, args.duration
-            )
+        for path, target in tqdm(
+            list(zip(paths, targets, strict=True)),
+            desc="files",
+            unit="file",
+            disable=len(paths) < 2,
+        ):
             bar = _Progress(path.name)
             try:
                 summaries.append(
@@ -173,6 +191,28 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
             )
         )
     return 0
+
+
+def _add_executor_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="local: this machine (default); ray: Ray actors, on a cluster with --ray-address "
+        "(needs requirements-ray.txt)",
+    )
+    parser.add_argument(
+        "--ray-address",
+        default=None,
+        help="join the Ray cluster at this address (ray start --head prints it); without "
+        "it, a Ray is started on this machine for the command",
+    )
+    parser.add_argument(
+        "--ray-cpus",
+        type=_number(1, 100_000, whole=True),
+        default=None,
+        help="CPUs of the Ray started on this machine (default: all)",
+    )
 
 
 def _cmd_watch(args: argparse.Namespace) -> int:
@@ -511,8 +551,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end", type=_POSITIVE_SECONDS, default=None, help="last second to analyse")
     p.add_argument("--start-time", default=None, help="ISO time the footage began (clock view)")
     p.add_argument(
-        "--workers", type=_number(1, 256, whole=True), default=1, help="parallel worker processes"
+        "--workers",
+        type=_number(1, 4096, whole=True),
+        default=None,
+        help="parallel worker processes (1); with --executor ray, Ray actors (one per CPU)",
     )
+    _add_executor_args(p)
     p.set_defaults(func=_cmd_ingest)
 
     p = sub.add_parser("ingest-images", help="analyse a folder of camera snapshots")
@@ -525,6 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="camera name (default: the folder name)",
     )
+    _add_executor_args(p)
     p.set_defaults(func=_cmd_ingest)
 
     p = sub.add_parser("watch", help="ingest snapshots as a camera drops them in a folder")

@@ -12,12 +12,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pipeline.analysis import AnalysisParams, JobResult, analyse_frames
-from pipeline.assemble import assemble
-from pipeline.chunks import analyse_chunks, plan_chunks
+from pipeline.analysis import AnalysisParams, FramePass, JobResult
+from pipeline.assemble import FaceRows, assemble
+from pipeline.chunks import Chunk, analyse_chunk, plan_chunks, run_chunks
 from pipeline.emotion.classifier import ExpressionClassifier, shared_classifier
 from pipeline.errors import InputError, ReactionError
 from pipeline.faces import FaceFinder
+from pipeline.settings import get_float, get_int
 from pipeline.sources import (
     SampledFrame,
     content_hash,
@@ -181,6 +182,52 @@ def _frames_for(spec: JobSpec, params: AnalysisParams | None = None) -> Iterator
     return iter_image_folder(spec.path)
 
 
+def job_params(kind: str, path: Path, params: AnalysisParams) -> AnalysisParams:
+    """The parameters a file is analysed with, whichever executor runs it."""
+    if kind == "images":
+        # Snapshots have no sampling rate: each is one moment, tracks rarely span two.
+        return replace(params, min_track_hits=1, sample_fps=0.0)
+    if probe_video(path).frame_count == 1:
+        # A one-frame clip is a still: its faces cannot be seen twice, so keep single sightings.
+        return replace(params, min_track_hits=1)
+    return params
+
+
+def plan_job(spec: JobSpec) -> list[Chunk]:
+    """The parts of a job that can be analysed apart: a video's time-range chunks (their
+    boundaries depend only on the file, pipeline/chunks.py); one part for snapshots, whose
+    frame numbers and offsets depend on every image of the folder."""
+    if spec.kind != "video":
+        return [Chunk(0.0, None, None)]
+    duration_s = probe_video(spec.path).duration_s
+    return plan_chunks(spec.params, duration_s, get_float("EMOTION_CHUNK_S"))
+
+
+def analyse_part(
+    spec: JobSpec,
+    chunk: Chunk,
+    finder: FaceFinder,
+    classifier: ExpressionClassifier,
+    on_frame: Callable[[SampledFrame, int], None] | None = None,
+) -> FaceRows:
+    """One part of ``plan_job(spec)``: the rows before tracking (no database access)."""
+    if spec.kind != "video":
+        frame_pass = FramePass(finder, classifier, spec.params, on_frame)
+        for frame in _frames_for(spec):
+            frame_pass.add(frame)
+        return frame_pass.close()
+
+    def frames(start_s: float, end_s: float | None) -> Iterator[SampledFrame]:
+        return _frames_for(spec, replace(spec.params, start_s=start_s, end_s=end_s))
+
+    return analyse_chunk(frames, chunk, finder, classifier, spec.params, on_frame)
+
+
+def assemble_job(spec: JobSpec, parts: list[FaceRows]) -> JobResult:
+    """The job's tables from its parts in ``plan_job`` order: people tracked across parts."""
+    return assemble(parts, spec.params.sample_fps, spec.params.min_track_hits)
+
+
 def run_job(
     spec: JobSpec,
     classifier: ExpressionClassifier | None = None,
@@ -190,10 +237,9 @@ def run_job(
     """Analyse one prepared job (no database access: safe in a worker process).
 
     A video is split into time-range chunks (pipeline/chunks.py) analysed ``workers`` at a
-    time (default: the EMOTION_FILE_WORKERS setting); the rows are the same for any number.
+    time on threads (default: the EMOTION_FILE_WORKERS setting); the rows are the same for
+    any number, and the same as when Ray actors analyse the chunks (pipeline/ray_executor.py).
     """
-    from pipeline.settings import get_float, get_int
-
     workers = get_int("EMOTION_FILE_WORKERS") if workers is None else workers
     finder = FaceFinder(
         spec.params.detector,
@@ -211,16 +257,10 @@ def run_job(
             fraction = counters["frames"] / spec.expected_frames if spec.expected_frames else 0
             progress(min(fraction, 0.99), counters["frames"], counters["faces"])
 
-    if spec.kind != "video":
-        return analyse_frames(_frames_for(spec), finder, classifier, spec.params, on_frame)
-    info = probe_video(spec.path)
-    chunks = plan_chunks(spec.params, info.duration_s, get_float("EMOTION_CHUNK_S"))
+    def part(chunk: Chunk) -> FaceRows:
+        return analyse_part(spec, chunk, finder, classifier, on_frame)
 
-    def frames(start_s: float, end_s: float | None) -> Iterator[SampledFrame]:
-        return _frames_for(spec, replace(spec.params, start_s=start_s, end_s=end_s))
-
-    parts = analyse_chunks(frames, chunks, finder, classifier, spec.params, workers, on_frame)
-    return assemble(parts, spec.params.sample_fps, spec.params.min_track_hits)
+    return assemble_job(spec, run_chunks(part, plan_job(spec), workers))
 
 
 def finish_job(spec: JobSpec, result: JobResult, db_path: Path | None = None) -> bool:
@@ -246,6 +286,73 @@ def record_failure(job_id: int, error: BaseException, db_path: Path | None = Non
     )
     with connect(db_path) as con:
         jobs.fail_job(con, job_id, title, message)
+
+
+def prepare_jobs(
+    kind: str,
+    paths: list[Path],
+    targets: list[Target],
+    params: AnalysisParams,
+    db_path: Path | None = None,
+    force: bool = False,
+    start_time: dt.datetime | None = None,
+) -> tuple[list[IngestSummary], list[JobSpec]]:
+    """Validate and claim every file here, before any is analysed elsewhere: the summaries
+    of files that fail or are already stored, and the specs of the jobs to run."""
+    version = shared_classifier().version
+    summaries: list[IngestSummary] = []
+    specs: list[JobSpec] = []
+    for path, target in zip(paths, targets, strict=True):
+        try:
+            prepared = prepare_job(
+                kind,
+                path,
+                target,
+                job_params(kind, path, params),
+                version,
+                db_path,
+                force,
+                start_time,
+            )
+        except ReactionError as error:
+            summaries.append(IngestSummary(path.name, "failed", None, message=error.message))
+            continue
+        if isinstance(prepared, IngestSummary):
+            summaries.append(prepared)
+        else:
+            specs.append(prepared)
+    return summaries, specs
+
+
+def commit_summary(
+    spec: JobSpec, result: JobResult, seconds: float, db_path: Path | None = None
+) -> IngestSummary:
+    """Commit a job analysed elsewhere (one transaction) and say how it went; a failed
+    commit is recorded on the job and stores nothing."""
+    try:
+        stored = finish_job(spec, result, db_path)
+    except Exception as error:  # one bad file must not lose the others
+        return failed_summary(spec, error, db_path)
+    if not stored:
+        return IngestSummary(spec.path.name, "skipped", spec.job_id, message="already ingested")
+    return IngestSummary(
+        spec.path.name,
+        "done",
+        spec.job_id,
+        len(result.frames),
+        len(result.faces),
+        len(result.tracks),
+        seconds,
+    )
+
+
+def failed_summary(
+    spec: JobSpec, error: BaseException, db_path: Path | None = None
+) -> IngestSummary:
+    """Record the job as failed (none of its rows are stored) and summarise it."""
+    record_failure(spec.job_id, error, db_path)
+    message = error.message if isinstance(error, ReactionError) else str(error)
+    return IngestSummary(spec.path.name, "failed", spec.job_id, message=message)
 
 
 class DatabaseProgress:
@@ -284,12 +391,7 @@ def ingest(
 ) -> IngestSummary:
     """Ingest one video file or one snapshot folder in this process, start to finish."""
     classifier = shared_classifier()
-    if kind == "images":
-        # Snapshots have no sampling rate: each is one moment, tracks rarely span two.
-        params = replace(params, min_track_hits=1, sample_fps=0.0)
-    elif probe_video(path).frame_count == 1:
-        # A one-frame clip is a still: its faces cannot be seen twice, so keep single sightings.
-        params = replace(params, min_track_hits=1)
+    params = job_params(kind, path, params)
     prepared = prepare_job(
         kind, path, target, params, classifier.version, db_path, force, start_time, queued_job_id
     )

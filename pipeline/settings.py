@@ -82,6 +82,13 @@ SETTINGS: tuple[Setting, ...] = (
         high=86400,
     ),
     Setting(
+        "EMOTION_RAY_ATTEMPTS",
+        "3",
+        "Tries per chunk with --executor ray when its worker dies; then the file fails.",
+        low=1,
+        high=100,
+    ),
+    Setting(
         "EMOTION_SAMPLE_FPS",
         "5",
         "Frames per second sampled from video footage.",
@@ -207,6 +214,7 @@ _WHOLE = {
     "EMOTION_MAX_IMAGE_PIXELS",
     "EMOTION_MIN_CROWD",
     "EMOTION_MIN_FACE_PX",
+    "EMOTION_RAY_ATTEMPTS",
     "EMOTION_RETENTION_DAYS",
     "EMOTION_THREADS",
     "EMOTION_UPLOAD_MAX_MB",

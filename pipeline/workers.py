@@ -1,8 +1,8 @@
 """``--workers N``: analyse several files in parallel processes, commit them from this one.
 
 DuckDB has one writer per file, so workers never touch it: each returns its tables (pickled
-DataFrames) and the parent commits job by job. A Ray executor can replace the pool on the
-same ``run_job`` seam.
+DataFrames) and the parent commits job by job. The Ray executor (pipeline/ray_executor.py)
+does the same across machines, chunk by chunk.
 """
 
 from __future__ import annotations
@@ -15,15 +15,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from pipeline.analysis import AnalysisParams, JobResult
-from pipeline.emotion.classifier import shared_classifier
-from pipeline.errors import ReactionError
 from pipeline.ingest import (
     IngestSummary,
     JobSpec,
     Target,
-    finish_job,
-    prepare_job,
-    record_failure,
+    commit_summary,
+    failed_summary,
+    prepare_jobs,
     run_job,
 )
 from pipeline.store import jobs
@@ -50,19 +48,7 @@ def ingest_parallel(
     force: bool = False,
 ) -> list[IngestSummary]:
     """Prepare every file (validation, idempotency) here, analyse in a pool, commit here."""
-    version = shared_classifier().version
-    summaries: list[IngestSummary] = []
-    specs: list[JobSpec] = []
-    for path, target in zip(paths, targets, strict=True):
-        try:
-            prepared = prepare_job("video", path, target, params, version, db_path, force)
-        except ReactionError as error:
-            summaries.append(IngestSummary(path.name, "failed", None, message=error.message))
-            continue
-        if isinstance(prepared, IngestSummary):
-            summaries.append(prepared)
-        else:
-            specs.append(prepared)
+    summaries, specs = prepare_jobs("video", paths, targets, params, db_path, force)
     with (
         jobs.heartbeat(db_path, [spec.job_id for spec in specs]),
         ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool,
@@ -72,30 +58,8 @@ def ingest_parallel(
             spec = futures[future]
             try:
                 result, seconds = future.result()
-                stored = finish_job(spec, result, db_path)
             except Exception as error:  # one bad file must not lose the others
-                record_failure(spec.job_id, error, db_path)
-                message = error.message if isinstance(error, ReactionError) else str(error)
-                summaries.append(
-                    IngestSummary(spec.path.name, "failed", spec.job_id, message=message)
-                )
+                summaries.append(failed_summary(spec, error, db_path))
                 continue
-            if not stored:
-                summaries.append(
-                    IngestSummary(
-                        spec.path.name, "skipped", spec.job_id, message="already ingested"
-                    )
-                )
-                continue
-            summaries.append(
-                IngestSummary(
-                    spec.path.name,
-                    "done",
-                    spec.job_id,
-                    len(result.frames),
-                    len(result.faces),
-                    len(result.tracks),
-                    seconds,
-                )
-            )
+            summaries.append(commit_summary(spec, result, seconds, db_path))
     return summaries

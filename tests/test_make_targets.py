@@ -14,7 +14,13 @@ import pytest
 
 from pipeline.settings import PROJECT_ROOT
 
-FILES = ("Makefile", "requirements.txt", "requirements-dev.txt", "requirements-train.txt")
+FILES = (
+    "Makefile",
+    "requirements.txt",
+    "requirements-dev.txt",
+    "requirements-train.txt",
+    "requirements-ray.txt",
+)
 
 
 def _dry_run(tmp_path: Path, target: str) -> str:
@@ -39,6 +45,7 @@ def test_dashboard_installs_runtime_only(tmp_path: Path) -> None:
     assert "pipeline.vision.weights install" in commands
     assert "requirements-dev.txt" not in commands
     assert "requirements-train.txt" not in commands
+    assert "requirements-ray.txt" not in commands
     assert "streamlit run dashboard/app.py" in commands
 
 
@@ -56,6 +63,8 @@ def test_check_installs_what_the_tests_need(tmp_path: Path) -> None:
     assert "-r requirements-dev.txt -c requirements.txt" in commands
     # tests/test_training.py imports torch.
     assert "-r requirements-train.txt -c requirements.txt" in commands
+    # tests/test_ray_executor.py runs a real Ray.
+    assert "-r requirements-ray.txt -c requirements.txt" in commands
     assert commands.index("ruff check") < commands.index("-m pytest")
 
 

@@ -1,0 +1,313 @@
+"""``--executor ray``: analyse footage on a Ray cluster, commit it here.
+
+The work is cut where the local executors cut it: every file's parts (``plan_job``: a video's
+time-range chunks, a snapshot folder whole) go to a pool of Ray actors, one per CPU, each of
+which loads the detector and the expression model once. This process stays the only DuckDB
+writer: it claims every file first (``prepare_jobs``), joins a file's parts once all of them
+are back (people tracked across chunks, ``assemble_job``) and commits the file in one
+transaction, so any executor stores the same rows.
+
+An actor that dies (its process killed, its machine gone) is replaced and the parts it held
+are sent again, up to EMOTION_RAY_ATTEMPTS tries each; a part that still fails fails its
+file, which stores nothing. Workers open the files themselves: footage must be at the same
+path on every machine (a shared filesystem).
+
+Ray is optional (requirements-ray.txt) and imported only here, only when asked for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from pipeline.analysis import AnalysisParams
+from pipeline.assemble import FaceRows
+from pipeline.chunks import Chunk
+from pipeline.errors import InputError, ReactionError
+from pipeline.ingest import (
+    IngestSummary,
+    JobSpec,
+    Target,
+    analyse_part,
+    assemble_job,
+    commit_summary,
+    failed_summary,
+    plan_job,
+    prepare_jobs,
+    record_failure,
+)
+from pipeline.settings import PROJECT_ROOT, get_int
+from pipeline.store import jobs
+
+# Settings and DeepFace's engine choice travel to the workers, so they analyse as this
+# process would (same detector threads, model file, image limits).
+_FORWARDED_PREFIXES = ("EMOTION_", "DEEPFACE_")
+
+
+class ChunkAnalyser:
+    """A Ray actor (wrapped by ``ray.remote`` at run time): one CPU, the detector and the
+    model loaded once, then any number of parts of any job."""
+
+    def __init__(self) -> None:
+        # One intra-op thread per actor: N actors on N CPUs without oversubscription.
+        os.environ["EMOTION_THREADS"] = "1"
+        os.environ["EMOTION_FILE_WORKERS"] = "1"
+        from pipeline.emotion.classifier import shared_classifier
+
+        self._classifier = shared_classifier()
+        self._finders: dict[tuple[str, float, int], Any] = {}
+
+    def pid(self) -> int:
+        """The actor's process id (tests kill it to play a lost machine)."""
+        return os.getpid()
+
+    def analyse(self, spec: JobSpec, chunk: Chunk) -> FaceRows:
+        from pipeline.faces import FaceFinder
+
+        key = (spec.params.detector, spec.params.margin, spec.params.min_face_px)
+        if key not in self._finders:
+            self._finders[key] = FaceFinder(key[0], margin=key[1], min_face_px=key[2], threads=1)
+        return analyse_part(spec, chunk, self._finders[key], self._classifier)
+
+
+@dataclass
+class _File:
+    """One job in flight: its parts as they come back, and when its first part started."""
+
+    spec: JobSpec
+    parts: list[FaceRows | None]
+    started: float | None = None
+    failed: bool = False
+
+    @property
+    def complete(self) -> bool:
+        return all(part is not None for part in self.parts)
+
+
+@dataclass(frozen=True)
+class _Work:
+    file: int
+    part: int
+    chunk: Chunk
+    attempt: int = 1
+
+
+@dataclass
+class _Pool:
+    """Actors and the work they hold; a dead actor is replaced by a new one."""
+
+    make: Any
+    size: int
+    idle: list[Any] = field(default_factory=list)
+    busy: dict[Any, tuple[Any, _Work]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.idle = [self.make() for _ in range(self.size)]
+
+    def replace(self, dead: Any) -> None:
+        import ray
+
+        with contextlib.suppress(Exception):
+            ray.kill(dead)
+        self.idle.append(self.make())
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError as error:
+        raise InputError(
+            "Ray is not installed",
+            "--executor ray needs the optional extra: .venv/bin/pip install -r "
+            "requirements-ray.txt (or use the local pool: --workers N).",
+        ) from error
+    return ray
+
+
+def _runtime_env() -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if k.startswith(_FORWARDED_PREFIXES)}
+    # Workers import this checkout: on every machine it must sit at the same path.
+    env["PYTHONPATH"] = str(PROJECT_ROOT)
+    return {"env_vars": env}
+
+
+def _token_auth_like_ray_start() -> None:
+    """Send the cluster token when one is set up, as ``ray start`` does: it turns token
+    authentication on when a token exists, but a driver joining it only sends the token with
+    RAY_AUTH_MODE=token (else 'Authentication token is missing')."""
+    token_file = Path(os.environ.get("RAY_AUTH_TOKEN_PATH", Path.home() / ".ray" / "auth_token"))
+    if "RAY_AUTH_MODE" not in os.environ and (
+        os.environ.get("RAY_AUTH_TOKEN") or token_file.is_file()
+    ):
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None, num_cpus: int | None) -> Iterator[Any]:
+    """Join the cluster at ``address``, or start a Ray on this machine with ``num_cpus``
+    CPUs (default: all of them) that ends with the command."""
+    if address:
+        _token_auth_like_ray_start()  # before ray is first imported: it reads the mode then
+    ray = _import_ray()
+    options: dict[str, Any] = {
+        "runtime_env": _runtime_env(),
+        "logging_level": logging.WARNING,
+        "log_to_driver": False,
+        "include_dashboard": False,
+    }
+    try:
+        if address:
+            ray.init(address=address, **options)
+        else:
+            ray.init(num_cpus=num_cpus or os.cpu_count() or 1, **options)
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        where = f"the Ray cluster at {address}" if address else "a local Ray"
+        raise InputError(
+            "Ray not reachable",
+            f"could not start or join {where} ({first}); check --ray-address "
+            "(ray start --head prints it) or leave it out to run on this machine.",
+        ) from error
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def ingest_ray(
+    kind: str,
+    paths: list[Path],
+    targets: list[Target],
+    params: AnalysisParams,
+    db_path: Path | None = None,
+    force: bool = False,
+    start_time: dt.datetime | None = None,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    actors: int | None = None,
+) -> list[IngestSummary]:
+    """Claim every file here, analyse their parts on Ray, commit file by file here.
+
+    ``actors``: how many analyse at once (default: one per CPU of the cluster). Paths are
+    made absolute: workers on other machines open them at the same path.
+    """
+    if address:
+        _token_auth_like_ray_start()  # before ray is first imported: it reads the mode then
+    ray = _import_ray()  # before claiming anything: a missing extra must store nothing
+    paths = [Path(p).resolve() for p in paths]
+    with ray_session(address, num_cpus):
+        summaries, specs = prepare_jobs(kind, paths, targets, params, db_path, force, start_time)
+        if not specs:
+            return summaries
+        size = actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        with jobs.heartbeat(db_path, [spec.job_id for spec in specs]):
+            try:
+                _run(ray, specs, size, db_path, summaries)
+            except BaseException as error:
+                # Interrupted (Ctrl-C) or a driver failure: no job is left 'running'.
+                finished = {s.job_id for s in summaries}
+                for spec in specs:
+                    if spec.job_id not in finished:
+                        with contextlib.suppress(ReactionError):
+                            record_failure(spec.job_id, error, db_path)
+                raise
+    return summaries
+
+
+def _run(
+    ray: Any, specs: list[JobSpec], size: int, db_path: Path | None, summaries: list[IngestSummary]
+) -> None:
+    """Analyse every part on ``size`` actors; append each file's summary once it is settled."""
+    files = [_File(spec, []) for spec in specs]
+    queue: deque[_Work] = deque()
+    for i, file in enumerate(files):
+        chunks = plan_job(file.spec)
+        file.parts = [None] * len(chunks)
+        queue.extend(_Work(i, j, chunk) for j, chunk in enumerate(chunks))
+    remote = ray.remote(num_cpus=1, max_restarts=0)(ChunkAnalyser)
+    pool = _Pool(remote.remote, min(size, len(queue)))
+    attempts = get_int("EMOTION_RAY_ATTEMPTS")
+    bar = tqdm(total=len(queue), desc="chunks", unit="chunk")
+    committed = 0
+
+    def fail(file: _File, error: BaseException) -> None:
+        file.failed = True
+        summaries.append(failed_summary(file.spec, error, db_path))
+
+    try:
+        while queue or pool.busy:
+            while queue and pool.idle:
+                work = queue.popleft()
+                file = files[work.file]
+                if file.failed:
+                    bar.update(1)
+                    continue
+                actor = pool.idle.pop()
+                file.started = file.started or time.perf_counter()
+                pool.busy[actor.analyse.remote(file.spec, work.chunk)] = (actor, work)
+            (ref,), _ = ray.wait(list(pool.busy), num_returns=1)
+            actor, work = pool.busy.pop(ref)
+            file = files[work.file]
+            try:
+                part = ray.get(ref)
+            except ray.exceptions.RayActorError as error:
+                # The actor's process is gone: a new one takes its place and the part is
+                # tried again, unless the worker cannot even start here.
+                pool.replace(actor)
+                if error.actor_init_failed:
+                    raise _start_error(error) from error
+                if work.attempt < attempts and not file.failed:
+                    queue.appendleft(replace(work, attempt=work.attempt + 1))
+                    continue
+                if not file.failed:
+                    fail(file, _lost(work.attempt))
+                bar.update(1)
+                continue
+            except ray.exceptions.RayTaskError as error:
+                # The analysis raised (a damaged file): the actor is fine, the file failed.
+                pool.idle.append(actor)
+                if not file.failed:
+                    fail(file, error.cause or error)
+                bar.update(1)
+                continue
+            pool.idle.append(actor)
+            bar.update(1)
+            if file.failed:
+                continue
+            file.parts[work.part] = part
+            if file.complete:
+                result = assemble_job(file.spec, file.parts)  # type: ignore[arg-type]
+                file.parts = []  # the rows are in ``result`` now; free them after commit
+                seconds = time.perf_counter() - (file.started or time.perf_counter())
+                summaries.append(commit_summary(file.spec, result, seconds, db_path))
+                committed += 1
+                bar.set_postfix_str(f"{committed}/{len(files)} files committed")
+    finally:
+        bar.close()
+
+
+def _lost(attempts: int) -> ReactionError:
+    return ReactionError(
+        "Worker lost",
+        f"the Ray worker analysing this file died {attempts} time(s) "
+        "(EMOTION_RAY_ATTEMPTS); nothing of it was stored, ingest it again.",
+    )
+
+
+def _start_error(error: Exception) -> ReactionError:
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return InputError(
+        "Ray workers could not start",
+        f"{lines[-1] if lines else type(error).__name__}; every machine of the cluster needs "
+        f"this checkout at {PROJECT_ROOT} with its .venv (make setup) and requirements-ray.txt.",
+    )
