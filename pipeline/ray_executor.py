@@ -22,9 +22,9 @@ import datetime as dt
 import logging
 import os
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,8 @@ class ChunkAnalyser:
         self._finders: dict[tuple[str, float, int], Any] = {}
 
     def pid(self) -> int:
-        """The actor's process id (tests kill it to play a lost machine)."""
+        """The actor's process id; answering it means the models are loaded (the pool
+        sends work only then)."""
         return os.getpid()
 
     def analyse(self, spec: JobSpec, chunk: Chunk) -> FaceRows:
@@ -102,24 +103,53 @@ class _Work:
     attempt: int = 1
 
 
-@dataclass
 class _Pool:
-    """Actors and the work they hold; a dead actor is replaced by a new one."""
+    """Actors that have started (idle), are starting, or hold a part (busy). Work goes only
+    to started actors, so nothing waits on an actor the cluster has no CPU for; a dead actor
+    is replaced by a new one."""
 
-    make: Any
-    size: int
-    idle: list[Any] = field(default_factory=list)
-    busy: dict[Any, tuple[Any, _Work]] = field(default_factory=dict)
+    def __init__(self, ray: Any, size: int) -> None:
+        self._ray = ray
+        self._remote = ray.remote(num_cpus=1, max_restarts=0)(ChunkAnalyser)
+        self.idle: list[Any] = []
+        self.starting: dict[Any, Any] = {}
+        self.busy: dict[Any, tuple[Any, _Work]] = {}
+        self.failed_starts = 0
+        self.size = size
+        for _ in range(size):
+            self._start()
 
-    def __post_init__(self) -> None:
-        self.idle = [self.make() for _ in range(self.size)]
+    def _start(self) -> None:
+        actor = self._remote.remote()
+        self.starting[actor.pid.remote()] = actor
+
+    def submit(self, spec: JobSpec, work: _Work) -> None:
+        actor = self.idle.pop()
+        self.busy[actor.analyse.remote(spec, work.chunk)] = (actor, work)
 
     def replace(self, dead: Any) -> None:
-        import ray
-
         with contextlib.suppress(Exception):
-            ray.kill(dead)
-        self.idle.append(self.make())
+            self._ray.kill(dead)
+        self._start()
+
+    def next_event(self) -> tuple[Any, Any, _Work] | None:
+        """Wait for a part to come back: (its ref, the actor, the work); None when instead an
+        actor finished starting (it joined the idle ones: give it work)."""
+        (ref,), _ = self._ray.wait([*self.starting, *self.busy], num_returns=1)
+        if ref in self.busy:
+            actor, work = self.busy.pop(ref)
+            return ref, actor, work
+        actor = self.starting.pop(ref)
+        try:
+            self._ray.get(ref)
+        except self._ray.exceptions.RayActorError as error:
+            self.failed_starts += 1
+            if error.actor_init_failed or self.failed_starts > 3 * self.size:
+                raise _start_error(error) from error
+            self.replace(actor)
+            return None
+        self.idle.append(actor)
+        return None
 
 
 def _import_ray() -> Any:
@@ -209,7 +239,9 @@ def ingest_ray(
         summaries, specs = prepare_jobs(kind, paths, targets, params, db_path, force, start_time)
         if not specs:
             return summaries
-        size = actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        # One actor per CPU: an actor holds its CPU for life, so more would never start.
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        size = min(actors, cpus) if actors else cpus
         with jobs.heartbeat(db_path, [spec.job_id for spec in specs]):
             try:
                 _run(ray, specs, size, db_path, summaries)
@@ -229,20 +261,22 @@ def _run(
 ) -> None:
     """Analyse every part on ``size`` actors; append each file's summary once it is settled."""
     files = [_File(spec, []) for spec in specs]
+    ids = {spec.job_id for spec in specs}
     queue: deque[_Work] = deque()
     for i, file in enumerate(files):
         chunks = plan_job(file.spec)
         file.parts = [None] * len(chunks)
         queue.extend(_Work(i, j, chunk) for j, chunk in enumerate(chunks))
-    remote = ray.remote(num_cpus=1, max_restarts=0)(ChunkAnalyser)
-    pool = _Pool(remote.remote, min(size, len(queue)))
+    pool = _Pool(ray, min(size, len(queue)))
     attempts = get_int("EMOTION_RAY_ATTEMPTS")
     bar = tqdm(total=len(queue), desc="chunks", unit="chunk")
-    committed = 0
 
-    def fail(file: _File, error: BaseException) -> None:
-        file.failed = True
-        summaries.append(failed_summary(file.spec, error, db_path))
+    def settle(file: _File, summary: IngestSummary) -> None:
+        summaries.append(summary)
+        counts = Counter(s.status for s in summaries if s.job_id in ids)
+        bar.set_postfix_str(
+            f"files: {counts['done']} done, {counts['failed']} failed of {len(files)}"
+        )
 
     try:
         while queue or pool.busy:
@@ -252,46 +286,42 @@ def _run(
                 if file.failed:
                     bar.update(1)
                     continue
-                actor = pool.idle.pop()
                 file.started = file.started or time.perf_counter()
-                pool.busy[actor.analyse.remote(file.spec, work.chunk)] = (actor, work)
-            (ref,), _ = ray.wait(list(pool.busy), num_returns=1)
-            actor, work = pool.busy.pop(ref)
-            file = files[work.file]
+                pool.submit(file.spec, work)
+            event = pool.next_event()
+            if event is None:
+                continue  # an actor finished starting: give it work
+            ref, actor, done = event
+            file = files[done.file]
             try:
                 part = ray.get(ref)
-            except ray.exceptions.RayActorError as error:
-                # The actor's process is gone: a new one takes its place and the part is
-                # tried again, unless the worker cannot even start here.
+            except ray.exceptions.RayActorError:
+                # The actor's process is gone (killed, out of memory, machine lost): a new
+                # one takes its place and the part is tried again.
                 pool.replace(actor)
-                if error.actor_init_failed:
-                    raise _start_error(error) from error
-                if work.attempt < attempts and not file.failed:
-                    queue.appendleft(replace(work, attempt=work.attempt + 1))
+                if done.attempt < attempts and not file.failed:
+                    queue.appendleft(replace(done, attempt=done.attempt + 1))
                     continue
-                if not file.failed:
-                    fail(file, _lost(work.attempt))
-                bar.update(1)
-                continue
+                part = _lost(done.attempt)
             except ray.exceptions.RayTaskError as error:
                 # The analysis raised (a damaged file): the actor is fine, the file failed.
                 pool.idle.append(actor)
-                if not file.failed:
-                    fail(file, error.cause or error)
-                bar.update(1)
-                continue
-            pool.idle.append(actor)
+                part = error.cause if isinstance(error.cause, BaseException) else error
+            else:
+                pool.idle.append(actor)
             bar.update(1)
             if file.failed:
                 continue
-            file.parts[work.part] = part
+            if isinstance(part, BaseException):
+                file.failed = True
+                settle(file, failed_summary(file.spec, part, db_path))
+                continue
+            file.parts[done.part] = part
             if file.complete:
                 result = assemble_job(file.spec, file.parts)  # type: ignore[arg-type]
-                file.parts = []  # the rows are in ``result`` now; free them after commit
+                file.parts = []  # the rows live in ``result`` until it is committed
                 seconds = time.perf_counter() - (file.started or time.perf_counter())
-                summaries.append(commit_summary(file.spec, result, seconds, db_path))
-                committed += 1
-                bar.set_postfix_str(f"{committed}/{len(files)} files committed")
+                settle(file, commit_summary(file.spec, result, seconds, db_path))
     finally:
         bar.close()
 

@@ -141,7 +141,7 @@ def test_cluster_stores_the_same_rows_as_the_serial_path(
     video = _pipeline("ingest", *map(str, clips), *INGEST, *ray, env=env)
     assert video.returncode == 0, video.stderr
     assert video.stdout.count(": done (job") == 2, video.stdout
-    assert "chunks: 100%" in video.stderr and "2/2 files committed" in video.stderr
+    assert "chunks: 100%" in video.stderr and "files: 2 done, 0 failed of 2" in video.stderr
     images = _pipeline("ingest-images", str(snapshots), *IMAGES, *ray, env=env)
     assert images.returncode == 0, images.stderr
     assert "window_cam: done (job" in images.stdout
