@@ -128,3 +128,28 @@ def test_readme_lists_the_label_table() -> None:
     assert listed == markdown_listing(), "run python -m pipeline.reports.labels, paste in README"
     for name in COLUMNS:
         assert f"`{name}`" in listed or name.split("_")[-1] in LABELS
+
+
+def test_verdict_numbers_never_read_minus_zero() -> None:
+    from pipeline.audience.verdicts import METRICS
+
+    share = next(m for m in METRICS if m.percent)
+    assert share.fmt(-0.004) == "+0 pts" and share.fmt(-0.006) == "-1 pts"
+    valence = next(m for m in METRICS if m.label == "valence index")
+    assert valence.fmt(-0.001) == "+0.00" and valence.fmt(-0.01) == "-0.01"
+
+
+def test_report_verdict_table_lists_comparisons_and_counts_the_rest() -> None:
+    from pipeline.reports.tables import not_compared, verdict_display
+
+    rng = np.random.default_rng(3)
+    people = {
+        "Ad A": pd.DataFrame({"valence": rng.normal(0.5, 0.2, 20)}),
+        "Ad B": pd.DataFrame({"valence": rng.normal(0.0, 0.2, 20), "dwell_s": 3.0}),
+    }
+    table = verdict_table(verdicts(people, 5))
+    shown = verdict_display(table, compared_only=True)
+    assert len(shown) == 1 and shown["Verdict"][0].startswith("Ad A: more positive than Ad B")
+    assert len(verdict_display(table)) == len(table) == 6
+    line = not_compared(table)
+    assert line.startswith("5 comparisons could not be made") and "dwell" in line

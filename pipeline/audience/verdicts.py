@@ -29,7 +29,11 @@ class Metric:
     percent: bool = False
 
     def fmt(self, value: float) -> str:
-        return self.pattern.format(value * 100 if self.percent else value)
+        text = self.pattern.format(value * 100 if self.percent else value)
+        number = text.split(" ", 1)[0]
+        if number.startswith("-") and not any(c in number for c in "123456789"):
+            return "+" + text[1:]  # -0.3 points rounds to "+0 pts", never "-0 pts"
+        return text
 
 
 METRICS: tuple[Metric, ...] = (

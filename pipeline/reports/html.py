@@ -23,6 +23,7 @@ from pipeline.reports.tables import (
     FEW,
     bucket_label,
     display_table,
+    not_compared,
     segment_display,
     verdict_display,
 )
@@ -162,7 +163,9 @@ def render_html(report: ReportData) -> bytes:
         body.append("<h2>A/B verdicts</h2>")
         if report.version_note:
             body.append(f'<p class="sub">{html.escape(report.version_note)}</p>')
-        body.append(_table_html(verdict_display(report.verdicts)))
+        body.append(_table_html(verdict_display(report.verdicts, compared_only=True)))
+        if not_compared(report.verdicts):
+            body.append(f'<p class="sub">{html.escape(not_compared(report.verdicts))}</p>')
     body.extend(_section(s, charts, report.min_crowd) for s in report.sections)
     recall = pd.DataFrame(
         [(n, f"{r:.1%}") for n, r in report.model.per_class_recall.items()],

@@ -8,6 +8,7 @@ any script print; otherwise the core Helvetica font with text reduced to Latin-1
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +21,7 @@ from pipeline.reports.summary import executive_summary
 from pipeline.reports.tables import (
     bucket_label,
     display_table,
+    not_compared,
     segment_display,
     verdict_display,
 )
@@ -30,6 +32,7 @@ _ASCII = str.maketrans(
     {"–": "-", "—": "-", "−": "-", "’": "'", "‘": "'", "“": '"', "”": '"', "…": "...", "·": "-"}
 )
 _GREY = (110, 110, 110)
+_INTERVAL = re.compile(r"\[[^\]]*\]")
 
 
 class _Report(FPDF):
@@ -111,6 +114,11 @@ class _Report(FPDF):
         self.image(io.BytesIO(png), x=self.l_margin, w=self.epw, h=height, alt_text=title)
         self.ln(3)
 
+    def cell_text(self, value: object) -> str:
+        """A table cell as printable text; an interval "[+0.22, +0.66]" never splits."""
+        text = _INTERVAL.sub(lambda m: m.group(0).replace(" ", "\u00a0"), str(value))
+        return self.text_safe(text)
+
     def fitted_widths(self, table: pd.DataFrame, width: float) -> tuple[float, ...]:
         """Column widths (mm) in which no word is broken: each column gets its longest word
         (header in bold) plus padding, and the rest of ``width`` goes to the columns whose
@@ -118,13 +126,13 @@ class _Report(FPDF):
         pad = 2.6
         words, texts = [], []
         for name in table.columns:
-            cells = [str(v) for v in table[name]]
+            cells = [self.cell_text(v) for v in table[name]]
             self.set_font(self.family, "B", self.font_size_pt)
-            head = [self.get_string_width(w) for w in self.text_safe(str(name)).split()]
+            head = [self.get_string_width(w) for w in self.text_safe(str(name)).split(" ")]
             self.set_font(self.family, "", self.font_size_pt)
-            body = [self.get_string_width(w) for c in cells for w in self.text_safe(c).split()]
+            body = [self.get_string_width(w) for c in cells for w in c.split(" ")]
             words.append(max([*head, *body, 1.0]) + pad)
-            texts.append(max([self.get_string_width(self.text_safe(c)) for c in cells] + [0.0]))
+            texts.append(max([self.get_string_width(c) for c in cells] + [0.0]))
         spare = width - sum(words)
         if spare <= 0:
             return tuple(words)
@@ -162,7 +170,7 @@ class _Report(FPDF):
         ) as grid:
             grid.row([self.text_safe(str(c)) for c in table.columns])
             for values in table.itertuples(index=False):
-                grid.row([self.text_safe(str(v)) for v in values])
+                grid.row([self.cell_text(v) for v in values])
         self.ln(3)
 
 
@@ -262,7 +270,9 @@ def render_pdf(report: ReportData) -> bytes:
         pdf.heading("A/B verdicts", size=12)
         if report.version_note:
             pdf.paragraph(report.version_note, grey=True)
-        pdf.grid(verdict_display(report.verdicts))
+        pdf.grid(verdict_display(report.verdicts, compared_only=True))
+        if not_compared(report.verdicts):
+            pdf.paragraph(not_compared(report.verdicts), grey=True)
     for section in report.sections:
         _section(pdf, section, report.min_crowd)
     pdf.add_page()

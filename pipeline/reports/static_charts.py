@@ -165,7 +165,7 @@ def timeline_chart(
     viewers = series[count_column(series)].astype("float64").fillna(0).to_numpy()
     bottom.bar(x, viewers, width=width, align="edge", color=VIEWERS_COLOUR, alpha=0.9)
     bottom.set_title("People", fontsize=10, loc="left")
-    bottom.yaxis.set_major_locator(MaxNLocator(integer=True))  # people come whole
+    bottom.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))  # people come whole
     for ax in axes:
         for start, flagged in zip(x, suppressed, strict=True):
             if flagged:

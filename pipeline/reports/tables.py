@@ -283,8 +283,26 @@ def segment_display(summary: pd.DataFrame | None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(SEGMENT_HEADERS))
 
 
-def verdict_display(verdicts: pd.DataFrame) -> pd.DataFrame:
-    """A/B verdict sentences, one per metric and pair, as a one-column text table."""
+def verdict_display(verdicts: pd.DataFrame, compared_only: bool = False) -> pd.DataFrame:
+    """A/B verdict sentences, one per metric and pair, as a one-column text table;
+    ``compared_only`` leaves out pairs with too few people or an unmeasured metric (the
+    reports count them in one line instead, see ``not_compared``)."""
     if verdicts is None or verdicts.empty:
         return pd.DataFrame(columns=["Verdict"])
-    return pd.DataFrame({"Verdict": verdicts["verdict"].astype(str)})
+    if compared_only:
+        verdicts = verdicts[verdicts["difference"].notna()]
+    return pd.DataFrame({"Verdict": verdicts["verdict"].astype(str)}).reset_index(drop=True)
+
+
+def not_compared(verdicts: pd.DataFrame) -> str:
+    """One line for the comparisons that could not be made, or ""."""
+    if verdicts is None or verdicts.empty:
+        return ""
+    left = verdicts[verdicts["difference"].isna()]
+    if left.empty:
+        return ""
+    metrics = ", ".join(dict.fromkeys(left["metric"].astype(str)))
+    return (
+        f"{len(left)} comparison{'s' if len(left) != 1 else ''} could not be made (too few "
+        f"people, or not measured): {metrics}. The verdicts CSV lists each."
+    )
