@@ -17,13 +17,14 @@ from typing import TypeVar
 import pandas as pd
 import streamlit as st
 
+from pipeline.audience import clock
 from pipeline.audience import read as audience
 from pipeline.audience.verdicts import verdict_table, verdicts, version_note
 from pipeline.exports import export_table as _export_table
 from pipeline.exports import to_csv_bytes, to_emotion_api_json, to_parquet_bytes, verdict_export
 from pipeline.reports.build import ReportData, collect_report, render
 from pipeline.store import jobs as store_jobs
-from pipeline.store import people, queries
+from pipeline.store import manage, people, queries, zones
 from pipeline.store.database import connect, default_db_path
 
 CACHE_TTL_S = 30
@@ -112,6 +113,41 @@ def time_range(
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def source_zones(db: str, stimulus_id: int) -> dict[int, str]:
+    """Time zone in force per source of a stimulus (own, campaign default, or UTC)."""
+    return _read(zones.source_zones, db, stimulus_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def source_settings(db: str, stimulus_id: int) -> list[tuple]:
+    """(source_id, name, kind, own zone or None, zone in force) per source."""
+    return _read(zones.source_settings, db, stimulus_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def campaign_zone(db: str, campaign_id: int) -> str | None:
+    return _read(zones.campaign_zone, db, campaign_id)
+
+
+def local_time_range(
+    db: str, stimulus_id: int, ttl_cached: bool = True
+) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """First and last face of a stimulus in its cameras' local time (date filter bounds,
+    newest data of the live view)."""
+    ranges = (
+        _time_ranges(db, stimulus_id)
+        if ttl_cached
+        else _read(queries.source_time_ranges, db, stimulus_id)
+    )
+    return clock.local_range(ranges, source_zones(db, stimulus_id))
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _time_ranges(db: str, stimulus_id: int) -> pd.DataFrame:
+    return _read(queries.source_time_ranges, db, stimulus_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def series(
     db: str,
     stimulus_id: int,
@@ -138,6 +174,23 @@ def hour_weekday(
     end: dt.datetime | None = None,
 ) -> pd.DataFrame:
     return _read(audience.hour_weekday, db, stimulus_id, min_crowd, source_id, start, end)
+
+
+def live_series(
+    db: str,
+    stimulus_id: int,
+    bucket_s: float,
+    min_crowd: int,
+    source_id: int | None,
+    start: dt.datetime,
+) -> pd.DataFrame:
+    """``series`` by clock time from ``start`` on, uncached: the live view's latest buckets."""
+    return _read(audience.series, db, stimulus_id, bucket_s, True, min_crowd, source_id, start)
+
+
+def live_jobs(db: str, stimulus_id: int) -> list[int]:
+    """Jobs with a live process writing to this stimulus (camera, watch, push); uncached."""
+    return _read(manage.live_jobs, db, [stimulus_id])
 
 
 def jobs(db: str, limit: int = 20, campaign_id: int | None = None) -> pd.DataFrame:
@@ -221,6 +274,10 @@ _CACHED = (
     verdict_csv,
     segment_summary,
     time_range,
+    source_zones,
+    source_settings,
+    campaign_zone,
+    _time_ranges,
     series,
     hour_weekday,
     export_table,

@@ -1,57 +1,139 @@
-"""Human column labels and rounding for the dashboard's tables.
+"""Human column labels and rounding for every table the dashboard shows.
 
 The tables keep their machine column names (the tests, exports and Parquet use them); these
-configs only change what a person reads: "Attention (s)" with one decimal instead of
-``mean_attention_s 13.4444``. One table per kind of row, so every page says the same.
+specs only change what a person reads: "Attention (s)" with one decimal instead of
+``mean_attention_s 13.4444``, shares as percents, and a dash instead of Streamlit's grey
+"None" for a missing value. A number column without gaps stays numeric (it sorts as numbers);
+one with gaps is shown as formatted text, because ``st.dataframe`` has no missing-value text.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-_PERCENT = ("positive_share", "share_looking", "attraction")
+from pipeline.emotion.labels import LABELS
+
+MISSING = "–"
 
 
-def stimulus_columns() -> dict[str, Any]:
-    """Column config for ``pipeline.reports.tables.stimulus_table`` rows (shares shown as %,
-    see ``as_percent``)."""
-    number = st.column_config.NumberColumn
+@dataclass(frozen=True)
+class Col:
+    """How one column reads: its label, a printf format for numbers (None: text) and whether
+    it holds a 0..1 share shown as a percent."""
+
+    label: str
+    fmt: str | None = None
+    percent: bool = False
+    width: str | None = None
+
+
+_COUNT = "%d"
+_SIGNED = "%+.2f"
+_PERCENT = "%.0f%%"
+
+STIMULUS: dict[str, Col] = {
+    "stimulus": Col("Stimulus"),
+    "kind": Col("Kind"),
+    "faces": Col("Faces", _COUNT),
+    "people": Col("People", _COUNT),
+    "watchers": Col("Watchers", _COUNT),
+    "mean_attention_s": Col("Attention (s)", "%.1f"),
+    "mean_dwell_s": Col("Mean dwell (s)", "%.1f"),
+    "attraction": Col("Attraction", _PERCENT, percent=True),
+    "valence": Col("Valence", _SIGNED),
+    "valence_low": Col("Low (95 %)", _SIGNED),
+    "valence_high": Col("High (95 %)", _SIGNED),
+    "positive_share": Col("Positive share", _PERCENT, percent=True),
+    "share_looking": Col("Looking", _PERCENT, percent=True),
+    "top_expression": Col("Top expression"),
+    "status": Col("Status"),
+}
+
+VERDICT: dict[str, Col] = {
+    "verdict": Col("Verdict", width="large"),
+    "metric": Col("Metric"),
+    "difference": Col("Difference", "%+.2f"),
+    "low": Col("Low (95 %)", "%+.2f"),
+    "high": Col("High (95 %)", "%+.2f"),
+    "people_a": Col("People (first)", _COUNT),
+    "people_b": Col("People (second)", _COUNT),
+}
+
+JOBS: dict[str, Col] = {
+    "job_id": Col("Job", _COUNT),
+    "stimulus": Col("Stimulus"),
+    "source": Col("Source"),
+    "input_name": Col("Input"),
+    "status": Col("Status"),
+    "progress": Col("Progress", "%.2f"),
+    "faces": Col("Faces", _COUNT),
+    "tracks": Col("People", _COUNT),
+    "problem": Col("Problem"),
+    "created_at": Col("Started (UTC)"),
+}
+
+
+def series_spec(by_clock: bool, time_title: str = "Time (UTC)") -> dict[str, Col]:
+    """A series table: bucket start (local time of the cameras, or seconds), counts,
+    valence with its band, looking and the share of faces per dominant expression."""
+    first = {"bucket_ts": Col(time_title)} if by_clock else {"bucket_offset_s": Col("Second", "%g")}
     return {
-        "stimulus": "Stimulus",
-        "kind": "Kind",
-        "faces": number("Faces", format="%d"),
-        "people": number("People", format="%d"),
-        "watchers": number("Watchers", format="%d"),
-        "mean_attention_s": number("Attention (s)", format="%.1f"),
-        "mean_dwell_s": number("Mean dwell (s)", format="%.1f"),
-        "attraction": number("Attraction", format="%.0f%%"),
-        "valence": number("Valence", format="%+.2f"),
-        "valence_low": number("Low (95 %)", format="%+.2f"),
-        "valence_high": number("High (95 %)", format="%+.2f"),
-        "positive_share": number("Positive share", format="%.0f%%"),
-        "share_looking": number("Looking", format="%.0f%%"),
-        "top_expression": "Top expression",
-        "status": "Status",
+        **first,
+        "faces": Col("Faces", _COUNT),
+        "people": Col("People", _COUNT),
+        "valence": Col("Valence", _SIGNED),
+        "valence_low": Col("Low (95 %)", _SIGNED),
+        "valence_high": Col("High (95 %)", _SIGNED),
+        "people_looking": Col("People looking", _COUNT),
+        "share_looking": Col("Looking", _PERCENT, percent=True),
+        **{f"share_{n}": Col(f"{n.capitalize()} (share)", _PERCENT, percent=True) for n in LABELS},
+        "suppressed": Col("Too few people"),
     }
 
 
-def as_percent(table: pd.DataFrame) -> pd.DataFrame:
-    """Copy with the 0..1 share columns scaled to 0..100 for a "%" format."""
-    return table.assign(**{c: table[c] * 100 for c in _PERCENT if c in table.columns})
+def _text(value: object, col: Col) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):  # type: ignore[call-overload]
+        return MISSING
+    if isinstance(value, bool):
+        return "yes" if value else ""
+    if isinstance(value, pd.Timestamp):
+        return f"{value:%Y-%m-%d %H:%M}"
+    if col.fmt is None:
+        return str(value)
+    return col.fmt % (round(float(value)) if col.fmt == _COUNT else float(value))  # type: ignore[arg-type]
 
 
-def verdict_columns() -> dict[str, Any]:
-    """Column config for the A/B verdict table."""
-    number = st.column_config.NumberColumn
-    return {
-        "verdict": st.column_config.TextColumn("Verdict", width="large"),
-        "metric": "Metric",
-        "difference": number("Difference", format="%+.2f"),
-        "low": number("Low (95 %)", format="%+.2f"),
-        "high": number("High (95 %)", format="%+.2f"),
-        "people_a": number("People (first)", format="%d"),
-        "people_b": number("People (second)", format="%d"),
-    }
+def readable(table: pd.DataFrame, spec: dict[str, Col]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The columns of ``spec`` present in ``table``, ready for ``st.dataframe``: shares
+    scaled to percents, gaps as a dash, and a column config with labels and formats."""
+    columns = [c for c in spec if c in table.columns]
+    out = table[columns].copy()
+    config: dict[str, Any] = {}
+    for name in columns:
+        col = spec[name]
+        values = out[name]
+        if col.percent:
+            values = values.astype("float64") * 100
+        numeric = col.fmt is not None and pd.api.types.is_numeric_dtype(values)
+        if numeric and not values.isna().any() and not pd.api.types.is_bool_dtype(values):
+            out[name] = values
+            config[name] = st.column_config.NumberColumn(col.label, format=col.fmt)
+        else:
+            out[name] = [_text(v, col) for v in values]
+            config[name] = st.column_config.TextColumn(
+                col.label,
+                width=col.width,  # type: ignore[arg-type]
+                alignment=None if col.fmt is None else "right",
+            )
+    return out, config
+
+
+def show_table(table: pd.DataFrame, spec: dict[str, Col], key: str, **extra: Any) -> None:
+    """``st.dataframe`` of ``readable(table, spec)``; ``extra`` overrides column configs."""
+    shown, config = readable(table, spec)
+    config.update(extra)
+    st.dataframe(shown, key=key, hide_index=True, column_config=config)

@@ -1,9 +1,12 @@
 """What every page shares: the campaign picker, the minimum crowd, navigation hand-offs, errors.
 
 The sidebar widgets live in app.py's run, before the page, so their values survive page
-switches. A page that sends the user elsewhere with a selection (the upload page's "open the
-timeline") leaves it under ``GOTO_*`` keys; they are applied before the target widgets exist,
-which is the one moment Streamlit lets code set a widget's value.
+switches. Widgets that make up a view are bound to the URL (``bind="query-params"``, their key
+is the parameter name: ``?campaign=...&stimulus=...&dates=...``), so a reload or a shared link
+opens the same view; Streamlit drops a value that fits no option and keeps the default.
+A page that sends the user elsewhere with a selection (the upload page's "open the
+timeline") leaves it under ``GOTO_*`` keys; they are applied before the target widgets
+exist, which is the one moment Streamlit lets code set a widget's value.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ MIN_CROWD_KEY = "min_crowd"
 GOTO_CAMPAIGN = "goto_campaign"
 GOTO_STIMULUS = "goto_stimulus"
 SELECTED_STIMULUS = "selected_stimulus"
+# Page widgets that belong to one campaign: forgotten when another campaign is picked.
+CAMPAIGN_SCOPED = ("stimulus", "source", "dates", "bucket", "stimuli", SELECTED_STIMULUS)
 
 PAGE_OVERVIEW = "views/overview.py"
 PAGE_TIMELINE = "views/timeline.py"
@@ -67,6 +72,11 @@ def consent_banner(campaign_id: int) -> None:
         st.text(consent_line(record))
 
 
+def _forget_campaign_views() -> None:
+    for key in CAMPAIGN_SCOPED:
+        st.session_state.pop(key, None)
+
+
 def sidebar(db: str) -> None:
     """Campaign picker and minimum-crowd control (which may only raise the setting)."""
     try:
@@ -89,6 +99,8 @@ def sidebar(db: str) -> None:
                 ids,
                 format_func=lambda i: names.get(i, str(i)),
                 key=CAMPAIGN_KEY,
+                bind="query-params",
+                on_change=_forget_campaign_views,
             )
         else:
             st.caption("No campaign yet: upload footage to start one.")
@@ -104,6 +116,7 @@ def sidebar(db: str) -> None:
             value=floor,
             step=1,
             key=MIN_CROWD_KEY,
+            bind="query-params",
             help=(
                 "Buckets and stimuli with fewer people are greyed out and their figures "
                 f"withheld. The minimum ({floor}: EMOTION_MIN_CROWD, or 1 for a consented "

@@ -11,6 +11,7 @@ import base64
 import json
 import time
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,8 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.text import md_text
 from pipeline.audience import read as audience
+from pipeline.audience.clock import with_gaps
+from pipeline.reports.tables import series_view
 from pipeline.settings import PROJECT_ROOT
 from pipeline.store import catalog, jobs, queries
 from pipeline.store.database import connect
@@ -77,6 +80,13 @@ def _frame(at: AppTest, index: int = 0) -> pd.DataFrame:
     return at.dataframe[index].value
 
 
+def _table(at: AppTest, column: str) -> pd.DataFrame:
+    """The first table on the page with this (machine) column."""
+    found = [d.value for d in at.dataframe if column in d.value.columns]
+    assert found, f"no table with {column!r}"
+    return found[0]
+
+
 def _ids(db: Path) -> tuple[int, int, int]:
     with connect(db, read_only=True) as con:
         campaign = catalog.get_campaign(con, CAMPAIGN)
@@ -102,13 +112,13 @@ def test_overview_shows_the_campaign_kpis_stimuli_and_jobs(analysed_db: Path, ma
     ranked = summary.sort_values("valence", ascending=False)
     assert _metric(at, "Top stimulus") == ranked["name"].iloc[0]
     assert _metric(at, "Bottom stimulus") == ranked["name"].iloc[-1]
-    stimuli = _frame(at, 0)
+    stimuli = _table(at, "stimulus")
     assert list(stimuli["stimulus"]) == ["Spring ad", "Window display"]
     assert list(stimuli["faces"]) == list(summary["faces"])
     assert list(stimuli["people"]) == list(summary["people"])
     assert list(stimuli["status"]) == ["ok", "ok"]
-    recent = _frame(at, 1)
-    assert set(recent["Status"]) == {"done"} and len(recent) == 2
+    recent = _table(at, "job_id")
+    assert set(recent["status"]) == {"done"} and len(recent) == 2
     assert not at.error
 
 
@@ -118,10 +128,10 @@ def test_raising_the_minimum_crowd_greys_out_the_small_stimulus(
     at = _open(make_app(analysed_db, EMOTION_MIN_CROWD="2"))
     assert at.number_input(key="min_crowd").min == 2  # the configured floor
     at.number_input(key="min_crowd").set_value(4).run()
-    stimuli = _frame(at, 0)
+    stimuli = _table(at, "stimulus")
     window = stimuli[stimuli["stimulus"] == "Window display"].iloc[0]
     assert window["status"] == "too few people"
-    assert pd.isna(window["valence"]) and pd.isna(window["positive_share"])
+    assert window["valence"] == window["positive_share"] == "–"  # withheld, never "None"
     assert window["faces"] > 0  # the face count stays: it explains the gap
     assert list(stimuli["status"]) == ["too few people", "too few people"]
     assert _metric(at, "Top stimulus") == _metric(at, "Bottom stimulus") == "-"
@@ -145,10 +155,10 @@ def test_the_configured_minimum_crowd_is_a_floor(analysed_db: Path, make_app) ->
     at = _open(make_app(analysed_db, EMOTION_MIN_CROWD="3"))
     assert at.number_input(key="min_crowd").min == 3
     assert at.number_input(key="min_crowd").value == 3
-    stimuli = _frame(at, 0)
+    stimuli = _table(at, "stimulus")
     assert list(stimuli["status"]) == ["ok", "ok"]  # 3 people in the ad's first seconds
     at = _open(make_app(analysed_db, EMOTION_MIN_CROWD="40"))
-    assert list(_frame(at, 0)["status"]) == ["too few people", "too few people"]
+    assert list(_table(at, "stimulus")["status"]) == ["too few people", "too few people"]
 
 
 def test_overview_shows_a_failed_job_as_title_and_message(writable_db: Path, make_app) -> None:
@@ -165,9 +175,9 @@ def test_overview_shows_a_failed_job_as_title_and_message(writable_db: Path, mak
     shown = md_text("broken.mp4 has no video stream.")  # names are escaped, never Markdown
     assert any("Unreadable video" in e and shown in e for e in errors)
     assert not any("Traceback" in e for e in errors)
-    recent = _frame(at, 1)
-    assert recent.iloc[0]["Status"] == "failed"
-    assert recent.iloc[0]["Problem"] == "Unreadable video: broken.mp4 has no video stream."
+    recent = _table(at, "job_id")
+    assert recent.iloc[0]["status"] == "failed"
+    assert recent.iloc[0]["problem"] == "Unreadable video: broken.mp4 has no video stream."
 
 
 def test_timeline_of_an_ad_by_offset_with_segments(analysed_db: Path, make_app) -> None:
@@ -176,7 +186,7 @@ def test_timeline_of_an_ad_by_offset_with_segments(analysed_db: Path, make_app) 
         one_s = audience.series(con, ad_id, 1.0, False, 3)
         two_s = audience.series(con, ad_id, 2.0, False, 3)
     at = _open(make_app(analysed_db, EMOTION_MIN_CROWD="3"), "views/timeline.py")
-    at.selectbox(key="timeline_stimulus").set_value(ad_id).run()
+    at.selectbox(key="stimulus").set_value(ad_id).run()
     assert _metric(at, "Faces in view") == f"{int(one_s['faces'].sum()):,}"
     assert _metric(at, "Buckets") == str(len(one_s))
     assert _metric(at, "Greyed: too few people") == str(int(one_s["suppressed"].sum()))
@@ -187,15 +197,15 @@ def test_timeline_of_an_ad_by_offset_with_segments(analysed_db: Path, make_app) 
     shown = [None if pd.isna(v) else v for v in one_s["valence"]]
     assert _values(valence["y"]) == pytest.approx(shown)
     assert "seconds since the start" in spec["layout"]["xaxis3"]["title"]["text"]
-    segments = _frame(at, 0)
+    segments = _table(at, "Segment")
     assert list(segments["Segment"]) == ["intro", "story", "reveal"]
-    at.selectbox(key="timeline_bucket_offset").set_value(2.0).run()
+    at.selectbox(key="bucket").set_value(2.0).run()
     assert _metric(at, "Buckets") == str(len(two_s))
-    at.radio(key="timeline_mode").set_value("share").run()
+    at.radio(key="expressions").set_value("share").run()
     spec = _chart(at, "timeline_chart")
     assert spec["layout"]["barmode"] == "stack"
     assert next(t for t in spec["data"] if t["name"] == "happiness")["type"] == "bar"
-    table = _frame(at, 1)
+    table = _table(at, "bucket_offset_s")
     assert list(table["faces"]) == list(two_s["faces"])
     assert list(table["people"]) == list(two_s["people"])
 
@@ -210,18 +220,21 @@ def test_timeline_greys_small_buckets_when_the_crowd_is_raised(analysed_db: Path
         series = audience.series(con, display_id, 900.0, True, raised)
     assert not everyone["suppressed"].any() and not series["suppressed"].all()
     at = _open(make_app(analysed_db, EMOTION_MIN_CROWD="1"), "views/timeline.py")
-    at.selectbox(key="timeline_stimulus").set_value(display_id).run()
-    at.selectbox(key="timeline_bucket_clock").set_value(900.0).run()
+    at.selectbox(key="stimulus").set_value(display_id).run()
+    at.selectbox(key="bucket").set_value(900.0).run()
     assert _metric(at, "Greyed: too few people") == "0"
     at.number_input(key="min_crowd").set_value(raised).run()
     assert _metric(at, "Greyed: too few people") == str(int(series["suppressed"].sum()))
     spec = _chart(at, "timeline_chart")
     valence = _values(next(t for t in spec["data"] if t["name"] == "valence index")["y"])
-    for value, hidden in zip(valence, series["suppressed"], strict=True):
+    drawn = with_gaps(series_view(series, raised))  # blank rows where there was no footage
+    for value, hidden in zip(valence, drawn["suppressed"] | drawn["people"].isna(), strict=True):
         assert (value is None) == bool(hidden)
-    table = _frame(at)
-    assert table.loc[table["suppressed"], "valence"].isna().all()
-    assert table.loc[~table["suppressed"], "valence"].notna().all()
+    table = _table(at, "bucket_ts")
+    hidden = table["suppressed"] == "yes"
+    assert hidden.sum() == series["suppressed"].sum()
+    assert (table.loc[hidden, "valence"] == "–").all()
+    assert (table.loc[~hidden, "valence"] != "–").all()
     at.number_input(key="min_crowd").set_value(raised + 1).run()
     assert _metric(at, "Greyed: too few people") == str(len(series))
     spec = _chart(at, "timeline_chart")
@@ -237,25 +250,27 @@ def test_timeline_of_a_display_by_clock_with_heatmap(analysed_db: Path, make_app
         quarter = audience.series(con, display_id, 900.0, True, 2)
         heat = audience.hour_weekday(con, display_id, 2)
     at = _open(make_app(analysed_db, EMOTION_MIN_CROWD="2"), "views/timeline.py")
-    at.selectbox(key="timeline_stimulus").set_value(display_id).run()
-    assert at.selectbox(key=f"timeline_source_{display_id}").options == [
+    at.selectbox(key="stimulus").set_value(display_id).run()
+    assert at.selectbox(key="source").options == [
         "All sources",
         "window_cam",
     ]
-    assert at.date_input(key=f"timeline_dates_{display_id}").value is not None
+    assert at.date_input(key="dates").value is not None
     assert _metric(at, "Buckets") == str(len(hourly))
     spec = _chart(at, "timeline_chart")
-    assert spec["layout"]["xaxis3"]["title"]["text"] == "clock time"
+    assert spec["layout"]["xaxis3"]["title"]["text"] == "Time (UTC)"
     heatmap = _chart(at, "timeline_heatmap")
-    cells = _values(next(t for t in heatmap["data"] if t["name"] == "valence index")["z"])
-    saturday = 5
+    trace = next(t for t in heatmap["data"] if t["name"] == "valence index")
+    cells = _values(trace["z"])
+    assert trace["y"] == ["Saturday"]  # only the weekdays and hours with footage
+    assert trace["x"] == [f"{h:02d}:00" for h in sorted(set(heat["hour"]))]
     for row in heat.itertuples():
         expected = None if row.suppressed else pytest.approx(row.valence)
-        assert cells[saturday][int(row.hour)] == expected
-    at.selectbox(key="timeline_bucket_clock").set_value(900.0).run()
+        assert cells[0][trace["x"].index(f"{int(row.hour):02d}:00")] == expected
+    at.selectbox(key="bucket").set_value(900.0).run()
     assert _metric(at, "Buckets") == str(len(quarter))
     assert _metric(at, "Greyed: too few people") == str(int(quarter["suppressed"].sum()))
-    at.selectbox(key=f"timeline_source_{display_id}").set_value(None).run()
+    at.selectbox(key="source").set_value(None).run()
     assert not at.exception
 
 
@@ -271,11 +286,11 @@ def test_compare_page_shows_stimuli_side_by_side(analysed_db: Path, make_app) ->
     multiples = _chart(at, "compare_multiples")
     titles = [a["text"] for a in multiples["layout"]["annotations"]]
     assert titles[:2] == ["Spring ad", "Window display"]
-    assert list(_frame(at, 0)["status"]) == ["ok", "ok"]
-    verdicts = _frame(at, 1)
+    assert list(_table(at, "status")["status"]) == ["ok", "ok"]
+    verdicts = _frame(at, 0)  # the page leads with the verdicts
     assert len(verdicts) == 6  # one pair, six metrics
     assert all(v.startswith(("Spring ad", "Window display")) for v in verdicts["verdict"])
-    segments = _frame(at, 2)  # the ad's segments: people, valence band, peak moment
+    segments = _table(at, "Segment")  # the ad's segments: people, valence band, peak moment
     assert list(segments["Segment"]) == ["intro", "story", "reveal"]
     at.number_input(key="min_crowd").set_value(4).run()
     bars = _chart(at, "compare_bars")
@@ -285,7 +300,7 @@ def test_compare_page_shows_stimuli_side_by_side(analysed_db: Path, make_app) ->
     assert window_value not in json.dumps(bars)
     assert any("too few people" in c.value for c in at.caption)
     assert any("Window display" in t.value for t in at.text)
-    at.multiselect(key=f"compare_stimuli_{campaign_id}").set_value([]).run()
+    at.multiselect(key="stimuli").set_value([]).run()
     assert any("Pick at least one" in i.value for i in at.info)
 
 
@@ -448,10 +463,16 @@ def test_upload_runs_a_real_job_and_opens_its_timeline(
     assert stimulus.duration_s == 4.0 and job.faces > 0
     done = [p.proto.text for p in at.get("progress")]
     assert f"done: {job.faces} faces, {job.tracks} viewers" in done
+    # The form is empty again for the next file, and a shareable link opens the timeline.
+    assert at.file_uploader(key="upload_file_1").value in (None, [])
+    assert at.text_input(key="upload_stimulus_name").value == ""
+    link = next(x for x in at.get("page_link") if "Link to this timeline" in x.proto.label)
+    query = parse_qs(link.proto.query_string)
+    assert query == {"campaign": [CAMPAIGN], "stimulus": ["Test ad (ad)"]}
     at.button(key=f"open_timeline_{job_id}").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == "Reaction timeline"
-    assert at.selectbox(key="timeline_stimulus").value == stimulus.stimulus_id
+    assert at.selectbox(key="stimulus").value == stimulus.stimulus_id
     assert _metric(at, "Faces in view") == f"{int(series['faces'].sum()):,}"
     assert _chart(at, "timeline_chart")["layout"]["title"]["text"].startswith("Test ad")
 

@@ -201,7 +201,8 @@ def test_one_person_is_withheld_on_every_dashboard_page(
     at = _app(one_person, monkeypatch, tmp_path)
     assert not at.exception, [e.value for e in at.exception]
     stimuli = at.dataframe[0].value
-    assert list(stimuli["status"]) == ["too few people"] and stimuli["valence"].isna().all()
+    assert list(stimuli["status"]) == ["too few people"]
+    assert (stimuli["valence"] == "–").all()  # withheld: a dash, never a number or "None"
     assert [m.value for m in at.metric if m.label == "Positive share"] == ["too few people"]
     at.switch_page("views/timeline.py").run()
     assert [m.value for m in at.metric if m.label == "Greyed: too few people"] == ["20"]

@@ -1,4 +1,5 @@
-"""Compare stimuli side by side: valence with intervals, mean scores, small multiples.
+"""Compare stimuli, led by the A/B verdicts; then valence with intervals, mean scores and
+small multiples.
 
 Stimuli under the minimum crowd stay in the picture, greyed as "too few people", so a reader
 sees that they exist without seeing figures about a handful of people. The A/B verdicts come
@@ -10,8 +11,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, state
-from dashboard.labels import as_percent, stimulus_columns, verdict_columns
+from dashboard import charts, data, state
+from dashboard.labels import STIMULUS, VERDICT, show_table
+from pipeline.audience.clock import with_gaps
 from pipeline.errors import ReactionError
 from pipeline.exports import DEFAULT_BUCKET_S
 from pipeline.reports.charts import compare_figure, small_multiples_figure
@@ -45,12 +47,18 @@ def _verdicts(db: str, picked: pd.DataFrame, min_crowd: int) -> None:
         "Difference of the means over people with its 95 % interval (Welch); a winner is "
         "named only when the interval excludes zero."
     )
-    st.dataframe(
-        table[["verdict", "metric", "difference", "low", "high", "people_a", "people_b"]],
-        key="compare_verdicts",
-        hide_index=True,
-        column_config=verdict_columns(),
+    metric = st.segmented_control(
+        "Chart the differences in",
+        list(dict.fromkeys(table["metric"])),
+        default="valence index",
+        key="compare_metric",
     )
+    st.plotly_chart(
+        charts.verdict_figure(table, metric or "valence index"),
+        key="compare_verdict_chart",
+        config={"displaylogo": False},
+    )
+    show_table(table, VERDICT, key="compare_verdicts")
 
 
 def _segments(db: str, picked: pd.DataFrame, min_crowd: int) -> None:
@@ -87,12 +95,14 @@ def main() -> None:
             ids,
             default=ids,
             format_func=names.__getitem__,
-            key=f"compare_stimuli_{campaign_id}",
+            key="stimuli",
+            bind="query-params",
         )
         picked = summary[summary["stimulus_id"].isin(chosen)].reset_index(drop=True)
         if picked.empty:
             st.info("Pick at least one stimulus.")
             return
+        _verdicts(db, picked, min_crowd)
         safe = suppress_summary(picked, min_crowd)
         st.plotly_chart(
             compare_figure(safe, title="Valence and mean expression scores"),
@@ -106,21 +116,16 @@ def main() -> None:
             bucket = DEFAULT_BUCKET_S[row.kind] if by_clock else 1.0
             raw = data.series(db, int(row.stimulus_id), bucket, by_clock, min_crowd)
             view = series_view(raw, min_crowd) if not raw.empty else raw.assign(suppressed=[])
+            view = with_gaps(view) if by_clock else view
             panels.append((str(row.name), by_clock, view))
         st.plotly_chart(
             small_multiples_figure(panels), key="compare_multiples", config={"displaylogo": False}
         )
-        st.dataframe(
-            as_percent(stimulus_table(picked, min_crowd)),
-            key="compare_table",
-            hide_index=True,
-            column_config=stimulus_columns(),
-        )
+        show_table(stimulus_table(picked, min_crowd), STIMULUS, key="compare_table")
         hidden = safe[safe["suppressed"]]
         if len(hidden):
             st.caption(f"Greyed, too few people (under {min_crowd}): their figures are withheld.")
             st.text(", ".join(hidden["name"].astype(str)))
-        _verdicts(db, picked, min_crowd)
         _segments(db, picked, min_crowd)
     except ReactionError as error:
         state.show_error(error)

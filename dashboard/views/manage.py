@@ -16,7 +16,7 @@ import streamlit as st
 from dashboard import data, state
 from dashboard.text import md_text
 from pipeline.errors import ReactionError
-from pipeline.store import catalog, manage
+from pipeline.store import catalog, manage, zones
 from pipeline.store.database import connect
 
 PAGE = "views/manage.py"
@@ -49,6 +49,7 @@ def _campaign_section(campaign_id: int, name: str) -> None:
         renamed = _write(manage.rename_campaign, name, new_name)
         if renamed is not None:
             _done(f"Campaign renamed to {renamed.name}")  # type: ignore[attr-defined]
+    _campaign_zone(campaign_id)
     sure = st.checkbox(
         "Delete this campaign with all its stimuli, footage rows and series (cannot be undone)",
         key=f"manage_campaign_confirm_{campaign_id}",
@@ -59,6 +60,60 @@ def _campaign_section(campaign_id: int, name: str) -> None:
         gone = _write(manage.delete_campaign, name)
         if gone is not None:
             _done(f"Deleted campaign {name}: {gone.summary()}")  # type: ignore[attr-defined]
+
+
+def _zone_picker(label: str, current: str | None, inherit: str, key: str) -> str | None:
+    """A searchable zone list whose first entry means "no own zone" (``inherit`` says what
+    applies then); returns the picked IANA name, or None for that first entry."""
+    options = [None, *zones.known_zones()]
+    return st.selectbox(
+        label,
+        options,
+        index=options.index(current) if current in options else 0,
+        format_func=lambda z: inherit if z is None else z,
+        key=key,
+    )
+
+
+def _campaign_zone(campaign_id: int) -> None:
+    current = data.campaign_zone(data.db_path(), campaign_id)
+    picked = _zone_picker(
+        "Time zone of the campaign's cameras",
+        current,
+        f"{zones.DEFAULT_ZONE} (default)",
+        f"manage_campaign_zone_{campaign_id}",
+    )
+    saved = st.button("Save time zone", key="manage_campaign_zone_save")
+    if saved and _write(_set_zone, zones.set_campaign_zone, campaign_id, picked):
+        _done(f"Campaign cameras use {picked or zones.DEFAULT_ZONE} unless set per camera")
+
+
+def _source_zones(campaign_id: int, stimulus: catalog.Stimulus) -> None:
+    """Per camera / footage source: its own zone, or the campaign's."""
+    settings = data.source_settings(data.db_path(), stimulus.stimulus_id)
+    if not settings:
+        return
+    st.markdown("**Time zone per camera**")
+    by_id = {int(row[0]): row for row in settings}
+    chosen = st.selectbox(
+        "Camera / source",
+        list(by_id),
+        format_func=lambda i: f"{by_id[i][1]} ({by_id[i][4]})",
+        key=f"manage_source_{stimulus.stimulus_id}",
+    )
+    _, name, _, own, _ = by_id[int(chosen)]
+    default = data.campaign_zone(data.db_path(), campaign_id) or zones.DEFAULT_ZONE
+    picked = _zone_picker(
+        "Its time zone", own, f"Campaign default ({default})", f"manage_source_zone_{chosen}"
+    )
+    saved = st.button("Save camera time zone", key="manage_source_zone_save")
+    if saved and _write(_set_zone, zones.set_source_zone, int(chosen), picked):
+        _done(f"{name} uses {picked or default}")
+
+
+def _set_zone(con, setter, entity_id: int, zone: str | None) -> bool:
+    setter(con, entity_id, zone)
+    return True
 
 
 def _segments_editor(stimulus: catalog.Stimulus) -> None:
@@ -139,6 +194,7 @@ def _stimulus_section(campaign_id: int, campaign_name: str) -> None:
             _done(f"Stimulus renamed to {renamed.name}")  # type: ignore[attr-defined]
     if stimulus.kind == "ad":
         _segments_editor(stimulus)
+    _source_zones(campaign_id, stimulus)
     sure = st.checkbox(
         "Delete this stimulus with its sources, footage rows and series (cannot be undone)",
         key=f"manage_stimulus_confirm_{chosen}",

@@ -1,27 +1,20 @@
-"""Overview: a campaign's headline figures, its stimuli, and the latest ingest jobs."""
+"""Overview: a campaign's headline figures, audience and valence over time per stimulus, the
+verdicts of its A/B comparisons, its stimuli, and the latest ingest jobs."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data, state
-from dashboard.labels import as_percent, stimulus_columns
+from dashboard import charts, data, state
+from dashboard.labels import JOBS, STIMULUS, VERDICT, show_table
 from dashboard.text import md_text
+from pipeline.audience.clock import axis_title, with_gaps
 from pipeline.errors import ReactionError
-from pipeline.reports.tables import campaign_overview, kpi_cells, stimulus_table
+from pipeline.reports.tables import campaign_overview, kpi_cells, series_view, stimulus_table
 
-_JOB_COLUMNS = {
-    "job_id": "Job",
-    "stimulus": "Stimulus",
-    "source": "Source",
-    "input_name": "Input",
-    "status": "Status",
-    "progress": "Progress",
-    "faces": "Faces",
-    "tracks": "Viewers",
-    "problem": "Problem",
-    "created_at": "Started",
-}
+# Displays are drawn by day here: an overview of a week or a month, where hours would be
+# mostly withheld buckets; the Timeline goes down to 5 minutes.
+OVERVIEW_CLOCK_BUCKET_S = 86400.0
 
 
 def _kpis(campaign_id: int, min_crowd: int, db: str) -> None:
@@ -66,18 +59,88 @@ def _kpis(campaign_id: int, min_crowd: int, db: str) -> None:
     )
 
 
+def _over_time(campaign_id: int, min_crowd: int, db: str) -> None:
+    """People and valence over time, one line per stimulus: ads by seconds since their
+    start, displays and products by their cameras' local clock time."""
+    summary = data.stimulus_summary(db, campaign_id, min_crowd)
+    groups: dict[bool, list[tuple[str, object]]] = {False: [], True: []}
+    zones: list[str] = []
+    for row in summary[summary["faces"] > 0].itertuples(index=False):
+        first, _ = data.local_time_range(db, int(row.stimulus_id))
+        by_clock = row.kind != "ad" and first is not None
+        bucket = OVERVIEW_CLOCK_BUCKET_S if by_clock else 1.0
+        raw = data.series(db, int(row.stimulus_id), bucket, by_clock, min_crowd)
+        if raw.empty:
+            continue
+        view = series_view(raw, min_crowd)
+        if by_clock:
+            view = with_gaps(view)
+            zones += data.source_zones(db, int(row.stimulus_id)).values()
+        groups[by_clock].append((str(row.name), view))
+    if not groups[False] and not groups[True]:
+        return
+    st.subheader("Audience and valence over time")
+    if groups[False]:
+        st.plotly_chart(
+            charts.audience_figure(
+                groups[False],  # type: ignore[arg-type]
+                by_clock=False,
+                axis_title="Seconds since the start of the ad",
+                title="Ads: people and valence second by second",
+            ),
+            key="overview_ads_chart",
+            config={"displaylogo": False},
+        )
+    if groups[True]:
+        st.plotly_chart(
+            charts.audience_figure(
+                groups[True],  # type: ignore[arg-type]
+                by_clock=True,
+                axis_title=axis_title(zones),
+                title="Displays and products: people and valence by day",
+            ),
+            key="overview_clock_chart",
+            config={"displaylogo": False},
+        )
+    st.caption(
+        f"Buckets with fewer than {min_crowd} people are left out; lines break where there "
+        "was no footage."
+    )
+
+
+def _verdicts(campaign_id: int, min_crowd: int, db: str) -> None:
+    """The A/B verdicts on valence between the campaign's stimuli with faces."""
+    summary = data.stimulus_summary(db, campaign_id, min_crowd)
+    with_faces = summary[summary["faces"] > 0]
+    if len(with_faces) < 2:
+        return
+    table, _ = data.comparison(
+        db,
+        tuple(int(i) for i in with_faces["stimulus_id"]),
+        tuple(str(n) for n in with_faces["name"]),
+        min_crowd,
+    )
+    st.subheader("A/B verdicts on valence")
+    st.plotly_chart(
+        charts.verdict_figure(table), key="overview_verdict_chart", config={"displaylogo": False}
+    )
+    valence = table[table["metric"] == "valence index"]
+    show_table(valence, {"verdict": VERDICT["verdict"]}, key="overview_verdicts")
+    st.page_link(
+        state.PAGE_COMPARE,
+        label="Every metric and pair on the Compare page",
+        icon=":material/compare:",
+    )
+
+
 def _stimuli(campaign_id: int, min_crowd: int, db: str) -> None:
     st.subheader("Stimuli")
     table = stimulus_table(data.stimulus_summary(db, campaign_id, min_crowd), min_crowd)
     if table.empty:
         st.info("This campaign has no stimulus yet.")
         return
-    st.dataframe(
-        as_percent(table),
-        key="overview_stimuli",
-        hide_index=True,
-        column_config=stimulus_columns(),
-    )
+    show_table(table, STIMULUS, key="overview_stimuli")
+    st.caption("–: too few people, or not measured (head pose for attention and looking).")
 
 
 def _jobs(campaign_id: int, db: str) -> None:
@@ -91,13 +154,11 @@ def _jobs(campaign_id: int, db: str) -> None:
         f"{t}: {m}" if isinstance(t, str) and t else ""
         for t, m in zip(shown["error_title"], shown["error_message"], strict=True)
     ]
-    st.dataframe(
-        shown[list(_JOB_COLUMNS)].rename(columns=_JOB_COLUMNS),
+    show_table(
+        shown,
+        JOBS,
         key="overview_jobs",
-        hide_index=True,
-        column_config={
-            "Progress": st.column_config.ProgressColumn("Progress", min_value=0.0, max_value=1.0)
-        },
+        progress=st.column_config.ProgressColumn("Progress", min_value=0.0, max_value=1.0),
     )
     failed = jobs[jobs["status"] == "failed"].head(3)
     for job in failed.itertuples(index=False):
@@ -123,6 +184,8 @@ def main() -> None:
         st.caption(f"Campaign **{md_text(name)}**: facial expressions of the audience, in numbers.")
         min_crowd = state.min_crowd()
         _kpis(campaign_id, min_crowd, db)
+        _over_time(campaign_id, min_crowd, db)
+        _verdicts(campaign_id, min_crowd, db)
         _stimuli(campaign_id, min_crowd, db)
         _jobs(campaign_id, db)
     except ReactionError as error:

@@ -1,8 +1,11 @@
 """Reaction timeline of one stimulus: expressions, valence with its band, viewers.
 
 Ads are drawn on their own time axis (seconds since the start, with segment bands); displays
-and products by clock time, with an hour x weekday heatmap. Buckets under the minimum crowd
-are greyed and carry no figures.
+and products by the local clock time of their cameras (the axis says which zone), with lines
+broken where there was no footage and an hour x weekday heatmap of the hours with footage.
+Buckets under the minimum crowd are greyed and carry no figures. Every filter is bound to the
+URL (``bind="query-params"``), so a reload or a shared link opens the same view; a value
+that no longer fits (a renamed stimulus, a date out of range) falls back to the default.
 """
 
 from __future__ import annotations
@@ -13,15 +16,31 @@ import math
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, state
-from pipeline.emotion.labels import LABELS
+from dashboard import charts, data, live, state
+from dashboard.labels import series_spec, show_table
+from pipeline.audience.clock import axis_title, with_gaps, zone_label
 from pipeline.errors import ReactionError
-from pipeline.reports.charts import hour_weekday_figure, timeline_figure
+from pipeline.reports.charts import timeline_figure
 from pipeline.reports.tables import FEW, bucket_label, segment_display, series_view
 
 OFFSET_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0)
 CLOCK_BUCKETS = (300.0, 900.0, 3600.0, 86400.0)
 MODES = {"lines": "One line per expression", "share": "Stacked share of faces"}
+# Widget keys double as URL query parameter names.
+STIMULUS_KEY, SOURCE_KEY, BUCKET_KEY, DATES_KEY, MODE_KEY = (
+    "stimulus",
+    "source",
+    "bucket",
+    "dates",
+    "expressions",
+)
+URL = "query-params"
+
+
+def _forget_filters() -> None:
+    """A new stimulus starts with all sources and its whole date range."""
+    for key in (SOURCE_KEY, DATES_KEY, BUCKET_KEY):
+        st.session_state.pop(key, None)
 
 
 def _pick_stimulus(db: str, campaign_id: int) -> pd.Series | None:
@@ -34,25 +53,34 @@ def _pick_stimulus(db: str, campaign_id: int) -> pd.Series | None:
     names = dict(zip(ids, table["name"].astype(str) + " (" + table["kind"] + ")", strict=True))
     goto = st.session_state.pop(state.GOTO_STIMULUS, None)
     if goto in ids:
-        st.session_state["timeline_stimulus"] = goto
-    elif st.session_state.get("timeline_stimulus") not in ids:
+        st.session_state[STIMULUS_KEY] = goto
+        _forget_filters()
+    elif st.session_state.get(STIMULUS_KEY) not in ids:
         remembered = st.session_state.get(state.SELECTED_STIMULUS)
-        st.session_state["timeline_stimulus"] = remembered if remembered in ids else ids[0]
-    chosen = st.selectbox("Stimulus", ids, format_func=lambda i: names[i], key="timeline_stimulus")
+        st.session_state[STIMULUS_KEY] = remembered if remembered in ids else ids[0]
+    chosen = st.selectbox(
+        "Stimulus",
+        ids,
+        format_func=lambda i: names[i],
+        key=STIMULUS_KEY,
+        bind=URL,
+        on_change=_forget_filters,
+    )
     st.session_state[state.SELECTED_STIMULUS] = chosen
     return table[table["stimulus_id"] == chosen].iloc[0]
 
 
 def _date_window(
-    stimulus_id: int, first: dt.datetime, last: dt.datetime
+    first: pd.Timestamp, last: pd.Timestamp, zone: str
 ) -> tuple[dt.datetime | None, dt.datetime | None]:
-    """[start, end) from the date range picker: whole days, end inclusive for people."""
+    """[start, end) from the date range picker: whole local days, end inclusive."""
     picked = st.date_input(
-        "Dates",
+        f"Dates ({zone})",
         value=(first.date(), last.date()),
         min_value=first.date(),
         max_value=last.date(),
-        key=f"timeline_dates_{stimulus_id}",
+        key=DATES_KEY,
+        bind=URL,
     )
     days = list(picked) if isinstance(picked, (tuple, list)) else [picked]
     if not days:
@@ -77,24 +105,11 @@ def _metrics(view: pd.DataFrame) -> None:
     columns[3].metric("Valence (shown buckets)", FEW if math.isnan(valence) else f"{valence:+.2f}")
 
 
-def _table(view: pd.DataFrame, by_clock: bool) -> None:
-    x = "bucket_ts" if by_clock else "bucket_offset_s"
-    columns = [
-        x,
-        "faces",
-        "people",
-        "valence",
-        "valence_low",
-        "valence_high",
-        "people_looking",
-        "share_looking",
-        *(f"share_{n}" for n in LABELS),
-        "suppressed",
-    ]
-    with st.expander("Data behind the chart"):
-        st.dataframe(
-            view[[c for c in columns if c in view.columns]], key="timeline_table", hide_index=True
-        )
+def _zone_text(zones: dict[int, str], source: int | None) -> list[str]:
+    """The zones of the sources in view (one source, or all of the stimulus)."""
+    if source is not None and source in zones:
+        return [zones[source]]
+    return list(zones.values())
 
 
 def main() -> None:
@@ -109,7 +124,7 @@ def main() -> None:
         if stimulus is None:
             return
         stimulus_id, kind = int(stimulus["stimulus_id"]), str(stimulus["kind"])
-        first, last, _ = data.time_range(db, stimulus_id)
+        first, last = data.local_time_range(db, stimulus_id)
         by_clock = kind != "ad" and first is not None
         srcs = data.sources(db, stimulus_id)
         source_names = dict(
@@ -119,27 +134,37 @@ def main() -> None:
             "Source / camera",
             [None, *source_names],
             format_func=lambda i: "All sources" if i is None else source_names[i],
-            key=f"timeline_source_{stimulus_id}",
+            key=SOURCE_KEY,
+            bind=URL,
         )
+        zones = data.source_zones(db, stimulus_id)
+        in_view = _zone_text(zones, source)
+        time_title, zone = axis_title(in_view), zone_label(in_view)
         buckets = CLOCK_BUCKETS if by_clock else OFFSET_BUCKETS
+        if st.session_state.get(BUCKET_KEY) not in buckets:
+            st.session_state.pop(BUCKET_KEY, None)
         bucket = top[2].selectbox(
             "Bucket size",
             buckets,
             index=buckets.index(3600.0 if by_clock else 1.0),
             format_func=bucket_label,
-            key="timeline_bucket_clock" if by_clock else "timeline_bucket_offset",
+            key=BUCKET_KEY,
+            bind=URL,
         )
         start = end = None
         if by_clock:
             with top[3]:
-                start, end = _date_window(stimulus_id, first, last)  # type: ignore[arg-type]
+                start, end = _date_window(first, last, zone)  # type: ignore[arg-type]
         mode = st.radio(
             "Expressions as",
             list(MODES),
             format_func=MODES.__getitem__,
             horizontal=True,
-            key="timeline_mode",
+            key=MODE_KEY,
+            bind=URL,
         )
+        if by_clock and live.is_live(db, stimulus_id):
+            live.panel(db, stimulus_id, min_crowd, source, time_title)
         raw = data.series(db, stimulus_id, float(bucket), by_clock, min_crowd, source, start, end)
         if raw.empty:
             st.info("No faces were found in this selection yet.")
@@ -147,21 +172,20 @@ def main() -> None:
         view = series_view(raw, min_crowd)
         _metrics(view)
         segments = None if by_clock else data.segments(db, stimulus_id)
-        axis = "clock time" if by_clock else "seconds since the start"
-        st.plotly_chart(
-            timeline_figure(
-                view,
-                by_clock=by_clock,
-                mode=mode,
-                segments=segments,
-                title=f"{stimulus['name']}: reactions by {axis}",
-            ),
-            key="timeline_chart",
-            config={"displaylogo": False},
+        axis = "local clock time" if by_clock else "seconds since the start"
+        figure = timeline_figure(
+            with_gaps(view) if by_clock else view,
+            by_clock=by_clock,
+            mode=mode,
+            segments=segments,
+            title=f"{stimulus['name']}: reactions by {axis}",
+            clock_title=time_title,
         )
+        st.plotly_chart(figure, key="timeline_chart", config={"displaylogo": False})
         no_band = int((~view["suppressed"] & view["valence_low"].isna()).sum())
         st.caption(
             f"Grey areas: buckets with fewer than {min_crowd} people, figures withheld. "
+            + ("Lines break where there was no footage. " if by_clock else "")
             + (
                 f"{no_band} shown bucket(s) have no valence band: too few people (under two) "
                 "for an interval. "
@@ -178,9 +202,12 @@ def main() -> None:
                 data.hour_weekday(db, stimulus_id, min_crowd, source, start, end), min_crowd
             )
             st.plotly_chart(
-                hour_weekday_figure(heat), key="timeline_heatmap", config={"displaylogo": False}
+                charts.hour_weekday_heatmap(heat, zone),
+                key="timeline_heatmap",
+                config={"displaylogo": False},
             )
-        _table(view, by_clock)
+        with st.expander("Data behind the chart"):
+            show_table(view, series_spec(by_clock, time_title), key="timeline_table")
         st.page_link(
             state.PAGE_REPORTS,
             label="Download this stimulus as CSV, JSON, HTML or PDF",

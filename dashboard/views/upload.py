@@ -25,6 +25,10 @@ NEW = -1
 JOBS_KEY = "upload_jobs"
 STARTED_KEY = "upload_started"  # jobs this session uploaded
 FAILED_KEY = "upload_failed"  # their failures, kept here once removed from the store
+ENDED_KEY = "upload_ended"  # their jobs that ended and already reset the form
+FORM_KEY = "upload_form"  # bumped to give the file picker a new, empty widget
+# Typed inputs of the form: cleared with the file picker when an upload's job ends.
+_FORM_INPUTS = ("upload_campaign_name", "upload_stimulus_name", "upload_duration", "upload_keep")
 POLL_S = 1.0
 ACTIVE = ("queued", "running")
 KINDS = {"ad": "Ad (aligned to its own timeline)", "display": "Display", "product": "Product"}
@@ -187,6 +191,8 @@ def _show_job(db: str, job: pd.Series) -> None:
             icon=":material/timeline:",
         ):
             state.open_timeline(*ids)
+        if ids:
+            _timeline_link(db, job, *ids)
     else:
         st.markdown(label)
         state.show_error(
@@ -195,6 +201,41 @@ def _show_job(db: str, job: pd.Series) -> None:
                 str(job["error_message"] or "The job stopped without a message."),
             )
         )
+
+
+def _picker_key() -> str:
+    form = int(st.session_state.get(FORM_KEY, 0))
+    return "upload_file" if form == 0 else f"upload_file_{form}"
+
+
+def _reset_when_done(db: str) -> None:
+    """Once a job this session uploaded has ended, clear the form for the next file: the
+    picker (a new widget key: Streamlit cannot empty one) and the typed names."""
+    started = set(st.session_state.get(STARTED_KEY, []))
+    if not started:
+        return
+    ended: set[int] = st.session_state.setdefault(ENDED_KEY, set())
+    jobs = data.jobs(db, limit=50)
+    gone = started - set(int(i) for i in jobs["job_id"])  # failed uploads are removed
+    done = set(int(i) for i in jobs.loc[~jobs["status"].isin(ACTIVE), "job_id"]) & started
+    fresh = (done | gone) - ended
+    if fresh:
+        ended |= fresh
+        st.session_state[FORM_KEY] = st.session_state.get(FORM_KEY, 0) + 1
+        for key in _FORM_INPUTS:
+            st.session_state.pop(key, None)
+
+
+def _timeline_link(db: str, job: pd.Series, campaign_id: int, stimulus_id: int) -> None:
+    """The finished stimulus's timeline as a link with its view in the URL (shareable)."""
+    stimuli = data.stimuli(db, campaign_id)
+    kind = str(stimuli.loc[stimuli["stimulus_id"] == stimulus_id, "kind"].iloc[0])
+    st.page_link(
+        state.PAGE_TIMELINE,
+        label="Link to this timeline (to share)",
+        icon=":material/link:",
+        query_params={"campaign": str(job["campaign"]), "stimulus": f"{job['stimulus']} ({kind})"},
+    )
 
 
 def _active_ids(jobs: pd.DataFrame) -> list[int]:
@@ -271,11 +312,12 @@ def main() -> None:
     db = data.db_path()
     max_mb = get_int("EMOTION_UPLOAD_MAX_MB")
     try:
+        _reset_when_done(db)
         upload = st.file_uploader(
             f"Footage file (up to {max_mb} MB)",
             type=_video_types(),
             max_upload_size=max_mb,
-            key="upload_file",
+            key=_picker_key(),
         )
         target = _target(db)
         keep = st.checkbox(

@@ -52,3 +52,38 @@ def axis_title(zones: Iterable[str]) -> str:
     """``Time (Europe/Berlin)``, or ``Local time (...)`` when cameras are in several zones."""
     label = zone_label(zones)
     return f"Local time ({label.split(': ', 1)[1]})" if ": " in label else f"Time ({label})"
+
+
+def local_range(
+    ranges: pd.DataFrame, zones: Mapping[int, str]
+) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """(earliest first, latest last) local wall time over sources, from per-source UTC
+    ``first_ts`` / ``last_ts`` (``queries.source_time_ranges``); (None, None) when empty."""
+    if ranges.empty:
+        return None, None
+    firsts = localise(ranges, zones, "first_ts")["first_ts"]
+    lasts = localise(ranges, zones, "last_ts")["last_ts"]
+    return pd.Timestamp(firsts.min()), pd.Timestamp(lasts.max())
+
+
+def with_gaps(series: pd.DataFrame) -> pd.DataFrame:
+    """A clock series with one blank row (NaN figures and counts) after every bucket whose
+    next bucket is not adjacent: charts then break their lines over closed nights and other
+    hours without footage instead of drawing a straight line across them."""
+    if len(series) < 2:
+        return series
+    step = pd.Timedelta(seconds=float(series["bucket_s"].iloc[0]))
+    starts = pd.to_datetime(series["bucket_ts"]).reset_index(drop=True)
+    follows = starts.shift(-1) - starts > step
+    if not follows.any():
+        return series
+    blanks = series.iloc[:0].reindex(range(int(follows.sum())))
+    for column in ("stimulus_id", "source_id", "bucket_s"):
+        if column in series.columns:
+            blanks[column] = series[column].iloc[0]
+    blanks["bucket_ts"] = (starts[follows] + step).to_numpy()
+    if "suppressed" in series.columns:
+        blanks["suppressed"] = False
+    rows = pd.concat([series.reset_index(drop=True), blanks], ignore_index=True)
+    rows["bucket_ts"] = pd.to_datetime(rows["bucket_ts"])
+    return rows.sort_values("bucket_ts", kind="stable").reset_index(drop=True)

@@ -237,3 +237,12 @@ def time_range(
     ).fetchone()
     assert row is not None
     return row[0], row[1], row[2]
+
+
+def source_time_ranges(con: duckdb.DuckDBPyConnection, stimulus_id: int) -> pd.DataFrame:
+    """Per source of a stimulus: first and last face timestamp (UTC), for local ranges."""
+    return con.execute(
+        "SELECT source_id, min(ts) AS first_ts, max(ts) AS last_ts FROM face_observations "
+        "WHERE stimulus_id = ? AND ts IS NOT NULL GROUP BY source_id ORDER BY source_id",
+        [stimulus_id],
+    ).df()

@@ -19,15 +19,16 @@ DEFAULT_ZONE = "UTC"
 
 
 @functools.cache
-def _known_zones() -> frozenset[str]:
-    """IANA names zoneinfo can load offline (system tz database or the ``tzdata`` wheel)."""
-    return frozenset(zoneinfo.available_timezones()) | {DEFAULT_ZONE}
+def known_zones() -> tuple[str, ...]:
+    """IANA names zoneinfo can load offline (system tz database or the ``tzdata`` wheel),
+    sorted, for pickers."""
+    return tuple(sorted(set(zoneinfo.available_timezones()) | {DEFAULT_ZONE}))
 
 
 def check_zone(name: str) -> str:
     """``name`` stripped if it is a known IANA zone (``Europe/Berlin``), else InputError."""
     zone = (name or "").strip()
-    if zone not in _known_zones():
+    if zone not in known_zones():
         raise InputError(
             "Unknown time zone",
             f"{name!r} is not an IANA time zone name; use one like Europe/Berlin, "
