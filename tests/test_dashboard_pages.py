@@ -318,6 +318,7 @@ def test_reports_page_offers_every_download(analysed_db: Path, make_app) -> None
     assert config["share_happiness"]["type_config"]["format"] == "%.0f%%"
     order = list(at.dataframe[0].proto.column_order)
     assert "stimulus_id" not in order and "valence" in order
+    assert at.dataframe[0].proto.placeholder == "-"  # empty cells never read "None"
     labels = [b.label for b in at.get("download_button")]
     assert any(label.startswith("CSV (") for label in labels)
     assert any(label.startswith("Parquet (") for label in labels)

@@ -110,6 +110,7 @@ def main() -> None:
             hide_index=True,
             column_config=_preview_config(table),
             column_order=shown,
+            placeholder="-",  # withheld or not measured; never "None"
         )
         name = _slug(campaign, stimulus)
         st.subheader("Data")
