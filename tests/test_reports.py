@@ -3,6 +3,7 @@ pages really carry their charts (rendered with pdftoppm), and the CLI's build_re
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -313,6 +314,25 @@ def test_pdf_first_page_is_an_executive_summary(tmp_path: Path) -> None:
     body = pixels[: int(pixels.shape[0] * 0.92)]  # above the running footer
     assert np.flatnonzero((body < 235).any(axis=1))[-1] > 0.75 * pixels.shape[0]
     assert "Stimuli compared" in first  # a short table follows on the same page
+
+
+@needs_poppler
+def test_one_stimulus_pdf_fills_its_first_page_with_the_timeline(tmp_path: Path) -> None:
+    full = golden_report()
+    one = dataclasses.replace(
+        full,
+        scope="Spring ad",
+        sections=full.sections[:1],
+        summary=full.summary.iloc[:1],
+        table=full.table.iloc[:1],
+    )
+    pages = _render_pages(render_pdf(one), tmp_path)
+    first = " ".join(_pdf_text(tmp_path / "report.pdf", 1, 1).split())
+    assert "nothing to compare" in first and "Summary" in first
+    assert "Spring ad (ad)" in first  # the stimulus follows on page 1
+    _, coloured, box_h, _ = _ink(pages[0])
+    with Image.open(pages[0]) as image:
+        assert coloured > 0.01 and box_h > 0.2 * image.size[1]  # its timeline chart
 
 
 @needs_poppler

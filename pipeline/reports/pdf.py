@@ -197,7 +197,7 @@ def _executive_page(pdf: _Report, report: ReportData) -> bool:
     pdf.bullets(summary.moments)
     pdf.paragraph(
         f"Every figure is a mean over at least {report.min_crowd} people; moments are "
-        "buckets of the charts on the following pages.",
+        "buckets of the charts in this report.",
         grey=True,
     )
     if len(report.summary) > 1:
@@ -208,13 +208,38 @@ def _executive_page(pdf: _Report, report: ReportData) -> bool:
     return False
 
 
-def _section(pdf: _Report, section: StimulusSection, min_crowd: int) -> None:
-    pdf.add_page()
+def _section(pdf: _Report, section: StimulusSection, min_crowd: int, own_page: bool) -> None:
+    """A stimulus's part: heading, notes, timeline, heatmap, segments. ``own_page`` False:
+    it follows on the current page when its heading and timeline fit there (a one-stimulus
+    report then fills its first page)."""
     unit = (
         f"clock time, {section.time_zone}"
         if section.by_clock
         else "seconds since the start of the footage"
     )
+    timeline = timeline_png(
+        section.series,
+        by_clock=section.by_clock,
+        segments=section.segments,
+        title=f"Reaction timeline: {section.name}",
+        clock_title=section.clock_title,
+    )
+    with pdf.offset_rendering() as trial:
+        _section_heading(trial, section, unit, min_crowd)  # type: ignore[arg-type]
+        fits = trial.room_for(timeline)  # type: ignore[attr-defined]
+    if own_page or not fits:
+        pdf.add_page()
+    _section_heading(pdf, section, unit, min_crowd)
+    pdf.picture(timeline, f"Reaction timeline of {section.name}")
+    if section.heatmap is not None and not section.heatmap.empty:
+        pdf.picture(heatmap_png(section.heatmap), f"Valence by hour and weekday, {section.name}")
+    segments = segment_display(section.segment_summary)
+    if len(segments):
+        pdf.heading("Segments", size=12)
+        pdf.grid(segments)
+
+
+def _section_heading(pdf: _Report, section: StimulusSection, unit: str, min_crowd: int) -> None:
     pdf.heading(f"{section.name} ({section.kind})")
     pdf.paragraph(f"{unit}; {bucket_label(section.bucket_s)} buckets.", grey=True)
     if section.suppressed_buckets:
@@ -223,22 +248,6 @@ def _section(pdf: _Report, section: StimulusSection, min_crowd: int) -> None:
             f"{min_crowd} people: greyed out, figures withheld.",
             grey=True,
         )
-    pdf.picture(
-        timeline_png(
-            section.series,
-            by_clock=section.by_clock,
-            segments=section.segments,
-            title=f"Reaction timeline: {section.name}",
-            clock_title=section.clock_title,
-        ),
-        f"Reaction timeline of {section.name}",
-    )
-    if section.heatmap is not None and not section.heatmap.empty:
-        pdf.picture(heatmap_png(section.heatmap), f"Valence by hour and weekday, {section.name}")
-    segments = segment_display(section.segment_summary)
-    if len(segments):
-        pdf.heading("Segments", size=12)
-        pdf.grid(segments)
 
 
 def render_pdf(report: ReportData) -> bytes:
@@ -257,12 +266,13 @@ def render_pdf(report: ReportData) -> bytes:
         pdf.paragraph(banner)
     chart_placed = _executive_page(pdf, report)
     table = display_table(report.table)
+    title = "Stimuli compared" if len(report.table) > 1 else "Summary"
     with pdf.offset_rendering() as trial:  # a short table still fits under the summary
-        trial.heading("Stimuli compared", size=14)
+        trial.heading(title, size=14)
         trial.grid(table)
     if trial.page_break_triggered:
         pdf.add_page()
-    pdf.heading("Stimuli compared", size=14)
+    pdf.heading(title, size=14)
     pdf.grid(table)
     if len(report.summary) > 1 and not chart_placed:
         pdf.picture(compare_png(report.summary), "Valence index per stimulus")
@@ -273,8 +283,8 @@ def render_pdf(report: ReportData) -> bytes:
         pdf.grid(verdict_display(report.verdicts, compared_only=True))
         if not_compared(report.verdicts):
             pdf.paragraph(not_compared(report.verdicts), grey=True)
-    for section in report.sections:
-        _section(pdf, section, report.min_crowd)
+    for i, section in enumerate(report.sections):
+        _section(pdf, section, report.min_crowd, own_page=i > 0 or len(report.sections) > 1)
     pdf.add_page()
     pdf.heading("Methodology")
     for line in methodology(report.model):
