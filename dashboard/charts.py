@@ -134,7 +134,10 @@ def audience_figure(
         shared_xaxes=True,
         row_heights=[0.45, 0.55],
         vertical_spacing=0.08,
-        subplot_titles=("People per bucket", "Valence index (withheld buckets left out)"),
+        subplot_titles=(
+            "People per bucket",
+            "Valence index (buckets with too few people left out)",
+        ),
     )
     for i, (name, series) in enumerate(panels):
         if series.empty:
@@ -142,7 +145,7 @@ def audience_figure(
         colour = STIMULUS_COLOURS[i % len(STIMULUS_COLOURS)]
         x = series["bucket_ts"] if by_clock else series["bucket_offset_s"].astype(float)
         shown = ~series["suppressed"].astype(bool)
-        people = series["people"].astype(float).where(shown)
+        people = series["people"].astype(float)  # counts stay: they explain a withheld gap
         valence = series["valence"].astype(float).where(shown)
         label = _plain(name)
         for row, values, fmt in ((1, people, "%{y:.0f} people"), (2, valence, "%{y:+.2f}")):

@@ -26,15 +26,17 @@ def is_live(db: str, stimulus_id: int) -> bool:
     return bool(data.live_jobs(db, stimulus_id))
 
 
-def panel(db: str, stimulus_id: int, min_crowd: int, source: int | None, time_title: str) -> None:
+def panel(
+    db: str, stimulus_id: int, min_crowd: int, source: int | None, time_title: str, name: str
+) -> None:
     with st.container(border=True, key="live_panel"):
         st.subheader("Live: the last hour", anchor=False)
-        _refreshing(db, stimulus_id, min_crowd, source, time_title)
+        _refreshing(db, stimulus_id, min_crowd, source, time_title, name)
 
 
 @st.fragment(run_every=LIVE_REFRESH_S)
 def _refreshing(
-    db: str, stimulus_id: int, min_crowd: int, source: int | None, time_title: str
+    db: str, stimulus_id: int, min_crowd: int, source: int | None, time_title: str, name: str
 ) -> None:
     _, newest = data.local_time_range(db, stimulus_id, ttl_cached=False)
     if newest is None:
@@ -55,11 +57,11 @@ def _refreshing(
         return
     view = with_gaps(series_view(raw, min_crowd))
     st.plotly_chart(
-        charts.audience_figure([("people", view)], by_clock=True, axis_title=time_title, title=""),
+        charts.audience_figure([(name, view)], by_clock=True, axis_title=time_title, title=""),
         key="live_chart",
         config={"displaylogo": False},
     )
     st.caption(
-        f"Refreshes every {LIVE_REFRESH_S} s in 5-minute buckets; buckets with fewer than "
-        f"{min_crowd} people are left out."
+        f"Refreshes every {LIVE_REFRESH_S} s in 5-minute buckets; valence is left out where "
+        f"fewer than {min_crowd} people were there."
     )

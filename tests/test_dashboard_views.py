@@ -288,3 +288,33 @@ def test_live_view_shows_the_newest_data_in_local_time(app, demo_db: Path) -> No
 def test_no_live_view_without_a_running_camera(app) -> None:
     at = app(TIMELINE, stimulus=f"{WINDOW} (display)")
     assert not [m for m in at.metric if m.label.startswith("Newest data")]
+
+
+def test_manage_page_sets_the_campaign_and_camera_time_zones(app, demo_db: Path) -> None:
+    at = app("views/manage.py")
+    (campaign_id,) = _campaign_ids(demo_db)
+    at.selectbox(key=f"manage_campaign_zone_{campaign_id}").set_value("America/New_York")
+    at.button(key="manage_campaign_zone_save").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    window = _ids(demo_db)[WINDOW]
+    at.selectbox(key=f"manage_stimulus_{campaign_id}").set_value(window).run()
+    with connect(demo_db, read_only=True) as con:
+        source_id = zones.source_settings(con, window)[0][0]
+    at.selectbox(key=f"manage_source_zone_{source_id}").set_value("Europe/Berlin")
+    at.button(key="manage_source_zone_save").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    with connect(demo_db, read_only=True) as con:
+        assert zones.campaign_zone(con, campaign_id) == "America/New_York"
+        assert zones.source_zones(con, window) == {source_id: "Europe/Berlin"}
+        ad = _ids(demo_db)["Ad A: family picnic"]
+        assert set(zones.source_zones(con, ad).values()) == {"America/New_York"}
+    picker = at.selectbox(key=f"manage_source_zone_{source_id}")
+    assert (
+        picker.value == "Europe/Berlin"
+        and picker.options[0] == "Campaign default (America/New_York)"
+    )
+    picker.select_index(0)  # back to the campaign's zone
+    at.button(key="manage_source_zone_save").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    with connect(demo_db, read_only=True) as con:
+        assert zones.source_zones(con, window) == {source_id: "America/New_York"}

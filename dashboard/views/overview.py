@@ -103,8 +103,8 @@ def _over_time(campaign_id: int, min_crowd: int, db: str) -> None:
             config={"displaylogo": False},
         )
     st.caption(
-        f"Buckets with fewer than {min_crowd} people are left out; lines break where there "
-        "was no footage."
+        f"Valence is left out for buckets with fewer than {min_crowd} people (their head "
+        "count stays); lines break where there was no footage."
     )
 
 
