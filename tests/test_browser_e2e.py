@@ -8,19 +8,13 @@ the new stimulus's timeline. The screenshot goes to tests/artifacts/ and its pat
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from pipeline.settings import PROJECT_ROOT
+from tests.dashboard_server import serve_dashboard
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -43,58 +37,12 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_healthy(url: str, server: subprocess.Popen, log: Path, timeout_s: float = 90) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"streamlit exited early:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"streamlit did not start:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture()
 def dashboard_url(writable_db: Path, tmp_path: Path) -> Iterator[str]:
     """The dashboard served on a free port over a private copy of the fixture database."""
-    port = _free_port()
-    log = tmp_path / "streamlit.log"
-    env = {
-        **os.environ,
-        "EMOTION_DB_PATH": str(writable_db),
-        "EMOTION_UPLOAD_DIR": str(tmp_path / "uploads"),
-        # The uploaded clip shows 2 people: a crowd of 2 lets its timeline be drawn.
-        "EMOTION_MIN_CROWD": "2",
-    }
-    command = [
-        sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
-        "--server.headless", "true", "--server.port", str(port),
-        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-    ]  # fmt: skip
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, server, log)
+    # The uploaded clip shows 2 people: a crowd of 2 lets its timeline be drawn.
+    with serve_dashboard(writable_db, tmp_path, EMOTION_MIN_CROWD="2") as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=15)
 
 
 def test_upload_footage_and_see_its_timeline_in_chromium(

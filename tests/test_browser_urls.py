@@ -7,17 +7,14 @@ chart; a link with nonsense in it opens the defaults without an error.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pipeline.demo import build_demo
-from pipeline.settings import PROJECT_ROOT
-from tests.test_browser_e2e import CHROMIUM, CHROMIUM_ARGS, _free_port, _wait_healthy
+from tests.dashboard_server import serve_dashboard
+from tests.test_browser_e2e import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [
     pytest.mark.browser,
@@ -29,25 +26,8 @@ pytestmark = [
 def demo_url(tmp_path: Path) -> Iterator[str]:
     db = tmp_path / "reactions.duckdb"
     build_demo(db)
-    port = _free_port()
-    log = tmp_path / "streamlit.log"
-    env = {**os.environ, "EMOTION_DB_PATH": str(db), "EMOTION_UPLOAD_DIR": str(tmp_path / "up")}
-    command = [
-        sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
-        "--server.headless", "true", "--server.port", str(port),
-        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-    ]  # fmt: skip
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, server, log)
+    with serve_dashboard(db, tmp_path) as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
 
 
 def test_a_timeline_link_reopens_the_same_view(demo_url: str) -> None:

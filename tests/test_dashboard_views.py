@@ -6,7 +6,6 @@ widgets by key; figures are checked against the same database read through the p
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import os
@@ -26,6 +25,7 @@ from pipeline.settings import PROJECT_ROOT
 from pipeline.store import catalog, jobs, zones
 from pipeline.store.database import connect
 from tests.audience_rows import Person, write_people
+from tests.test_dashboard_pages import _chart, _values
 
 APP = PROJECT_ROOT / "dashboard" / "app.py"
 TIMELINE = "views/timeline.py"
@@ -64,20 +64,6 @@ def _ids(db: Path) -> dict[str, int]:
     with connect(db, read_only=True) as con:
         campaign = catalog.get_campaign(con, DEMO_CAMPAIGN)
         return {s.name: s.stimulus_id for s in catalog.list_stimuli(con, campaign)}
-
-
-def _chart(at: AppTest, key: str) -> dict:
-    for element in at.get("plotly_chart"):
-        if element.key == key:
-            return json.loads(element.proto.spec)
-    raise AssertionError(f"no chart {key!r} in {[e.key for e in at.get('plotly_chart')]}")
-
-
-def _values(encoded: object) -> list:
-    if isinstance(encoded, dict) and "bdata" in encoded:
-        array = np.frombuffer(base64.b64decode(encoded["bdata"]), dtype=encoded["dtype"])
-        return [None if isinstance(v, float) and np.isnan(v) else v for v in array.tolist()]
-    return list(encoded)  # type: ignore[call-overload]
 
 
 def _url_value(at: AppTest, key: str) -> str | list[str]:
