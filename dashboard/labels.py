@@ -77,6 +77,21 @@ JOBS: dict[str, Col] = {
 }
 
 
+def verdict_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """Verdict rows with each difference and its interval written in its metric's unit, as
+    in the sentence ("+37 pts", "+1.2 s", "+0.42"), instead of one format for all metrics."""
+    from pipeline.audience.verdicts import METRICS
+
+    units = {m.label: m for m in METRICS}
+    out = table.copy()
+    for column in ("difference", "low", "high"):
+        out[column] = [
+            MISSING if pd.isna(v) or m not in units else units[m].fmt(float(v))
+            for v, m in zip(table[column], table["metric"], strict=True)
+        ]
+    return out
+
+
 def series_spec(by_clock: bool, time_title: str = "Time (UTC)") -> dict[str, Col]:
     """A series table: bucket start (local time of the cameras, or seconds), counts,
     valence with its band, looking and the share of faces per dominant expression."""
@@ -98,6 +113,8 @@ def series_spec(by_clock: bool, time_title: str = "Time (UTC)") -> dict[str, Col
 def _text(value: object, col: Col) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):  # type: ignore[call-overload]
         return MISSING
+    if isinstance(value, str):
+        return value  # already written for people (e.g. a verdict's "+37 pts")
     if isinstance(value, bool):
         return "yes" if value else ""
     if isinstance(value, pd.Timestamp):

@@ -221,6 +221,11 @@ def test_overview_charts_audience_and_valence_and_leads_with_verdicts(app, demo_
     assert table.value["verdict"].str.contains("Ad A: family picnic").any()
     compare = app("views/compare.py")
     assert next(c.key for c in compare.get("plotly_chart")) == "compare_verdict_chart"
+    rows = compare.dataframe[0].value.set_index("metric")
+    # Each difference in its metric's unit, as its sentence says it.
+    assert rows.loc["valence index", "difference"].iloc[0].startswith(("+0.", "-0."))
+    assert rows.loc["happiness share", "difference"].iloc[0].endswith(" pts")
+    assert rows.loc["dwell", "difference"].iloc[0].endswith(" s")
 
 
 @pytest.mark.parametrize(
