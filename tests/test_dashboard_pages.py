@@ -345,8 +345,10 @@ def test_about_page_model_card_and_printable_notice(analysed_db: Path, make_app)
     assert _metric(at, "Calibration error (ECE)") == f"{raw['validation']['ece']:.3f}"
     recall = _frame(at)
     assert dict(zip(recall["expression"], recall["recall"], strict=True)) == pytest.approx(
-        raw["validation"]["per_class_recall"]
+        {k: 100 * v for k, v in raw["validation"]["per_class_recall"].items()}  # percent
     )
+    config = json.loads(at.dataframe[0].proto.columns)
+    assert config["expression"]["label"] == "Expression"
     at.text_input(key="notice_contact").input("Shop 4, privacy@shop.example").run()
     notice = next(m.value for m in at.markdown if m.value.startswith("NOTICE"))
     assert "after 30 days" in notice and "privacy@shop.example" in notice

@@ -42,7 +42,7 @@ def _model() -> None:
     recall = pd.DataFrame(
         {
             "expression": list(facts.per_class_recall),
-            "recall": list(facts.per_class_recall.values()),
+            "recall": [100 * v for v in facts.per_class_recall.values()],
         }
     )
     st.dataframe(
@@ -50,9 +50,10 @@ def _model() -> None:
         key="about_recall",
         hide_index=True,
         column_config={
+            "expression": "Expression",
             "recall": st.column_config.ProgressColumn(
-                "Recall on validation faces", min_value=0.0, max_value=1.0, format="percent"
-            )
+                "Recall on validation faces", min_value=0.0, max_value=100.0, format="%.0f%%"
+            ),
         },
     )
     card = model_card_markdown()
