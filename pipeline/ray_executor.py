@@ -21,6 +21,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import socket
 import time
 from collections import Counter, deque
 from collections.abc import Iterator
@@ -182,6 +183,27 @@ def _token_auth_like_ray_start() -> None:
         os.environ["RAY_AUTH_MODE"] = "token"
 
 
+def _check_reachable(address: str) -> None:
+    """A HOST:PORT that nothing answers on fails here, at once: ray.init would retry it for
+    minutes, printing a warning every few seconds."""
+    host, _, port = address.rpartition(":")
+    if address == "auto":
+        return  # Ray's own lookup of the cluster this machine belongs to
+    if not host or not port.isdigit() or "://" in address:
+        raise InputError(
+            "Invalid Ray address",
+            f"{address!r} is not HOST:PORT (what ray start --head prints, e.g. 10.0.0.1:6379).",
+        )
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as error:
+        raise InputError(
+            "Ray not reachable",
+            f"nothing answers at {address} ({error.strerror or error}); start the cluster "
+            "with ray start --head, or leave --ray-address out to run on this machine.",
+        ) from error
+
+
 @contextlib.contextmanager
 def ray_session(address: str | None, num_cpus: int | None) -> Iterator[Any]:
     """Join the cluster at ``address``, or start a Ray on this machine with ``num_cpus``
@@ -195,6 +217,8 @@ def ray_session(address: str | None, num_cpus: int | None) -> Iterator[Any]:
         "log_to_driver": False,
         "include_dashboard": False,
     }
+    if address:
+        _check_reachable(address)
     try:
         if address:
             ray.init(address=address, **options)

@@ -274,3 +274,24 @@ def test_without_ray_installed_the_ray_executor_is_one_line_and_stores_nothing(
     ]
     with connect(db, read_only=True) as con:
         assert con.execute("SELECT count(*) FROM ingest_jobs").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("address", "line"),
+    [
+        ("127.0.0.1:1", "error: Ray not reachable: nothing answers at 127.0.0.1:1"),
+        ("ray://head:10001", "error: Invalid Ray address: 'ray://head:10001' is not HOST:PORT"),
+    ],
+)
+def test_a_bad_ray_address_is_one_line_and_stores_nothing(
+    address: str, line: str, ad_clip, tmp_path: Path
+) -> None:
+    pytest.importorskip("ray", reason="needs requirements-ray.txt")
+    db = _new_db(tmp_path / "none.duckdb")
+    args = ("--executor", "ray", "--ray-address", address, "--db", str(db))
+    done = _pipeline("ingest", str(ad_clip.path), *INGEST, *args)
+    assert done.returncode == 2
+    (said,) = done.stderr.strip().splitlines()
+    assert said.startswith(line)
+    with connect(db, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM ingest_jobs").fetchone()[0] == 0
