@@ -165,6 +165,14 @@ def test_clock_axes_say_the_camera_zone_and_read_local_hours(app, demo_db: Path)
     hours = heat["data"][1]["x"]
     assert hours == [f"{h:02d}:00" for h in hour_window(local)]
     assert set(hours) == {f"{h:02d}:00" for h in local} and len(hours) < 24
+    compare = app("views/compare.py")
+    layout = _chart(compare, "compare_multiples")["layout"]
+    axes = [v for k, v in layout.items() if k.startswith("xaxis")]
+    titles = [a["title"]["text"] for a in axes if "title" in a]
+    assert sorted(titles) == ["Seconds since the start"] * 3 + ["Time (Asia/Tokyo)"]
+    overview = app()
+    clock = _chart(overview, "overview_clock_chart")["layout"]
+    assert clock["xaxis2"]["title"]["text"] == "Time (Asia/Tokyo)"
 
 
 def test_lines_break_over_closed_nights(demo_db: Path) -> None:

@@ -13,7 +13,7 @@ import streamlit as st
 
 from dashboard import charts, data, state
 from dashboard.labels import STIMULUS, VERDICT, show_table, verdict_rows
-from pipeline.audience.clock import with_gaps
+from pipeline.audience.clock import axis_title, with_gaps
 from pipeline.errors import ReactionError
 from pipeline.exports import DEFAULT_BUCKET_S
 from pipeline.reports.charts import compare_figure, small_multiples_figure
@@ -109,7 +109,7 @@ def main() -> None:
             key="compare_bars",
             config={"displaylogo": False},
         )
-        panels = []
+        panels, x_titles = [], []
         for row in safe.itertuples(index=False):
             first, _, _ = data.time_range(db, int(row.stimulus_id))
             by_clock = row.kind != "ad" and first is not None
@@ -118,9 +118,14 @@ def main() -> None:
             view = series_view(raw, min_crowd) if not raw.empty else raw.assign(suppressed=[])
             view = with_gaps(view) if by_clock else view
             panels.append((str(row.name), by_clock, view))
-        st.plotly_chart(
-            small_multiples_figure(panels), key="compare_multiples", config={"displaylogo": False}
-        )
+            zones = data.source_zones(db, int(row.stimulus_id)).values()
+            x_titles.append(axis_title(zones) if by_clock else "Seconds since the start")
+        multiples = small_multiples_figure(panels)
+        columns = max(1, min(3, len(panels)))
+        for i, text in enumerate(x_titles):  # every clock axis names its cameras' zone
+            multiples.update_xaxes(title_text=text, row=i // columns + 1, col=i % columns + 1)
+        multiples.update_layout(margin={"b": 60})
+        st.plotly_chart(multiples, key="compare_multiples", config={"displaylogo": False})
         show_table(stimulus_table(picked, min_crowd), STIMULUS, key="compare_table")
         hidden = safe[safe["suppressed"]]
         if len(hidden):
