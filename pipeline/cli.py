@@ -185,7 +185,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
             f"{s.input_name}: {s.status}"
             + (
                 f" (job {s.job_id}: {s.frames} frames, {s.faces} faces, {s.tracks} viewers, "
-                f"{s.frames_per_s:.1f} frames/s)"
+                f"{s.frames_per_s:.1f} frames/s{'; ' + s.message if s.message else ''})"
                 if s.status == "done"
                 else f" ({s.message})"
             )

@@ -90,6 +90,7 @@ class _File:
     parts: list[FaceRows | None]
     started: float | None = None
     failed: bool = False
+    retried: int = 0
 
     @property
     def complete(self) -> bool:
@@ -153,7 +154,9 @@ class _Pool:
         return None
 
 
-def _import_ray() -> Any:
+def _import_ray(address: str | None = None) -> Any:
+    if address:
+        _token_auth_like_ray_start()  # before ray is first imported: it reads the mode then
     try:
         import ray
     except ImportError as error:
@@ -207,10 +210,8 @@ def _check_reachable(address: str) -> None:
 @contextlib.contextmanager
 def ray_session(address: str | None, num_cpus: int | None) -> Iterator[Any]:
     """Join the cluster at ``address``, or start a Ray on this machine with ``num_cpus``
-    CPUs (default: all of them) that ends with the command."""
-    if address:
-        _token_auth_like_ray_start()  # before ray is first imported: it reads the mode then
-    ray = _import_ray()
+    CPUs (default: all it may use) that ends with the command."""
+    ray = _import_ray(address)
     options: dict[str, Any] = {
         "runtime_env": _runtime_env(),
         "logging_level": logging.WARNING,
@@ -223,7 +224,7 @@ def ray_session(address: str | None, num_cpus: int | None) -> Iterator[Any]:
         if address:
             ray.init(address=address, **options)
         else:
-            ray.init(num_cpus=num_cpus or os.cpu_count() or 1, **options)
+            ray.init(num_cpus=num_cpus, **options)  # None: Ray counts them (cgroups too)
     except (ConnectionError, RuntimeError, ValueError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         where = f"the Ray cluster at {address}" if address else "a local Ray"
@@ -255,9 +256,7 @@ def ingest_ray(
     ``actors``: how many analyse at once (default: one per CPU of the cluster). Paths are
     made absolute: workers on other machines open them at the same path.
     """
-    if address:
-        _token_auth_like_ray_start()  # before ray is first imported: it reads the mode then
-    ray = _import_ray()  # before claiming anything: a missing extra must store nothing
+    ray = _import_ray(address)  # before claiming anything: a missing extra stores nothing
     paths = [Path(p).resolve() for p in paths]
     with ray_session(address, num_cpus):
         summaries, specs = prepare_jobs(kind, paths, targets, params, db_path, force, start_time)
@@ -324,6 +323,7 @@ def _run(
                 # one takes its place and the part is tried again.
                 pool.replace(actor)
                 if done.attempt < attempts and not file.failed:
+                    file.retried += 1
                     queue.appendleft(replace(done, attempt=done.attempt + 1))
                     continue
                 part = _lost(done.attempt)
@@ -345,9 +345,16 @@ def _run(
                 result = assemble_job(file.spec, file.parts)  # type: ignore[arg-type]
                 file.parts = []  # the rows live in ``result`` until it is committed
                 seconds = time.perf_counter() - (file.started or time.perf_counter())
-                settle(file, commit_summary(file.spec, result, seconds, db_path))
+                summary = commit_summary(file.spec, result, seconds, db_path)
+                if file.retried and summary.status == "done":
+                    summary = replace(summary, message=_retried(file.retried))
+                settle(file, summary)
     finally:
         bar.close()
+
+
+def _retried(chunks: int) -> str:
+    return f"{chunks} chunk(s) analysed again after their Ray worker was lost"
 
 
 def _lost(attempts: int) -> ReactionError:
