@@ -20,11 +20,13 @@ from pipeline.assemble import FaceRows, JobResult, assemble
 from pipeline.emotion.classifier import ExpressionClassifier
 from pipeline.emotion.labels import LABELS
 from pipeline.emotion.preprocess import to_gray_square
-from pipeline.faces import FaceFinder, crop_with_margin
+from pipeline.faces import FaceFinder
 from pipeline.sources.frames import SampledFrame
 from pipeline.vision.follow import DETECTED, Detections, Sighting, follow
 from pipeline.vision.pose import HeadPose, LookingCone, estimate_pose
 
+# Whether faces with landmarks are aligned by default (EMOTION_ALIGN_FACES; see the README).
+ALIGN_FACES_DEFAULT = False
 # Faces below this side (px) are scored but flagged: the model sees them upscaled.
 SMALL_FACE_PX = 64
 # A head turned further than this (degrees of yaw) is flagged as a profile.
@@ -57,9 +59,15 @@ class AnalysisParams:
     look_pitch_deg: float = 25.0
     yaw_offset_deg: float = 0.0
     pitch_offset_deg: float = 0.0
+    # Faces with landmarks are scored eyes-level in FER+ framing (pipeline/emotion/align.py).
+    align_faces: bool = ALIGN_FACES_DEFAULT
 
     def digest(self, model_version: str) -> str:
-        payload = json.dumps({**asdict(self), "model": model_version}, sort_keys=True)
+        fields = asdict(self)
+        # Left out when off, so jobs keyed before the field existed (unaligned) keep their key.
+        if not fields["align_faces"]:
+            del fields["align_faces"]
+        payload = json.dumps({**fields, "model": model_version}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     def as_json(self) -> str:
@@ -95,6 +103,7 @@ def params_from_settings(bucket_s: float, **overrides: object) -> AnalysisParams
         "detect_every": get_int("EMOTION_DETECT_EVERY"),
         "look_yaw_deg": get_float("EMOTION_LOOK_YAW_DEG"),
         "look_pitch_deg": get_float("EMOTION_LOOK_PITCH_DEG"),
+        "align_faces": bool(get_int("EMOTION_ALIGN_FACES")),
         "bucket_s": bucket_s,
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
@@ -198,14 +207,16 @@ class FramePass:
             pose = None
             if face.landmarks is not None:
                 pose = estimate_pose(face.landmarks, frame.image.shape)
-            sightings.append(Sighting(face.box, face.confidence, face.eyes_found, pose, DETECTED))
+            sightings.append(
+                Sighting(face.box, face.confidence, face.eyes_found, pose, DETECTED, face.landmarks)
+            )
         return Detections(frame.offset_s, sightings)
 
     def _emit(self, frame: SampledFrame, sightings: list[Sighting]) -> None:
         scored = 0
         for sighting in sightings:
-            crop = crop_with_margin(
-                frame.image, self.finder.crop_box(sighting.box), self.params.margin
+            crop = self.finder.face_crop(
+                frame.image, sighting.box, sighting.landmarks, align=self.params.align_faces
             )
             if crop.size == 0:
                 continue

@@ -107,6 +107,7 @@ class FaceFinder:
         align: bool = False,
         min_face_px: int = 0,
         threads: int = 1,
+        align_faces: bool = False,
     ) -> None:
         if detector not in OFFLINE_DETECTORS:
             raise InputError(
@@ -125,6 +126,8 @@ class FaceFinder:
         self.margin = margin
         self.align = align
         self.min_face_px = min_face_px
+        # Crops of faces with landmarks: eyes levelled, FER+ framing (pipeline/emotion/align.py).
+        self.align_faces = align_faces
 
     @property
     def gives_landmarks(self) -> bool:
@@ -157,15 +160,33 @@ class FaceFinder:
             # faces that Haar's square box of the same head keeps).
             if self.face_side(box) < self.min_face_px:
                 continue
+            landmarks = _landmarks(area, 1.0 / scale) if self.gives_landmarks else None
             # A copy, not a view: a view would keep the whole frame alive while the crop waits
             # for its batch (64 crops could pin ~30 full 720p frames).
-            crop = crop_with_margin(frame, self.crop_box(box), self.margin).copy()
+            crop = self.face_crop(frame, box, landmarks).copy()
             if crop.size == 0:
                 continue
             eyes = sum(e is not None for e in (area.left_eye, area.right_eye))
-            landmarks = _landmarks(area, 1.0 / scale) if self.gives_landmarks else None
             faces.append(DetectedFace(*box, float(region.confidence or 0.0), crop, eyes, landmarks))
         return suppress_overlaps(faces)
+
+    def face_crop(
+        self,
+        frame: np.ndarray,
+        box: tuple[int, int, int, int],
+        landmarks: np.ndarray | None,
+        align: bool | None = None,
+    ) -> np.ndarray:
+        """What the expression model scores for a face: aligned from its landmarks when
+        alignment is on (``align``, default this finder's ``align_faces``) and it has them,
+        else the crop box with the margin (a view of ``frame``)."""
+        if (self.align_faces if align is None else align) and landmarks is not None:
+            from pipeline.emotion.align import aligned_crop
+
+            crop = aligned_crop(frame, landmarks, self.margin)
+            if crop is not None:
+                return crop
+        return crop_with_margin(frame, self.crop_box(box), self.margin)
 
     def face_side(self, box: tuple[int, int, int, int]) -> int:
         """Face size in pixels: the shorter side of the region the expression model sees."""

@@ -110,6 +110,14 @@ SETTINGS: tuple[Setting, ...] = (
         high=2,
     ),
     Setting(
+        "EMOTION_ALIGN_FACES",
+        "0",
+        "1: faces with the detector's five landmarks (CenterFace) are rotated so the eyes are "
+        "level and cropped with FER+'s framing before scoring; 0: the box crop.",
+        low=0,
+        high=1,
+    ),
+    Setting(
         "EMOTION_DROP_FLAGS",
         "",
         "Quality gate: faces with any of these flags (small, blurred, profile) are not scored.",
@@ -205,6 +213,7 @@ def get_setting(name: str) -> str:
 # Numeric settings read as whole numbers (get_int); every other setting whose default is a
 # number is read as a float.
 _WHOLE = {
+    "EMOTION_ALIGN_FACES",
     "EMOTION_API_MAX_IMAGE_MB",
     "EMOTION_API_MIN_FACE_PX",
     "EMOTION_API_RATE_PER_MIN",

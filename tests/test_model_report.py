@@ -105,3 +105,17 @@ def test_card_reports_intervals_precision_confusion_and_fold() -> None:
     assert f"{manifest['holdout']['faces']} faces" in card
     if manifest["training"]["holdout_in_training"]:
         assert "trained on these faces" in card
+
+
+def test_card_shows_the_alignment_comparison_it_was_given() -> None:
+    models = PROJECT_ROOT / "pipeline" / "models"
+    manifest = json.loads((models / "emotion.json").read_text())
+    card = (models / "MODEL_CARD.md").read_text()
+    alignment = manifest.get("alignment")
+    if alignment is None:
+        assert "Face alignment" not in card
+        return
+    for row in alignment["planted"].values():
+        assert f"{row['box_accuracy']:.1%} | {row['aligned_accuracy']:.1%}" in card
+    for face in alignment["changed"]:
+        assert f"| {face['photo']} | {face['box_top']} ({face['box_p']:.2f})" in card

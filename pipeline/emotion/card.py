@@ -139,6 +139,55 @@ def _holdout_section(manifest: dict[str, Any]) -> str:
     )
 
 
+def _alignment_section(manifest: dict[str, Any]) -> str:
+    """Aligned vs box crops (benchmarks/face_alignment.py --card writes the numbers)."""
+    found = manifest.get("alignment")
+    if not found:
+        return ""
+    planted = [
+        f"| FER+ validation faces in frames, {name} | {r['faces']} | {r['box_accuracy']:.1%} "
+        f"| {r['aligned_accuracy']:.1%} | {r['only_aligned_right']} / {r['only_box_right']} |"
+        for name, r in found["planted"].items()
+    ]
+    photos = found["real_photos"]
+    changed = [
+        f"| {r['photo']} | {r['box_top']} ({r['box_p']:.2f}) "
+        f"| {r['aligned_top']} ({r['aligned_p']:.2f}) |"
+        for r in found["changed"]
+    ]
+    counts = ", ".join(
+        f"{name} {photos['top_counts']['box'][name]} / {photos['top_counts']['aligned'][name]}"
+        for name in manifest["labels"]
+        if photos["top_counts"]["box"][name] or photos["top_counts"]["aligned"][name]
+    )
+    return "\n".join(
+        [
+            "**Face alignment** (CenterFace's five landmarks: eyes levelled, FER+ framing; "
+            "box: the FER+-like square of the detector's box; benchmarks/face_alignment.py). "
+            "Same detections, scored both ways:",
+            "",
+            "| faces | n | box crop accuracy | aligned accuracy | only aligned right / only box "
+            "right |",
+            "|---|---|---|---|---|",
+            *planted,
+            "",
+            f"Real photos (../shared/datasets/real-photos, no expression labels; {photos['faces']} "
+            "faces: the main face of each portrait and the selfie's): the top expression is the "
+            f"same both ways for {photos['same_top_expression']} of {photos['faces']}; top "
+            f"expression box / aligned: {counts}. Turning each portrait by "
+            f"+-{photos['tilt_deg']:g} degrees keeps the upright answer for "
+            f"{photos['kept_when_turned']['box']} of {photos['turned_photos']} turned photos with "
+            f"box crops, {photos['kept_when_turned']['aligned']} with aligned crops. Faces whose "
+            "answer changes:",
+            "",
+            "| photo | box crop | aligned crop |",
+            "|---|---|---|",
+            *changed,
+            "",
+        ]
+    )
+
+
 def render_model_card(manifest: dict[str, Any]) -> str:
     """Short human-readable card; the dashboard's About page shows the same facts."""
     validation = manifest["validation"]
@@ -177,6 +226,7 @@ project. Validation holds few contempt and disgust faces: read their recall with
 {_validation_tables(manifest)}
 
 {_holdout_section(manifest)}
+{_alignment_section(manifest)}
 **Limits.** FER2013 faces are web images, mostly frontal, with skewed classes (contempt and
 disgust are rare: their recall is the least reliable). Accuracy across age, gender and skin tone
 has not been measured, because FER+ carries no such labels; do not use scores about a single

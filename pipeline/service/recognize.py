@@ -40,6 +40,7 @@ class Recognizer:
             margin=get_float("EMOTION_FACE_MARGIN"),
             min_face_px=get_int("EMOTION_API_MIN_FACE_PX"),
             threads=get_int("EMOTION_THREADS"),
+            align_faces=bool(get_int("EMOTION_ALIGN_FACES")),
         )
         self.classifier = classifier or shared_classifier()
         # DeepFace builds its detector lazily in a module-level cache; the first call is made

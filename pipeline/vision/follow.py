@@ -10,7 +10,9 @@ each frame's own pixels, inside the followed box. Every row says which it is ("d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from pipeline.tracking import Box, pair_boxes
 from pipeline.vision.pose import HeadPose
@@ -27,6 +29,8 @@ class Sighting:
     eyes_found: int
     pose: HeadPose | None
     source: str
+    # (5, 2) picture-order landmarks in frame pixels (DetectedFace.landmarks), or None.
+    landmarks: np.ndarray | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,7 @@ def follow(before: Detections | None, after: Detections | None, offset_s: float)
 
 
 def _as(face: Sighting, source: str) -> Sighting:
-    return Sighting(face.box, face.confidence, face.eyes_found, face.pose, source)
+    return Sighting(face.box, face.confidence, face.eyes_found, face.pose, source, face.landmarks)
 
 
 def _blend(a: Sighting, b: Sighting, w: float) -> Sighting:
@@ -75,10 +79,15 @@ def _blend(a: Sighting, b: Sighting, w: float) -> Sighting:
         )
     elif a.pose is not None or b.pose is not None:
         pose = a.pose if w <= 0.5 else b.pose
+    # Landmarks move with the face, as the box does.
+    landmarks = None
+    if a.landmarks is not None and b.landmarks is not None:
+        landmarks = a.landmarks + (b.landmarks - a.landmarks) * np.float32(w)
     return Sighting(
         box,  # type: ignore[arg-type]
         min(a.confidence, b.confidence),
         min(a.eyes_found, b.eyes_found),
         pose,
         INTERPOLATED,
+        landmarks,
     )
