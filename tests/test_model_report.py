@@ -119,3 +119,14 @@ def test_card_shows_the_alignment_comparison_it_was_given() -> None:
         assert f"{row['box_accuracy']:.1%} | {row['aligned_accuracy']:.1%}" in card
     for face in alignment["changed"]:
         assert f"| {face['photo']} | {face['box_top']} ({face['box_p']:.2f})" in card
+
+
+def test_card_says_whether_a_rare_class_adjustment_is_in_the_model() -> None:
+    models = PROJECT_ROOT / "pipeline" / "models"
+    manifest = json.loads((models / "emotion.json").read_text())
+    card = (models / "MODEL_CARD.md").read_text()
+    adjustment = manifest.get("logit_adjustment")
+    if adjustment:
+        assert f"tau {adjustment['tau']:.2f}" in card
+    else:
+        assert "No rare-expression logit adjustment" in card

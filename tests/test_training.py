@@ -43,3 +43,18 @@ def test_train_resume_and_export(ferplus_valid, tmp_path: Path) -> None:
     assert probs.shape == (5, 8)
     manifest = json.loads((tmp_path / "model" / "emotion.json").read_text())
     assert manifest["validation"]["faces"] == 3191
+    # Trained without the held-out fold (the default), so the rare-class adjustment is chosen
+    # on it and baked into the graph: the same as adding the bias to the plain model's logits.
+    import numpy as np
+
+    from pipeline.emotion.adjust import TAU_GRID, adjust_probabilities
+
+    assert manifest["training"]["holdout_in_training"] is False
+    adjustment = manifest["logit_adjustment"]
+    assert adjustment["tau"] in TAU_GRID.tolist()
+    plain = export_checkpoint(out / "best.pt", tmp_path / "plain", adjust_rare=False)
+    faces = list(ferplus_valid.images[:32])
+    bias = np.array([adjustment["bias"][name] for name in manifest["labels"]])
+    expected = adjust_probabilities(ExpressionClassifier(plain).predict_proba(faces), bias)
+    assert np.allclose(classifier.predict_proba(faces), expected, atol=1e-4)
+    assert json.loads((tmp_path / "plain" / "emotion.json").read_text())["logit_adjustment"] is None

@@ -188,6 +188,22 @@ def _alignment_section(manifest: dict[str, Any]) -> str:
     )
 
 
+def _adjustment_text(manifest: dict[str, Any]) -> str:
+    adjustment = manifest.get("logit_adjustment")
+    if not adjustment:
+        return (
+            " No rare-expression logit adjustment (pipeline/emotion/adjust.py): it is chosen on "
+            "the held-out fold, which this model saw in training."
+            if manifest["training"].get("holdout_in_training", True)
+            else " No rare-expression logit adjustment."
+        )
+    bias = ", ".join(f"{k} {v:+.2f}" for k, v in adjustment["bias"].items())
+    return (
+        f" Rare-expression logit adjustment: tau {adjustment['tau']:.2f} ({adjustment['rule']}, "
+        f"chosen on the {adjustment['chosen_on']}); logit bias {bias}."
+    )
+
+
 def render_model_card(manifest: dict[str, Any]) -> str:
     """Short human-readable card; the dashboard's About page shows the same facts."""
     validation = manifest["validation"]
@@ -216,7 +232,7 @@ temperature {manifest["temperature"]:.3f}.
 
 **Training.** {manifest["training"]["data"]}; {manifest["training"]["loss"]};
 {manifest["training"]["epochs"]} epochs ({manifest["training"]["train_minutes"]} min on 2 CPU
-cores), seed {manifest["training"]["seed"]}.
+cores), seed {manifest["training"]["seed"]}.{_adjustment_text(manifest)}
 
 **Validation** ({validation["split"]}, {validation["faces"]} faces): accuracy
 **{validation["accuracy"]:.1%}**, expected calibration error {validation["ece"]:.3f},

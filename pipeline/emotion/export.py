@@ -15,8 +15,16 @@ from pathlib import Path
 
 import torch
 
+from pipeline.emotion.adjust import (
+    TARGET_RECALL,
+    bias_by_label,
+    choose_tau,
+    prior_bias,
+    training_prior,
+)
 from pipeline.emotion.card import publish
 from pipeline.emotion.ferplus import default_dataset_dir, load_split
+from pipeline.emotion.holdout import RARE_CLASSES, holdout_mask
 from pipeline.emotion.labels import LABELS
 from pipeline.emotion.manifest import sha256_of
 from pipeline.emotion.metrics import fit_temperature
@@ -42,20 +50,55 @@ def _write_onnx(wrapper: ExportWrapper, path: Path) -> None:
     )
 
 
-def export_checkpoint(checkpoint_path: Path, out_dir: Path, data_dir: Path | None = None) -> Path:
+def _rare_adjustment(
+    net: ExpressionNet, temperature: float, folder: Path, seen_fold: bool
+) -> dict[str, object] | None:
+    """The logit adjustment chosen on the held-out fold (pipeline/emotion/adjust.py), or None
+    when the model trained on the fold (its fold probabilities are too optimistic to choose
+    by)."""
+    if seen_fold:
+        return None
+    train = load_split("train", folder)
+    fold = holdout_mask(train)
+    logits = predict_logits(net, train.images[fold], torch.device("cpu")) / temperature
+    probs = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
+    prior = training_prior(train)
+    tau, table = choose_tau(probs, train.majority_labels()[fold], prior)
+    return {
+        "tau": tau,
+        "bias": bias_by_label(prior_bias(prior, tau)),
+        "chosen_on": "held-out fold (pipeline/emotion/holdout.py), never validation",
+        "rule": f"smallest tau reaching fold recall {TARGET_RECALL} for {', '.join(RARE_CLASSES)}",
+        "fold_recall_by_tau": [{"tau": t, **recall} for t, recall in table],
+    }
+
+
+def export_checkpoint(
+    checkpoint_path: Path,
+    out_dir: Path,
+    data_dir: Path | None = None,
+    adjust_rare: bool = True,
+) -> Path:
     """Write ``emotion.onnx``, ``emotion.json`` and ``MODEL_CARD.md`` into out_dir."""
     checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
     config = checkpoint["config"]
     net = ExpressionNet(tuple(config["widths"]), config["blocks"])
     net.load_state_dict(checkpoint["model"])
     net.eval()
-    valid = load_split("valid", data_dir or default_dataset_dir())
+    folder = data_dir or default_dataset_dir()
+    valid = load_split("valid", folder)
     labels = valid.majority_labels()
     temperature = fit_temperature(predict_logits(net, valid.images, torch.device("cpu")), labels)
+    # Checkpoints made before the fold existed trained on it.
+    seen_fold = bool(config.get("holdout_in_training", True))
+    adjustment = _rare_adjustment(net, temperature, folder, seen_fold) if adjust_rare else None
+    bias = None
+    if adjustment is not None:
+        bias = torch.tensor([adjustment["bias"][name] for name in LABELS])  # type: ignore[index]
 
     out_dir.mkdir(parents=True, exist_ok=True)
     model_path = out_dir / MODEL_FILE
-    _write_onnx(ExportWrapper(net, temperature), model_path)
+    _write_onnx(ExportWrapper(net, temperature, bias=bias), model_path)
     manifest = {
         "name": "reaction-expressions",
         "version": dt.date.today().strftime("%Y.%m.%d"),
@@ -85,9 +128,9 @@ def export_checkpoint(checkpoint_path: Path, out_dir: Path, data_dir: Path | Non
             "epochs": checkpoint["state"]["epoch"],
             "train_minutes": round(checkpoint["state"]["elapsed_s"] / 60, 1),
             "seed": config["seed"],
-            # Checkpoints made before the fold existed trained on it.
-            "holdout_in_training": bool(config.get("holdout_in_training", True)),
+            "holdout_in_training": seen_fold,
         },
+        "logit_adjustment": adjustment,
         "licence": {
             "images": "FER2013 (Goodfellow et al., 2013): research use",
             "labels": "FER+ annotations (Microsoft, MIT licence)",
@@ -118,8 +161,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "models")
     parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument(
+        "--no-rare-adjustment",
+        action="store_true",
+        help="ship the calibrated model without the logit adjustment chosen on the fold",
+    )
     args = parser.parse_args(argv)
-    export_checkpoint(args.checkpoint, args.out, args.data_dir)
+    export_checkpoint(args.checkpoint, args.out, args.data_dir, not args.no_rare_adjustment)
 
 
 if __name__ == "__main__":

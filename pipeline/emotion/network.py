@@ -85,14 +85,24 @@ class ExportWrapper(nn.Module):
     validation so that the probabilities are calibrated.
     """
 
-    def __init__(self, net: ExpressionNet, temperature: float, flip: bool = True) -> None:
+    def __init__(
+        self,
+        net: ExpressionNet,
+        temperature: float,
+        flip: bool = True,
+        bias: torch.Tensor | None = None,
+    ) -> None:
         super().__init__()
         self.net = net
         self.flip = flip
         self.register_buffer("inv_temperature", torch.tensor(1.0 / temperature))
+        # Per-class logit bias added after calibration (pipeline/emotion/adjust.py), if any.
+        self.register_buffer(
+            "bias", torch.zeros(net.head.out_features) if bias is None else bias.float()
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         logits = self.net(x)
         if self.flip:
             logits = 0.5 * (logits + self.net(torch.flip(x, dims=[3])))
-        return torch.softmax(logits * self.inv_temperature, dim=1)
+        return torch.softmax(logits * self.inv_temperature + self.bias, dim=1)

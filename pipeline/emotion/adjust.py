@@ -1,0 +1,77 @@
+"""Post-hoc logit adjustment for the rare expressions, chosen on the held-out fold.
+
+Why: trained on FER+'s skewed classes (contempt and disgust are 1 % of the votes each), the
+model's calibrated probabilities carry that prior, so rare expressions lose close calls.
+Adding ``-tau * log(prior)`` to the logits (Menon et al., 2021, "Long-tail learning via logit
+adjustment") trades a little accuracy on common classes for recall on rare ones; tau = 1 is
+the balanced-error optimum, tau = 0 the plain model.
+
+tau is chosen on the held-out training fold (pipeline/emotion/holdout.py), never on
+validation, so validation stays an honest check: the smallest tau on a 0.05 grid in [0, 1]
+whose fold recall reaches ``TARGET_RECALL`` for each of contempt, disgust and fear, or, when
+none does, the tau with the highest of the three's minimum. A model that trained on the fold
+(``--include-holdout``, or the model 2026.11.24) sees it too optimistically for that choice:
+export skips the adjustment then.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.emotion.ferplus import FerplusSplit
+from pipeline.emotion.holdout import RARE_CLASSES, training_rows
+from pipeline.emotion.labels import LABELS
+from pipeline.emotion.metrics import classification_report
+
+TARGET_RECALL = 0.45
+TAU_GRID = np.round(np.arange(0.0, 1.0001, 0.05), 2)
+
+
+def training_prior(train: FerplusSplit, include_holdout: bool = False) -> np.ndarray:
+    """Mean vote distribution (8,) in ``LABELS`` order of the faces a model trained on."""
+    prior = train.vote_distribution()[training_rows(train, include_holdout)].mean(axis=0)
+    return np.asarray(prior / prior.sum(), dtype=np.float64)
+
+
+def prior_bias(prior: np.ndarray, tau: float) -> np.ndarray:
+    """Per-class logit bias (8,): ``-tau * log(prior)``, shifted so its mean is 0."""
+    bias = -tau * np.log(np.clip(prior, 1e-6, 1.0))
+    return bias - bias.mean()
+
+
+def adjust_probabilities(probs: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """softmax(log(probs) + bias): what the model gives once ``bias`` is in its logits."""
+    z = np.log(np.clip(probs.astype(np.float64), 1e-12, 1.0)) + bias
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def rare_recall(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    recall = classification_report(probs, labels).per_class_recall
+    return {name: recall[name] for name in RARE_CLASSES}
+
+
+def choose_tau(
+    fold_probs: np.ndarray,
+    fold_labels: np.ndarray,
+    prior: np.ndarray,
+    target: float = TARGET_RECALL,
+) -> tuple[float, list[tuple[float, dict[str, float]]]]:
+    """(tau, [(tau, the fold's rare-class recall)] over the grid), by the rule above."""
+    table = [
+        (
+            float(tau),
+            rare_recall(adjust_probabilities(fold_probs, prior_bias(prior, tau)), fold_labels),
+        )
+        for tau in TAU_GRID
+    ]
+    reaching = [tau for tau, recall in table if min(recall.values()) >= target]
+    if reaching:
+        return reaching[0], table
+    best = max(table, key=lambda row: (min(row[1].values()), -row[0]))
+    return best[0], table
+
+
+def bias_by_label(bias: np.ndarray) -> dict[str, float]:
+    return {name: float(b) for name, b in zip(LABELS, bias, strict=True)}

@@ -1,0 +1,68 @@
+"""Rare-expression logit adjustment: the bias, and tau chosen on the fold by the stated rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.emotion.adjust import (
+    TAU_GRID,
+    adjust_probabilities,
+    choose_tau,
+    prior_bias,
+)
+from pipeline.emotion.labels import LABELS
+
+PRIOR = np.array([0.09, 0.01, 0.01, 0.03, 0.26, 0.33, 0.14, 0.13])
+RARE = [LABELS.index(n) for n in ("contempt", "disgust", "fear")]
+
+
+def test_zero_tau_changes_nothing_and_bias_favours_rare_classes() -> None:
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(8), 50)
+    assert np.allclose(adjust_probabilities(probs, prior_bias(PRIOR, 0.0)), probs)
+    bias = prior_bias(PRIOR, 0.5)
+    assert bias.mean() == pytest.approx(0.0)
+    assert bias[LABELS.index("contempt")] > bias[LABELS.index("neutral")]
+    adjusted = adjust_probabilities(probs, bias)
+    assert np.allclose(adjusted.sum(axis=1), 1.0)
+    # Same bias as adding it to the logits: ratios between two classes scale by exp(bias gap).
+    i, j = LABELS.index("contempt"), LABELS.index("neutral")
+    ratio = (adjusted[:, i] / adjusted[:, j]) / (probs[:, i] / probs[:, j])
+    assert np.allclose(ratio, np.exp(bias[i] - bias[j]))
+
+
+def _fold(margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rare-class faces whose true class trails neutral by ``margin`` nats, per face."""
+    rows, labels = [], []
+    for k, label in enumerate(RARE * 10):
+        logits = np.zeros(8)
+        logits[LABELS.index("neutral")] = 2.0
+        logits[label] = 2.0 - margin * (k % 10 + 1) / 10
+        rows.append(np.exp(logits) / np.exp(logits).sum())
+        labels.append(label)
+    return np.array(rows), np.array(labels)
+
+
+def test_choose_tau_takes_the_smallest_tau_that_reaches_the_target() -> None:
+    probs, labels = _fold(margin=1.0)
+    tau, table = choose_tau(probs, labels, PRIOR, target=0.45)
+    assert [t for t, _ in table] == TAU_GRID.tolist()
+    reached = [t for t, recall in table if min(recall.values()) >= 0.45]
+    assert tau == reached[0] > 0.0
+    below = [recall for t, recall in table if t < tau]
+    assert all(min(recall.values()) < 0.45 for recall in below)
+
+
+def test_choose_tau_is_zero_when_the_model_already_reaches_it() -> None:
+    probs, labels = _fold(margin=-1.0)  # the true class already wins every face
+    tau, _ = choose_tau(probs, labels, PRIOR, target=0.45)
+    assert tau == 0.0
+
+
+def test_choose_tau_falls_back_to_the_best_minimum_when_unreachable() -> None:
+    probs, labels = _fold(margin=40.0)
+    tau, table = choose_tau(probs, labels, PRIOR, target=0.99)
+    best = max(min(recall.values()) for _, recall in table)
+    first_best = next(t for t, recall in table if min(recall.values()) == best)
+    assert tau == first_best
