@@ -411,6 +411,21 @@ def _cmd_camera_angle(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_rollups(args: argparse.Namespace) -> int:
+    from pipeline.store import rollups
+    from pipeline.store.database import connect, transaction
+
+    with connect(args.db) as con:
+        if args.rebuild:
+            started = time.perf_counter()
+            with transaction(con):
+                rollups.rebuild(con)
+            print(f"rebuilt the rollups in {time.perf_counter() - started:.1f} s")
+        for table, rows in rollups.sizes(con).items():
+            print(f"{table}: {rows:,} rows")
+    return 0
+
+
 def _cmd_purge(args: argparse.Namespace) -> int:
     from pipeline.store.database import connect
     from pipeline.store.retention import purge_older_than
@@ -654,6 +669,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--camera", default=None, help="source name (a camera or a footage source)")
     p.add_argument("--db", type=Path, default=None)
     p.set_defaults(func=_cmd_time_zone)
+
+    p = sub.add_parser("rollups", help="show the rollup tables; --rebuild remakes them")
+    p.add_argument("--rebuild", action="store_true", help="remake every rollup from the face rows")
+    p.add_argument("--db", type=Path, default=None)
+    p.set_defaults(func=_cmd_rollups)
 
     p = sub.add_parser("purge", help="delete face rows older than the retention period")
     p.add_argument(

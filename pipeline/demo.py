@@ -29,6 +29,7 @@ from pipeline.demo_footage import (
     snapshot,
 )
 from pipeline.settings import PROJECT_ROOT
+from pipeline.store import rollups
 from pipeline.store.database import connect, default_db_path
 
 if TYPE_CHECKING:
@@ -126,6 +127,7 @@ def build_demo(db_path: Path | None = None, if_missing: bool = False) -> str:
             ("job_ids", "ingest_jobs", "job_id"),
         ):
             _advance_sequence(con, sequence, table, column)
+        rollups.add_jobs(con, None)
         con.execute("COMMIT")
         faces = con.execute("SELECT count(*) FROM face_observations").fetchone()[0]  # type: ignore[index]
     return f"loaded demo campaign {DEMO_CAMPAIGN!r} ({faces} faces) into {path}"

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.emotion.labels import LABELS
-from pipeline.store import catalog
+from pipeline.store import catalog, rollups
 from pipeline.store.database import connect
 
 
@@ -113,4 +113,5 @@ def write_people(
                     person.attention_s,
                 ],
             )
+            rollups.add_jobs(con, [job])  # as the ingest commit does
         return stim.stimulus_id

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.audience import read
+from pipeline.audience import raw, read
 from pipeline.audience.crowd import resolve_min_crowd
 from pipeline.audience.grid import check_bucket
 from pipeline.audience.intervals import TOO_FEW_PEOPLE, mean_interval
@@ -24,6 +24,7 @@ from pipeline.audience.verdicts import METRICS, compare, verdicts
 from pipeline.emotion.labels import LABELS
 from pipeline.errors import InputError
 from pipeline.store import people as store_people
+from pipeline.store import rollups
 from pipeline.store.database import connect
 from tests.audience_rows import Person, write_people
 
@@ -227,6 +228,7 @@ def test_verdict_names_a_winner_only_for_a_clear_difference(tmp_path: Path) -> N
         write_people(db, "AB", name, [Person(0, 6, dominant=m) for m in moods])
     with connect(db, read_only=True) as con:
         people = {n: read.stimulus_people(con, i, 5) for i, n in enumerate("ABCD", 1)}
+        raw_a = raw.stimulus_people(con, 1, 5)  # one row per person: three of them
     valence = METRICS[0]
     clear = compare(valence, "Ad A", people["A"], "Ad B", people["B"], 5)
     assert clear.winner == "Ad A"
@@ -237,7 +239,7 @@ def test_verdict_names_a_winner_only_for_a_clear_difference(tmp_path: Path) -> N
     assert flipped.winner == "Ad A" and flipped.text.startswith("Ad A: more positive than Ad B")
     none = compare(valence, "Ad C", people["C"], "Ad D", people["D"], 5)
     assert none.winner == "" and "no clear difference in valence index, +0.00" in none.text
-    few = compare(valence, "Ad A", people["A"].head(3), "Ad B", people["B"], 5)
+    few = compare(valence, "Ad A", raw_a.head(3), "Ad B", people["B"], 5)
     assert few.winner == "" and "too few people" in few.text
     looking = compare(METRICS[3], "Ad A", people["A"], "Ad B", people["B"], 5)
     assert "not available" in looking.text and looking.winner == ""
@@ -281,6 +283,7 @@ def test_snapshot_people_are_the_most_faces_in_one_snapshot(tmp_path: Path) -> N
         con.execute("UPDATE face_observations SET frame_index = CAST(offset_s AS INTEGER)")
         con.execute("UPDATE face_observations SET job_id = 1")
         con.execute("UPDATE tracks SET dwell_s = NULL")
+        rollups.rebuild(con)  # rows edited in place: roll them up again
         table = read.series(con, 1, 300.0, True, 5)
         summary = read.stimulus_summary(con, 1, 5).iloc[0]
     assert table["people"].tolist() == [5] and not table["suppressed"].any()

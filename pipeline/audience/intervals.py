@@ -69,15 +69,27 @@ def difference_interval(a: np.ndarray | list[float], b: np.ndarray | list[float]
     x = np.asarray(a, dtype=float)
     y = np.asarray(b, dtype=float)
     x, y = x[np.isfinite(x)], y[np.isfinite(y)]
-    if len(x) == 0 or len(y) == 0:
-        return Estimate(math.nan, math.nan, math.nan, min(len(x), len(y)))
-    diff = float(x.mean() - y.mean())
-    if len(x) < 2 or len(y) < 2:
-        return Estimate(diff, math.nan, math.nan, min(len(x), len(y)))
-    va, vb = x.var(ddof=1) / len(x), y.var(ddof=1) / len(y)
+    var_x = float(x.var(ddof=1)) if len(x) > 1 else math.nan
+    var_y = float(y.var(ddof=1)) if len(y) > 1 else math.nan
+    mean_x = float(x.mean()) if len(x) else math.nan
+    mean_y = float(y.mean()) if len(y) else math.nan
+    return difference_from_moments(len(x), mean_x, var_x, len(y), mean_y, var_y)
+
+
+def difference_from_moments(
+    na: int, mean_a: float, var_a: float, nb: int, mean_b: float, var_b: float
+) -> Estimate:
+    """``difference_interval`` from each group's count, mean and sample variance (what the
+    rollups keep: sums and sums of squares over people)."""
+    if na == 0 or nb == 0:
+        return Estimate(math.nan, math.nan, math.nan, min(na, nb))
+    diff = float(mean_a - mean_b)
+    if na < 2 or nb < 2:
+        return Estimate(diff, math.nan, math.nan, min(na, nb))
+    va, vb = var_a / na, var_b / nb
     se = math.sqrt(va + vb)
     if se == 0:
-        return Estimate(diff, diff, diff, min(len(x), len(y)))
-    df = (va + vb) ** 2 / (va**2 / (len(x) - 1) + vb**2 / (len(y) - 1))
+        return Estimate(diff, diff, diff, min(na, nb))
+    df = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
     half = t_quantile(df) * se
-    return Estimate(diff, diff - half, diff + half, min(len(x), len(y)))
+    return Estimate(diff, diff - half, diff + half, min(na, nb))

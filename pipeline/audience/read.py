@@ -1,7 +1,15 @@
 """Audience tables of the store: the one road from DuckDB to people statistics.
 
-Each function reads per-person base cells (``pipeline.store.people``), applies the minimum
-crowd on the base grid (``crowd.mark_published``) and aggregates with ``metrics.summarise``.
+Every figure is read from the rollups (migration 012, ``pipeline.store.rollups``), never from
+face rows: the minimum crowd is decided on the base cells of ``rollup_cells`` exactly as
+``crowd.mark_published`` decides it on face rows, and the figures of a bucket are the people
+sums of ``rollup_people`` (bucket sizes the dashboard offers, the whole stimulus, hours of the
+week, ad segments). Where a bucket mixes shown and withheld cells, the people seen in the
+withheld ones are taken out and put back with their shown rows only
+(``rollup_reads.corrections``); other bucket sizes are summed from the person cells. The
+answers are those of ``pipeline.audience.raw`` (face rows) to float rounding: tests compare
+the two on real databases after ingest, ``--force``, delete and purge.
+
 The dashboard, the exports and the reports call these and nothing lower, so no two of them can
 disagree about what is withheld.
 """
@@ -14,90 +22,93 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipeline.audience.clock import localise
-from pipeline.audience.crowd import mark_published, resolve_min_crowd
-from pipeline.audience.grid import base_cell_s, check_bucket
-from pipeline.audience.metrics import FIGURES, PERSON, person_table, summarise
-from pipeline.settings import get_int
-from pipeline.store import people as store_people
-from pipeline.store.zones import source_zones
+from pipeline.audience import raw
+from pipeline.audience.grid import check_bucket
+from pipeline.audience.totals import figures, verdict_moments
+from pipeline.audience.verdicts import Audience
+from pipeline.store import rollup_reads as stored
+from pipeline.store.rollups import (
+    CLOCK_LEVELS,
+    CONTRIBUTION_COLUMNS,
+    HOUR_OF_WEEK,
+    OFFSET_LEVELS,
+    SEGMENT,
+    WHOLE,
+)
 
-SERIES_KEYS = ("bucket_offset_s", "bucket_ts")
-
-
-def configured_min_crowd() -> int:
-    return max(1, get_int("EMOTION_MIN_CROWD"))
-
-
-def campaign_min_crowd(
-    con: duckdb.DuckDBPyConnection, campaign_id: int, requested: int | None = None
-) -> int:
-    """The minimum crowd in force for a campaign (see ``crowd.resolve_min_crowd``)."""
-    consented = store_people.consent(con, campaign_id) is not None
-    return resolve_min_crowd(requested, configured_min_crowd(), consented)
+SERIES_KEYS = raw.SERIES_KEYS
+configured_min_crowd = raw.configured_min_crowd
+campaign_min_crowd = raw.campaign_min_crowd
+_COUNTS = ["faces", "snapshot", "people"]
 
 
 def stimulus_by_clock(con: duckdb.DuckDBPyConnection, stimulus_id: int) -> tuple[str, bool]:
-    row = con.execute(
-        "SELECT s.kind, (SELECT count(*) FROM face_observations o "
-        "WHERE o.stimulus_id = s.stimulus_id AND o.ts IS NOT NULL) > 0 "
-        "FROM stimuli s WHERE s.stimulus_id = ?",
-        [stimulus_id],
-    ).fetchone()
-    assert row is not None
-    return str(row[0]), bool(row[0] != "ad" and row[1])
+    """(kind, whether its figures go by clock time): displays and products with timed rows."""
+    kind = stored.kind(con, stimulus_id)
+    return kind, kind != "ad" and stored.has_clock_cells(con, stimulus_id)
 
 
-def published_rows(
-    con: duckdb.DuckDBPyConnection,
-    stimulus_id: int,
-    by_clock: bool,
-    min_crowd: int,
-    source_id: int | None = None,
-    start: dt.datetime | None = None,
-    end: dt.datetime | None = None,
-) -> pd.DataFrame:
-    """Per-person base cells of a stimulus with their ``published`` flag for this view.
+def _stamps(cells: pd.Series) -> pd.Series:
+    return pd.to_datetime(cells, unit="s")
 
-    The crowd is always counted on whole base cells of all sources; the source and the date
-    window only select cells afterwards, so a filter can never cut a cell into a smaller
-    crowd. With ``source_id`` the flag is ``published_alone`` (see ``crowd.mark_published``).
-    Clock cells are then relabelled to each camera's local time (``clock.localise``), which
-    the date window, buckets and the heatmap use.
+
+def _groups(con: duckdb.DuckDBPyConnection, spec: stored.Groups) -> pd.DataFrame:
+    """Per group (``grp``) with a selected cell: faces, snapshot and people over the selected
+    cells, sampled frames, and the people sums of its shown people (CONTRIBUTION_COLUMNS).
+
+    Stored sums cover everyone in a group; a group that mixes shown with withheld or
+    unselected cells gets its correction (``rollup_reads.corrections``), a group without a
+    shown cell no figures.
     """
-    rows = mark_published(
-        store_people.person_cells(con, stimulus_id, base_cell_s(by_clock), by_clock), min_crowd
-    )
-    if source_id is not None:
-        rows = rows[rows["source_id"] == source_id].copy()
-        rows["published"] = rows["published_alone"]
-    if by_clock:
-        rows = localise(rows, source_zones(con, stimulus_id))
-    return _in_window(rows, start, end)
+    table = stored.groups(con, spec)
+    if table.empty:
+        return table
+    sums = list(CONTRIBUTION_COLUMNS)
+    if spec.level is None:
+        fix = stored.corrections(con, spec, table["grp"].tolist())
+        table = table.merge(fix, on="grp", how="left")
+        table[[*sums, "video_people"]] = table[[*sums, "video_people"]].fillna(0)
+        video = table["video_people"].to_numpy(dtype=float).copy()
+    else:
+        mixed = ~table["all_shown"] & (table["any_shown"] | ~table["all_selected"])
+        video = table["video"].to_numpy(dtype=float).copy()
+        if mixed.any():
+            fix = stored.corrections(con, spec, table.loc[mixed, "grp"].tolist())
+            fix = fix.set_index("grp").reindex(table["grp"]).fillna(0)
+            table[sums] = table[sums].to_numpy(dtype=float) + fix[sums].to_numpy(dtype=float)
+            video = video + fix["video_people"].to_numpy(dtype=float)
+    table.loc[~table["any_shown"], sums] = 0.0
+    people = np.round(video) + table["snapshot_people"].to_numpy(dtype=float)
+    table["people"] = people.astype("int64")
+    table["faces"] = table["faces"].astype("int64")
+    return table
 
 
-def _in_window(
-    rows: pd.DataFrame, start: dt.datetime | None, end: dt.datetime | None
-) -> pd.DataFrame:
-    """Rows whose base cell starts in [start, end) (clock cells only)."""
-    if rows.empty or (start is None and end is None):
-        return rows.reset_index(drop=True)
-    stamps = pd.to_datetime(rows["cell"])
-    keep = pd.Series(True, index=rows.index)
-    if start is not None:
-        keep &= stamps >= pd.Timestamp(start)
-    if end is not None:
-        keep &= stamps < pd.Timestamp(end)
-    return rows[keep].reset_index(drop=True)
+def _finish(groups: pd.DataFrame, keys: list[str], min_crowd: int, sampled: bool) -> pd.DataFrame:
+    """``metrics.summarise``'s table from ``_groups`` rows with ``keys`` columns."""
+    table = groups[[*keys, *_COUNTS]].reset_index(drop=True)
+    found = figures(groups[list(CONTRIBUTION_COLUMNS)].reset_index(drop=True), min_crowd)
+    out = pd.concat([table, found], axis=1)
+    out["suppressed"] = out["people_shown"] == 0
+    if sampled and out["snapshot"].any():
+        frames = groups["sampled_frames"].reset_index(drop=True)
+        per = out["faces"] / frames.where(frames > 0)
+        out["people_per_snapshot"] = per.where(out["snapshot"] & ~out["suppressed"])
+    return out
 
 
-def _bucket_of(cells: pd.Series, bucket_s: float, by_clock: bool) -> pd.Series:
-    if by_clock:
-        return pd.to_datetime(cells).dt.floor(f"{round(bucket_s)}s")
-    base = base_cell_s(False)
-    index = np.round(cells.to_numpy(dtype=float) / base).astype("int64")
-    per = round(bucket_s / base)
-    return pd.Series((index // per) * per * base, index=cells.index, dtype="float64")
+def _spec(
+    stimulus_id: int, by_clock: bool, min_crowd: int, grouping: str, **kwargs: object
+) -> stored.Groups:
+    levels = CLOCK_LEVELS if by_clock else OFFSET_LEVELS
+    bucket = float(kwargs.get("bucket_s", 0.0))  # type: ignore[arg-type]
+    level = {
+        "whole": WHOLE,
+        "hour_of_week": HOUR_OF_WEEK,
+        "segment": SEGMENT,
+        "bucket": bucket if bucket in levels else None,
+    }[grouping]
+    return stored.Groups(stimulus_id, by_clock, min_crowd, grouping, level, **kwargs)  # type: ignore[arg-type]
 
 
 def series(
@@ -111,39 +122,32 @@ def series(
     end: dt.datetime | None = None,
 ) -> pd.DataFrame:
     """One row per bucket of one stimulus (sources pooled unless one is given), privacy
-    applied: figures only from base cells with at least ``min_crowd`` people. Clock buckets
-    (``bucket_ts``, and ``start``/``end``) are naive local time of each camera's zone."""
+    applied: figures only from base cells with at least ``min_crowd`` people."""
     bucket_s = check_bucket(bucket_s, by_clock)
-    rows = published_rows(con, stimulus_id, by_clock, min_crowd, source_id, start, end)
+    if not stored.keeps_grid(con, stimulus_id, by_clock):
+        return raw.series(con, stimulus_id, bucket_s, by_clock, min_crowd, source_id, start, end)
+    spec = _spec(
+        stimulus_id,
+        by_clock,
+        min_crowd,
+        "bucket",
+        bucket_s=bucket_s,
+        source_id=source_id,
+        start=start,
+        end=end,
+    )
+    groups = _groups(con, spec)
     key = "bucket_ts" if by_clock else "bucket_offset_s"
-    if rows.empty:
-        return _empty_series()
-    rows[key] = _bucket_of(rows["cell"], bucket_s, by_clock)
-    sampled = store_people.sampled_frames(con, stimulus_id, base_cell_s(by_clock), by_clock)
-    if source_id is not None:
-        sampled = sampled[sampled["source_id"] == source_id]
-    if by_clock:
-        sampled = _in_window(localise(sampled, source_zones(con, stimulus_id)), start, end)
-    sampled[key] = _bucket_of(sampled["cell"], bucket_s, by_clock) if len(sampled) else []
-    sampled = sampled.groupby(key, as_index=False)["sampled_frames"].sum()
-    out = summarise(rows, [key], min_crowd, sampled).sort_values(key).reset_index(drop=True)
-    other = "bucket_offset_s" if by_clock else "bucket_ts"
-    out[other] = None
+    if groups.empty:
+        return raw._empty_series()
+    groups[key] = _stamps(groups["grp"]) if by_clock else groups["grp"].astype(float)
+    out = _finish(groups, [key], min_crowd, sampled=True).sort_values(key)
+    out = out.reset_index(drop=True)
+    out["bucket_offset_s" if by_clock else "bucket_ts"] = None
     out.insert(0, "stimulus_id", stimulus_id)
     out.insert(1, "source_id", pd.array([source_id] * len(out), dtype="Int64"))
     out.insert(2, "bucket_s", float(bucket_s))
-    return out[_series_order(out)]
-
-
-def _series_order(table: pd.DataFrame) -> list[str]:
-    first = ["stimulus_id", "source_id", "bucket_s", *SERIES_KEYS, "faces", "people"]
-    return [*first, *(c for c in table.columns if c not in first)]
-
-
-def _empty_series() -> pd.DataFrame:
-    return pd.DataFrame(
-        columns=["stimulus_id", "source_id", "bucket_s", *SERIES_KEYS, "faces", "people"]
-    )
+    return out[raw._series_order(out)]
 
 
 def hour_weekday(
@@ -156,28 +160,42 @@ def hour_weekday(
 ) -> pd.DataFrame:
     """Per (ISO weekday 1-7, hour 0-23) of clock-time cells: faces, people, valence, mean
     happiness; withheld cells never enter a figure."""
-    rows = published_rows(con, stimulus_id, True, min_crowd, source_id, start, end)
-    if rows.empty:
+    if not stored.keeps_grid(con, stimulus_id, True):
+        return raw.hour_weekday(con, stimulus_id, min_crowd, source_id, start, end)
+    spec = _spec(
+        stimulus_id, True, min_crowd, "hour_of_week", source_id=source_id, start=start, end=end
+    )
+    groups = _groups(con, spec)
+    if groups.empty:
         return pd.DataFrame(
             columns=["weekday", "hour", "faces", "people", "valence", "mean_happiness"]
         )
-    stamps = pd.to_datetime(rows["cell"])
-    rows["weekday"] = stamps.dt.isocalendar().day.astype("int64").to_numpy()
-    rows["hour"] = stamps.dt.hour.astype("int64")
-    out = summarise(rows, ["weekday", "hour"], min_crowd)
+    hours = groups["grp"].round().astype("int64")
+    groups["weekday"] = hours // 24 + 1
+    groups["hour"] = hours % 24
+    out = _finish(groups, ["weekday", "hour"], min_crowd, sampled=False)
     return out.sort_values(["weekday", "hour"]).reset_index(drop=True)
 
 
-def stimulus_people(
+def _whole_stimulus(
     con: duckdb.DuckDBPyConnection, stimulus_id: int, min_crowd: int
-) -> pd.DataFrame:
-    """One row per published person of a stimulus: their own figures (for A/B verdicts)."""
+) -> tuple[pd.DataFrame, stored.Groups]:
+    """The whole stimulus as one group (``_groups`` row, maybe empty) and its spec."""
     _, by_clock = stimulus_by_clock(con, stimulus_id)
-    rows = published_rows(con, stimulus_id, by_clock, min_crowd)
-    shown = rows[rows["published"]]
-    people = person_table(shown.assign(stimulus_id=stimulus_id), ["stimulus_id"])
-    versions = shown.drop_duplicates(PERSON)[[*PERSON, "model_version", "detector"]]
-    return people.merge(versions, on=PERSON, how="left") if len(people) else people
+    spec = _spec(stimulus_id, by_clock, min_crowd, "whole")
+    return _groups(con, spec), spec
+
+
+def stimulus_people(con: duckdb.DuckDBPyConnection, stimulus_id: int, min_crowd: int) -> Audience:
+    """The published people of a stimulus as A/B verdicts need them (``verdicts.Audience``):
+    how many, the moments of each metric over them, and the versions that scored them."""
+    groups, spec = _whole_stimulus(con, stimulus_id, min_crowd)
+    if groups.empty:
+        return Audience(0, {})
+    sums = groups.iloc[0]
+    versions = stored.versions(con, spec)
+    people = round(float(sums["persons"]))
+    return Audience(people, verdict_moments(sums), frozenset(versions))
 
 
 def stimulus_summary(
@@ -192,28 +210,14 @@ def stimulus_summary(
     ).df()
     parts = []
     for stimulus_id in stimuli["stimulus_id"].astype(int):
-        _, by_clock = stimulus_by_clock(con, stimulus_id)
-        rows = published_rows(con, stimulus_id, by_clock, min_crowd)
-        if rows.empty:
+        groups, _ = _whole_stimulus(con, stimulus_id, min_crowd)
+        if groups.empty:
             continue
-        rows["stimulus_id"] = stimulus_id
-        sampled = store_people.sampled_frames(
-            con, stimulus_id, base_cell_s(by_clock), by_clock
-        ).assign(stimulus_id=stimulus_id)
-        sampled = sampled.groupby("stimulus_id", as_index=False)["sampled_frames"].sum()
-        parts.append(summarise(rows, ["stimulus_id"], min_crowd, sampled))
-    figures = pd.concat(parts, ignore_index=True) if parts else None
-    out = stimuli if figures is None else stimuli.merge(figures, on="stimulus_id", how="left")
-    for column in ("faces", "people", "people_shown"):
-        out[column] = out[column].fillna(0).astype("int64") if column in out else 0
-    for column in FIGURES:
-        if column not in out:
-            out[column] = float("nan")
-    if "suppressed" not in out:
-        out["suppressed"] = False
-    out["suppressed"] = out["suppressed"].fillna(False).astype(bool) & (out["faces"] > 0)
-    out["snapshot"] = out["snapshot"].fillna(False).astype(bool) if "snapshot" in out else False
-    return out
+        parts.append(
+            _finish(groups.assign(stimulus_id=stimulus_id), ["stimulus_id"], min_crowd, True)
+        )
+    found = pd.concat(parts, ignore_index=True) if parts else None
+    return raw.summary_table(stimuli, found)
 
 
 def campaign_kpis(
@@ -226,16 +230,16 @@ def campaign_kpis(
             "SELECT stimulus_id FROM stimuli WHERE campaign_id = ?", [campaign_id]
         ).fetchall()
     ]
-    parts = []
-    for stimulus_id in ids:
-        _, by_clock = stimulus_by_clock(con, stimulus_id)
-        rows = published_rows(con, stimulus_id, by_clock, min_crowd)
-        if len(rows):
-            parts.append(rows.assign(campaign_id=campaign_id))
+    parts = [_whole_stimulus(con, stimulus_id, min_crowd)[0] for stimulus_id in ids]
+    parts = [p for p in parts if len(p)]
     if not parts:
         return {"faces": 0, "people": 0, "suppressed": True}
-    rows = pd.concat(parts, ignore_index=True)
-    row = summarise(rows, ["campaign_id"], min_crowd).iloc[0]
+    both = pd.concat(parts, ignore_index=True)
+    total = both[["faces", "people", *CONTRIBUTION_COLUMNS]].sum().to_frame().T.astype(float)
+    total[["faces", "people"]] = total[["faces", "people"]].astype("int64")
+    total.insert(0, "campaign_id", campaign_id)
+    total["snapshot"] = bool(both["snapshot"].all())
+    row = _finish(total, ["campaign_id"], min_crowd, sampled=False).iloc[0]
     return {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
 
 
@@ -244,33 +248,20 @@ def segment_summary(
 ) -> pd.DataFrame:
     """Per ad segment: counts, audience and expression figures over people, and the peak
     moment (the shown ``peak_bucket_s`` bucket of highest valence inside the segment)."""
+    if not stored.keeps_grid(con, stimulus_id, False):
+        return raw.segment_summary(con, stimulus_id, min_crowd, peak_bucket_s)
     segments = con.execute(
-        "SELECT name, start_s, end_s FROM segments WHERE stimulus_id = ? ORDER BY start_s",
+        "SELECT name, start_s, end_s FROM segments WHERE stimulus_id = ? ORDER BY start_s, name",
         [stimulus_id],
     ).df()
-    rows = published_rows(con, stimulus_id, False, min_crowd)
-    parts = [
-        rows[(rows["cell"] >= s.start_s) & (rows["cell"] < s.end_s)].assign(segment=s.name)
-        for s in segments.itertuples(index=False)
-    ]
-    parts = [p for p in parts if len(p)]
-    if not parts:
+
+    groups = _groups(con, _spec(stimulus_id, False, min_crowd, "segment"))
+    if groups.empty:
         return segments.assign(faces=0, people=0, suppressed=False)
-    out = summarise(pd.concat(parts, ignore_index=True), ["segment"], min_crowd)
+    groups["segment"] = segments["name"].to_numpy()[groups["grp"].round().astype(int)]
+    out = _finish(groups, ["segment"], min_crowd, sampled=False)
     out = segments.merge(out, left_on="name", right_on="segment", how="left").drop(
         columns=["segment"]
     )
     curve = series(con, stimulus_id, peak_bucket_s, False, min_crowd)
-    shown = curve[~curve["suppressed"]] if len(curve) else curve
-    peaks_s, peaks_v = [], []
-    for s in segments.itertuples(index=False):
-        inside = shown[
-            (shown["bucket_offset_s"] >= s.start_s) & (shown["bucket_offset_s"] < s.end_s)
-        ]
-        inside = inside[inside["valence"].notna()]
-        best = inside.loc[inside["valence"].idxmax()] if len(inside) else None
-        peaks_s.append(np.nan if best is None else float(best["bucket_offset_s"]))
-        peaks_v.append(np.nan if best is None else float(best["valence"]))
-    out["peak_s"] = peaks_s
-    out["peak_valence"] = peaks_v
-    return out
+    return raw.with_peaks(out, segments, curve)

@@ -12,10 +12,12 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import pandas as pd
 
-from pipeline.audience.intervals import Estimate, difference_interval
+from pipeline.audience.intervals import Estimate, difference_from_moments
+from pipeline.audience.totals import Moments
 
 
 @dataclass(frozen=True)
@@ -70,27 +72,63 @@ class Verdict:
     text: str
 
 
-def _values(people: pd.DataFrame, column: str) -> pd.Series:
-    if column not in people.columns:
-        return pd.Series(dtype=float)
-    return people[column].astype(float).dropna()
+@dataclass(frozen=True)
+class Audience:
+    """What a verdict needs of one stimulus's shown people: how many, the moments of each
+    metric over them, and the (model version, detector) pairs that scored them."""
+
+    people: int
+    moments: dict[str, Moments]
+    versions: frozenset[tuple[str, str]] = frozenset()
+
+    @classmethod
+    def from_people(cls, people: pd.DataFrame) -> Audience:
+        """From one row per person (``pipeline.audience.raw.stimulus_people``)."""
+        found = {}
+        for metric in METRICS:
+            if metric.column not in people.columns:
+                continue
+            values = people[metric.column].astype(float).dropna()
+            var = float(values.var(ddof=1)) if len(values) > 1 else float("nan")
+            mean = float(values.mean()) if len(values) else float("nan")
+            found[metric.column] = Moments(len(values), mean, var)
+        pairs: frozenset[tuple[str, str]] = frozenset()
+        if len(people) and {"model_version", "detector"} <= set(people.columns):
+            pairs = frozenset(
+                (str(m), str(d))
+                for m, d in people[["model_version", "detector"]]
+                .drop_duplicates()
+                .itertuples(index=False)
+            )
+        return cls(len(people), found, pairs)
+
+
+People: TypeAlias = Audience | pd.DataFrame
+
+
+def _audience(people: People) -> Audience:
+    return people if isinstance(people, Audience) else Audience.from_people(people)
 
 
 def compare(
-    metric: Metric, a: str, people_a: pd.DataFrame, b: str, people_b: pd.DataFrame, min_crowd: int
+    metric: Metric, a: str, people_a: People, b: str, people_b: People, min_crowd: int
 ) -> Verdict:
-    """The verdict on ``metric`` between stimulus ``a`` and ``b`` (one row per person each)."""
-    xa, xb = _values(people_a, metric.column), _values(people_b, metric.column)
-    na, nb = len(xa), len(xb)
+    """The verdict on ``metric`` between stimulus ``a`` and ``b`` (their shown people)."""
+    audience_a, audience_b = _audience(people_a), _audience(people_b)
+    none = Moments(0, float("nan"), float("nan"))
+    xa = audience_a.moments.get(metric.column, none)
+    xb = audience_b.moments.get(metric.column, none)
+    na, nb = xa.n, xb.n
     counts = f"{na} vs {nb} viewers"
     need = max(2, int(min_crowd))
-    if na == 0 and nb == 0 and len(people_a) and len(people_b):
+    empty = difference_from_moments(0, 0.0, 0.0, 0, 0.0, 0.0)
+    if na == 0 and nb == 0 and audience_a.people and audience_b.people:
         text = f"{a} vs {b}: {metric.label} not available (not measured for these rows)"
-        return Verdict(metric, a, b, na, nb, difference_interval([], []), "", text)
+        return Verdict(metric, a, b, na, nb, empty, "", text)
     if na < need or nb < need:
         text = f"{a} vs {b}: too few people to compare {metric.label} ({counts}; need {need})"
-        return Verdict(metric, a, b, na, nb, difference_interval([], []), "", text)
-    diff = difference_interval(xa.to_numpy(), xb.to_numpy())
+        return Verdict(metric, a, b, na, nb, empty, "", text)
+    diff = difference_from_moments(na, xa.mean, xa.var, nb, xb.mean, xb.var)
     band = f"{metric.fmt(diff.value)} [{metric.fmt(diff.low)}, {metric.fmt(diff.high)}]"
     if math.isfinite(diff.low) and (diff.low > 0 or diff.high < 0):
         if diff.value > 0:
@@ -107,13 +145,14 @@ def compare(
 
 
 def verdicts(
-    people: dict[str, pd.DataFrame], min_crowd: int, metrics: tuple[Metric, ...] = METRICS
+    people: dict[str, People], min_crowd: int, metrics: tuple[Metric, ...] = METRICS
 ) -> list[Verdict]:
     """Every pair of stimuli (in the given order) on every metric."""
+    audiences = {name: _audience(table) for name, table in people.items()}
     out = []
     for metric in metrics:
-        for a, b in itertools.combinations(people, 2):
-            out.append(compare(metric, a, people[a], b, people[b], min_crowd))
+        for a, b in itertools.combinations(audiences, 2):
+            out.append(compare(metric, a, audiences[a], b, audiences[b], min_crowd))
     return out
 
 
@@ -137,13 +176,13 @@ def verdict_table(found: list[Verdict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(VERDICT_COLUMNS))
 
 
-def version_note(people: dict[str, pd.DataFrame]) -> str:
+def version_note(people: dict[str, People]) -> str:
     """A warning when the compared rows come from different detector or model versions."""
     seen = {}
     for name, table in people.items():
-        if len(table) and {"model_version", "detector"} <= set(table.columns):
-            pairs = table[["model_version", "detector"]].drop_duplicates()
-            seen[name] = {f"model {m}, detector {d}" for m, d in pairs.itertuples(index=False)}
+        pairs = _audience(table).versions
+        if pairs:
+            seen[name] = {f"model {m}, detector {d}" for m, d in pairs}
     versions = set().union(*seen.values()) if seen else set()
     if len(versions) <= 1:
         return ""

@@ -184,6 +184,9 @@ def set_segments(
             "INSERT INTO segments VALUES (?, ?, ?, ?)",
             [stimulus.stimulus_id, segment.name, segment.start_s, segment.end_s],
         )
+    from pipeline.store import rollups  # the store's rollups import this module's neighbours
+
+    rollups.refresh_segments(con, stimulus.stimulus_id)
 
 
 def list_segments(con: duckdb.DuckDBPyConnection, stimulus_id: int) -> list[Segment]:

@@ -83,7 +83,24 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
                 f"Migration {name} could not be applied, nothing of it was kept: {error}",
             ) from error
         done.append(name)
+    _refresh_rollups(con)
     return done
+
+
+def _refresh_rollups(con: duckdb.DuckDBPyConnection) -> None:
+    """Build the rollups of a database that has none yet (upgraded past migration 012, or
+    ``rollups --rebuild``), in one transaction: until then no reader sees figures."""
+    from pipeline.store import rollups
+
+    if not rollups.is_stale(con):
+        return
+    try:
+        with transaction(con):
+            rollups.rebuild(con)
+    except duckdb.Error as error:
+        raise StoreError(
+            "Database upgrade failed", f"The rollups could not be built, nothing was kept: {error}"
+        ) from error
 
 
 def _behind(con: duckdb.DuckDBPyConnection) -> bool:

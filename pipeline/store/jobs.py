@@ -31,6 +31,7 @@ import duckdb
 import pandas as pd
 
 from pipeline.analysis import JobResult
+from pipeline.store import rollups
 from pipeline.store.catalog import Source
 from pipeline.store.database import transaction
 from pipeline.store.series import SERIES_COLUMNS, series_select
@@ -351,6 +352,7 @@ def commit_job(
         _insert(con, "face_observations", faces)
         _insert(con, "frames", frames)
         _insert(con, "tracks", tracks)
+        rollups.add_jobs(con, [job_id])
         con.execute(
             f"INSERT INTO emotion_series (job_id, {', '.join(SERIES_COLUMNS)}) "
             f"SELECT $job AS job_id, * FROM ({series_select('o.job_id = $job', by_clock)})",
@@ -367,6 +369,9 @@ def commit_job(
 
 
 def delete_job_rows(con: duckdb.DuckDBPyConnection, job_id: int) -> None:
+    """Delete a job's rows and take them out of the rollups (inside the caller's
+    transaction; the job itself stays)."""
+    rollups.remove_jobs(con, [job_id])
     for table in ("face_observations", "frames", "tracks", "emotion_series"):
         con.execute(f"DELETE FROM {table} WHERE job_id = ?", [job_id])
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.errors import InputError
-from pipeline.store import catalog
+from pipeline.store import catalog, rollups
 from pipeline.store.database import transaction
 from pipeline.store.jobs import stale_job_ids
 
@@ -115,6 +115,7 @@ def _delete_stimuli(con: duckdb.DuckDBPyConnection, stimulus_ids: list[int]) -> 
     faces = con.execute(
         "SELECT count(*) FROM face_observations WHERE job_id IN (SELECT unnest(?))", [job_ids]
     ).fetchone()
+    rollups.remove_jobs(con, job_ids)
     for table in _JOB_TABLES:
         con.execute(f"DELETE FROM {table} WHERE job_id IN (SELECT unnest(?))", [job_ids])
     con.execute("DELETE FROM ingest_jobs WHERE job_id IN (SELECT unnest(?))", [job_ids])

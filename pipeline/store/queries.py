@@ -230,19 +230,19 @@ def hour_weekday(
 def time_range(
     con: duckdb.DuckDBPyConnection, stimulus_id: int
 ) -> tuple[dt.datetime | None, dt.datetime | None, float | None]:
-    """(first ts, last ts, last offset s) of a stimulus's faces, for filter defaults."""
-    row = con.execute(
-        "SELECT min(ts), max(ts), max(offset_s) FROM face_observations WHERE stimulus_id = ?",
-        [stimulus_id],
-    ).fetchone()
-    assert row is not None
-    return row[0], row[1], row[2]
+    """(first ts, last ts, last offset s) of a stimulus's faces, for filter defaults (from
+    the rollups: no face row is read)."""
+    from pipeline.store.rollup_reads import time_range as stored_range
+
+    return stored_range(con, stimulus_id)
 
 
 def source_time_ranges(con: duckdb.DuckDBPyConnection, stimulus_id: int) -> pd.DataFrame:
-    """Per source of a stimulus: first and last face timestamp (UTC), for local ranges."""
+    """Per source of a stimulus: first and last face timestamp (UTC), for local ranges
+    (from the rollups)."""
     return con.execute(
-        "SELECT source_id, min(ts) AS first_ts, max(ts) AS last_ts FROM face_observations "
-        "WHERE stimulus_id = ? AND ts IS NOT NULL GROUP BY source_id ORDER BY source_id",
+        "SELECT source_id, min(first_ts) AS first_ts, max(last_ts) AS last_ts "
+        "FROM rollup_cells WHERE stimulus_id = ? AND persons > 0 GROUP BY source_id "
+        "HAVING min(first_ts) IS NOT NULL ORDER BY source_id",
         [stimulus_id],
     ).df()

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.errors import InputError
+from pipeline.store import rollups
 from pipeline.store.database import transaction
 
 MAX_DAYS = 36_525  # a century: anything longer is a typo
@@ -59,6 +60,7 @@ def purge_older_than(con: duckdb.DuckDBPyConnection, days: int) -> dict[str, int
             "OR job_id NOT IN (SELECT job_id FROM ingest_jobs)",
             [old],
         ).fetchone()[0]  # type: ignore[index]
+        rollups.remove_jobs(con, old)
         orphans = 0
         for table in _ROW_TABLES:
             orphans += len(

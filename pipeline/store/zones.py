@@ -39,19 +39,34 @@ def check_zone(name: str) -> str:
 
 
 def set_source_zone(con: duckdb.DuckDBPyConnection, source_id: int, zone: str | None) -> None:
-    """Set a source's zone; None: follow its campaign's default."""
-    con.execute(
-        "UPDATE sources SET time_zone = ? WHERE source_id = ?",
-        [None if zone is None else check_zone(zone), source_id],
-    )
+    """Set a source's zone; None: follow its campaign's default. Its local-time rollups are
+    recomputed in the same transaction."""
+    from pipeline.store import rollups
+    from pipeline.store.database import transaction
+
+    value = None if zone is None else check_zone(zone)
+    with transaction(con):
+        con.execute("UPDATE sources SET time_zone = ? WHERE source_id = ?", [value, source_id])
+        rollups.refresh_clock(con, [source_id])
 
 
 def set_campaign_zone(con: duckdb.DuckDBPyConnection, campaign_id: int, zone: str | None) -> None:
-    """Set the zone of a campaign's sources that have none; None: UTC."""
-    con.execute(
-        "UPDATE campaigns SET time_zone = ? WHERE campaign_id = ?",
-        [None if zone is None else check_zone(zone), campaign_id],
-    )
+    """Set the zone of a campaign's sources that have none; None: UTC. Their local-time
+    rollups are recomputed in the same transaction."""
+    from pipeline.store import rollups
+    from pipeline.store.database import transaction
+
+    value = None if zone is None else check_zone(zone)
+    with transaction(con):
+        con.execute(
+            "UPDATE campaigns SET time_zone = ? WHERE campaign_id = ?", [value, campaign_id]
+        )
+        sources = con.execute(
+            "SELECT so.source_id FROM sources so JOIN stimuli st USING (stimulus_id) "
+            "WHERE st.campaign_id = ?",
+            [campaign_id],
+        ).fetchall()
+        rollups.refresh_clock(con, [int(s[0]) for s in sources])
 
 
 def campaign_zone(con: duckdb.DuckDBPyConnection, campaign_id: int) -> str | None:
