@@ -85,10 +85,8 @@ def comparison(db: str, stimulus_ids: tuple[int, ...], names: tuple[str, ...], m
     """A/B verdicts between stimuli (every pair, every metric) and a version warning."""
 
     def build(con: object) -> tuple[pd.DataFrame, str]:
-        found = {
-            name: audience.stimulus_people(con, sid, min_crowd)  # type: ignore[arg-type]
-            for sid, name in zip(stimulus_ids, names, strict=True)
-        }
+        read = audience.audiences(con, list(stimulus_ids), min_crowd)  # type: ignore[arg-type]
+        found = {name: read[sid] for sid, name in zip(stimulus_ids, names, strict=True)}
         return verdict_table(verdicts(found, min_crowd)), version_note(found)
 
     return _read(build, db)

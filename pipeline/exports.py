@@ -81,11 +81,9 @@ def verdict_export(con, campaign_name: str, min_crowd: int | None = None) -> pd.
     campaign = catalog.get_campaign(con, campaign_name)
     crowd = audience.campaign_min_crowd(con, campaign.campaign_id, min_crowd)
     summary = audience.stimulus_summary(con, campaign.campaign_id, crowd)
-    people = {
-        str(row.name): audience.stimulus_people(con, int(row.stimulus_id), crowd)
-        for row in summary.itertuples(index=False)
-        if row.faces > 0
-    }
+    shown = [row for row in summary.itertuples(index=False) if row.faces > 0]
+    read = audience.audiences(con, [int(row.stimulus_id) for row in shown], crowd)
+    people = {str(row.name): read[int(row.stimulus_id)] for row in shown}
     if len(people) < 2:
         raise InputError(
             "Nothing to compare",

@@ -44,8 +44,8 @@ _COUNTS = ["faces", "snapshot", "people"]
 
 def stimulus_by_clock(con: duckdb.DuckDBPyConnection, stimulus_id: int) -> tuple[str, bool]:
     """(kind, whether its figures go by clock time): displays and products with timed rows."""
-    kind = stored.kind(con, stimulus_id)
-    return kind, kind != "ad" and stored.has_clock_cells(con, stimulus_id)
+    kind, timed = stored.kind_and_clock(con, stimulus_id)
+    return kind, kind != "ad" and timed
 
 
 def _stamps(cells: pd.Series) -> pd.Series:
@@ -103,7 +103,7 @@ def _spec(
     levels = CLOCK_LEVELS if by_clock else OFFSET_LEVELS
     bucket = float(kwargs.get("bucket_s", 0.0))  # type: ignore[arg-type]
     level = {
-        "whole": WHOLE,
+        "stimulus": WHOLE,
         "hour_of_week": HOUR_OF_WEEK,
         "segment": SEGMENT,
         "bucket": bucket if bucket in levels else None,
@@ -177,25 +177,42 @@ def hour_weekday(
     return out.sort_values(["weekday", "hour"]).reset_index(drop=True)
 
 
-def _whole_stimulus(
-    con: duckdb.DuckDBPyConnection, stimulus_id: int, min_crowd: int
+def _whole_stimuli(
+    con: duckdb.DuckDBPyConnection, stimulus_ids: list[int], min_crowd: int
 ) -> tuple[pd.DataFrame, stored.Groups]:
-    """The whole stimulus as one group (``_groups`` row, maybe empty) and its spec."""
-    _, by_clock = stimulus_by_clock(con, stimulus_id)
-    spec = _spec(stimulus_id, by_clock, min_crowd, "whole")
-    return _groups(con, spec), spec
+    """One ``_groups`` row per stimulus with faces (``stimulus_id``), each on its own grid,
+    in one query; and the spec that read them."""
+    grids = stored.clock_grids(con, stimulus_ids) if stimulus_ids else {}
+    batch = tuple((s, grids[s]) for s in stimulus_ids if s in grids)
+    spec = _spec(stimulus_ids[0] if batch else 0, False, min_crowd, "stimulus", batch=batch)
+    if not batch:
+        return pd.DataFrame(), spec
+    groups = _groups(con, spec)
+    if len(groups):
+        groups["stimulus_id"] = groups["grp"].round().astype("int64")
+    return groups, spec
 
 
 def stimulus_people(con: duckdb.DuckDBPyConnection, stimulus_id: int, min_crowd: int) -> Audience:
     """The published people of a stimulus as A/B verdicts need them (``verdicts.Audience``):
     how many, the moments of each metric over them, and the versions that scored them."""
-    groups, spec = _whole_stimulus(con, stimulus_id, min_crowd)
+    return audiences(con, [stimulus_id], min_crowd)[stimulus_id]
+
+
+def audiences(
+    con: duckdb.DuckDBPyConnection, stimulus_ids: list[int], min_crowd: int
+) -> dict[int, Audience]:
+    """``stimulus_people`` of several stimuli in two queries (the Compare page, verdicts)."""
+    groups, spec = _whole_stimuli(con, stimulus_ids, min_crowd)
+    found = {s: Audience(0, {}) for s in stimulus_ids}
     if groups.empty:
-        return Audience(0, {})
-    sums = groups.iloc[0]
+        return found
     versions = stored.versions(con, spec)
-    people = round(float(sums["persons"]))
-    return Audience(people, verdict_moments(sums), frozenset(versions))
+    for _, sums in groups.iterrows():
+        stimulus = int(sums["stimulus_id"])
+        people = round(float(sums["persons"]))
+        found[stimulus] = Audience(people, verdict_moments(sums), frozenset(versions[stimulus]))
+    return found
 
 
 def stimulus_summary(
@@ -208,15 +225,8 @@ def stimulus_summary(
         "ORDER BY name",
         [campaign_id],
     ).df()
-    parts = []
-    for stimulus_id in stimuli["stimulus_id"].astype(int):
-        groups, _ = _whole_stimulus(con, stimulus_id, min_crowd)
-        if groups.empty:
-            continue
-        parts.append(
-            _finish(groups.assign(stimulus_id=stimulus_id), ["stimulus_id"], min_crowd, True)
-        )
-    found = pd.concat(parts, ignore_index=True) if parts else None
+    groups, _ = _whole_stimuli(con, [int(s) for s in stimuli["stimulus_id"]], min_crowd)
+    found = _finish(groups, ["stimulus_id"], min_crowd, True) if len(groups) else None
     return raw.summary_table(stimuli, found)
 
 
@@ -230,11 +240,9 @@ def campaign_kpis(
             "SELECT stimulus_id FROM stimuli WHERE campaign_id = ?", [campaign_id]
         ).fetchall()
     ]
-    parts = [_whole_stimulus(con, stimulus_id, min_crowd)[0] for stimulus_id in ids]
-    parts = [p for p in parts if len(p)]
-    if not parts:
+    both, _ = _whole_stimuli(con, ids, min_crowd)
+    if both.empty:
         return {"faces": 0, "people": 0, "suppressed": True}
-    both = pd.concat(parts, ignore_index=True)
     total = both[["faces", "people", *CONTRIBUTION_COLUMNS]].sum().to_frame().T.astype(float)
     total[["faces", "people"]] = total[["faces", "people"]].astype("int64")
     total.insert(0, "campaign_id", campaign_id)

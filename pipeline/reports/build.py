@@ -135,11 +135,9 @@ def collect_report(
                 zones=tuple(source_zones(con, stimulus_id).values()) or (DEFAULT_ZONE,),
             )
         )
-    people = {
-        str(row.name): audience.stimulus_people(con, int(row.stimulus_id), min_crowd)
-        for row in summary.itertuples(index=False)
-        if row.faces > 0
-    }
+    shown = [row for row in summary.itertuples(index=False) if row.faces > 0]
+    read = audience.audiences(con, [int(row.stimulus_id) for row in shown], min_crowd)
+    people = {str(row.name): read[int(row.stimulus_id)] for row in shown}
     found = verdicts(people, min_crowd) if len(people) > 1 else []
     return ReportData(
         campaign=campaign.name,

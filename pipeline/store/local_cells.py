@@ -21,15 +21,19 @@ NAME = "_rollup_local"
 
 
 def non_utc_zones(
-    con: duckdb.DuckDBPyConnection, source_ids: list[int] | None = None
+    con: duckdb.DuckDBPyConnection,
+    source_ids: list[int] | None = None,
+    stimulus_ids: list[int] | None = None,
 ) -> dict[int, str]:
-    """Zone in force (source, else campaign) of these sources (all: None) not on UTC."""
+    """Zone in force (source, else campaign) of these sources, or of these stimuli's sources
+    (all: None), that are not on UTC."""
     rows = con.execute(
-        "SELECT so.source_id, coalesce(so.time_zone, c.time_zone, ?) FROM sources so "
+        "SELECT so.source_id, coalesce(so.time_zone, c.time_zone, $utc) FROM sources so "
         "JOIN stimuli st ON st.stimulus_id = so.stimulus_id "
         "JOIN campaigns c ON c.campaign_id = st.campaign_id "
-        "WHERE ? IS NULL OR so.source_id IN (SELECT unnest(?))",
-        [UTC, source_ids, source_ids],
+        "WHERE ($sources IS NULL OR so.source_id IN (SELECT unnest($sources))) "
+        "AND ($stimuli IS NULL OR so.stimulus_id IN (SELECT unnest($stimuli)))",
+        {"utc": UTC, "sources": source_ids, "stimuli": stimulus_ids},
     ).fetchall()
     return {int(s): str(z) for s, z in rows if z != UTC}
 
@@ -45,11 +49,13 @@ def _local(cells: pd.DataFrame, zones: dict[int, str]) -> pd.DataFrame:
 
 @contextlib.contextmanager
 def local_cells(
-    con: duckdb.DuckDBPyConnection, source_ids: list[int] | None = None
+    con: duckdb.DuckDBPyConnection,
+    source_ids: list[int] | None = None,
+    stimulus_ids: list[int] | None = None,
 ) -> Iterator[bool]:
-    """Registers ``_rollup_local`` for the clock cells of these sources' cameras outside UTC;
-    yields whether it did (False: all on UTC, use ``cell``)."""
-    zones = non_utc_zones(con, source_ids)
+    """Registers ``_rollup_local`` for the clock cells of these sources' (or stimuli's)
+    cameras outside UTC; yields whether it did (False: all on UTC, use ``cell``)."""
+    zones = non_utc_zones(con, source_ids, stimulus_ids)
     if not zones:
         yield False
         return
@@ -72,5 +78,6 @@ def cell_expression(alias: str, local: bool) -> tuple[str, str]:
         return f"{alias}.cell", ""
     return (
         f"coalesce(lc.local, {alias}.cell)",
-        f"LEFT JOIN {NAME} lc ON lc.source_id = {alias}.source_id AND lc.cell = {alias}.cell",
+        f"LEFT JOIN {NAME} lc ON lc.source_id = {alias}.source_id AND lc.cell = {alias}.cell "
+        f"AND {alias}.by_clock",
     )

@@ -38,11 +38,25 @@ def person_cells(
     ``dwell_s`` / ``attention_s`` are the person's whole-track figures (NULL when unknown);
     ``snapshot`` is true for camera sources, whose faces are not linked across snapshots.
     """
+    sql = person_cells_sql(by_clock)
+    params = {
+        "stimulus": stimulus_id,
+        "source": source_id,
+        "start": start,
+        "end": end,
+        "cell": float(cell_s),
+    }
+    return con.execute(sql, params).df()
+
+
+def person_cells_sql(by_clock: bool) -> str:
+    """The SQL of ``person_cells`` (named parameters $stimulus, $source, $start, $end, $cell):
+    the face-row scan every raw-row read starts with (also timed alone by the benchmark)."""
     if by_clock:
         cell = "time_bucket(to_microseconds(CAST($cell * 1e6 AS BIGINT)), o.ts)"
     else:
         cell = "floor(o.offset_s / $cell) * $cell"
-    sql = f"""
+    return f"""
 WITH obs AS (
   SELECT o.*, {cell} AS cell, {VALENCE_CASE_SQL} AS valence_point,
          count(*) OVER (PARTITION BY o.job_id, o.frame_index) AS faces_in_frame
@@ -70,14 +84,6 @@ JOIN ingest_jobs j ON j.job_id = c.job_id
 LEFT JOIN tracks t ON t.job_id = c.job_id AND t.track_id = c.track_id
 ORDER BY c.source_id, c.cell, c.job_id, c.track_id
 """
-    params = {
-        "stimulus": stimulus_id,
-        "source": source_id,
-        "start": start,
-        "end": end,
-        "cell": float(cell_s),
-    }
-    return con.execute(sql, params).df()
 
 
 def consent(con: duckdb.DuckDBPyConnection, campaign_id: int) -> dict[str, object] | None:

@@ -23,29 +23,35 @@ from pipeline.store.local_cells import cell_expression, local_cells
 from pipeline.store.rollups import CONTRIBUTION_COLUMNS, contribution_sql
 
 
-def kind(con: duckdb.DuckDBPyConnection, stimulus_id: int) -> str:
-    row = con.execute("SELECT kind FROM stimuli WHERE stimulus_id = ?", [stimulus_id]).fetchone()
-    assert row is not None, f"no stimulus {stimulus_id}"
-    return str(row[0])
-
-
-def has_clock_cells(con: duckdb.DuckDBPyConnection, stimulus_id: int) -> bool:
-    """True when the stimulus has face rows with a clock time (displays and products)."""
+def kind_and_clock(con: duckdb.DuckDBPyConnection, stimulus_id: int) -> tuple[str, bool]:
+    """(kind, whether the stimulus has face rows with a clock time), in one query."""
     row = con.execute(
-        "SELECT EXISTS (SELECT 1 FROM rollup_cells WHERE stimulus_id = ? AND by_clock "
-        "AND persons > 0)",
-        [stimulus_id],
+        "SELECT kind, EXISTS (SELECT 1 FROM rollup_cells WHERE stimulus_id = $s AND by_clock "
+        "AND persons > 0) FROM stimuli WHERE stimulus_id = $s",
+        {"s": stimulus_id},
     ).fetchone()
-    return bool(row and row[0])
+    assert row is not None, f"no stimulus {stimulus_id}"
+    return str(row[0]), bool(row[1])
+
+
+def clock_grids(con: duckdb.DuckDBPyConnection, stimulus_ids: list[int]) -> dict[int, bool]:
+    """Per stimulus: whether its figures go by clock time (``read.stimulus_by_clock``)."""
+    rows = con.execute(
+        "SELECT s.stimulus_id, s.kind <> 'ad' AND EXISTS (SELECT 1 FROM rollup_cells c "
+        "WHERE c.stimulus_id = s.stimulus_id AND c.by_clock AND c.persons > 0) "
+        "FROM stimuli s WHERE s.stimulus_id IN (SELECT unnest(?))",
+        [stimulus_ids],
+    ).fetchall()
+    return {int(s): bool(c) for s, c in rows}
 
 
 def keeps_grid(con: duckdb.DuckDBPyConnection, stimulus_id: int, by_clock: bool) -> bool:
     """Whether the rollups hold every face row of this stimulus on this grid: the clock grid
     for displays and products, the offset grid for ads and for untimed footage."""
-    is_ad = kind(con, stimulus_id) == "ad"
+    kind, timed = kind_and_clock(con, stimulus_id)
     if by_clock:
-        return not is_ad
-    return is_ad or not has_clock_cells(con, stimulus_id)
+        return kind != "ad"
+    return kind == "ad" or not timed
 
 
 def _bind(sql: str, params: dict[str, object]) -> dict[str, object]:
@@ -58,8 +64,10 @@ def _bind(sql: str, params: dict[str, object]) -> dict[str, object]:
 class Groups:
     """How a read groups the base cells of one stimulus, and which of them it shows.
 
-    ``grouping``: "bucket" (``bucket_s`` seconds), "whole", "hour_of_week" or "segment";
-    ``level``: the rollup_people level holding these groups' sums, None when not kept.
+    ``grouping``: "bucket" (``bucket_s`` seconds), "stimulus" (the whole stimulus; with
+    ``batch``, several stimuli in one query, each on its own grid), "hour_of_week" or
+    "segment"; ``level``: the rollup_people level holding these groups' sums, None when not
+    kept.
     """
 
     stimulus_id: int
@@ -71,9 +79,16 @@ class Groups:
     source_id: int | None = None
     start: dt.datetime | None = None
     end: dt.datetime | None = None
+    batch: tuple[tuple[int, bool], ...] = ()
+
+    def pairs(self) -> tuple[tuple[int, bool], ...]:
+        """(stimulus, grid) of every stimulus this read covers."""
+        return self.batch or ((self.stimulus_id, self.by_clock),)
 
     def params(self) -> dict[str, object]:
         return {
+            "stims": [s for s, _ in self.pairs()],
+            "clocks": [c for _, c in self.pairs()],
             "stimulus": self.stimulus_id,
             "clock": self.by_clock,
             "crowd": int(self.min_crowd),
@@ -86,12 +101,10 @@ class Groups:
 
     def local(self, con: duckdb.DuckDBPyConnection) -> contextlib.AbstractContextManager[bool]:
         """Registers the local clock cells of this stimulus's cameras outside UTC."""
-        if not self.by_clock:
+        timed = [s for s, clock in self.pairs() if clock]
+        if not timed:
             return contextlib.nullcontext(False)
-        rows = con.execute(
-            "SELECT source_id FROM sources WHERE stimulus_id = ?", [self.stimulus_id]
-        ).fetchall()
-        return local_cells(con, [int(r[0]) for r in rows])
+        return local_cells(con, stimulus_ids=timed)
 
     def cells_sql(self, local: bool) -> str:
         """CTEs ending in ``m``: the stimulus's cells with their crowd flags (as
@@ -107,8 +120,8 @@ class Groups:
         join = local_join
         if self.grouping == "bucket":
             grp = f"floor({cell} / $bucket) * $bucket"
-        elif self.grouping == "whole":
-            grp = "0.0"
+        elif self.grouping == "stimulus":
+            grp = "CAST(f.stimulus_id AS DOUBLE)"
         elif self.grouping == "hour_of_week":
             grp = f"CAST((isodow({stamp}) - 1) * 24 + hour({stamp}) AS DOUBLE)"
         else:
@@ -121,19 +134,21 @@ class Groups:
         flag = "published" if self.source_id is None else "published_alone"
         source = "true" if self.source_id is None else "c.source_id = $source"
         return f"""
+grids AS (SELECT unnest($stims) AS stimulus_id, unnest($clocks) AS by_clock),
 c AS (
-  SELECT source_id, cell, faces, persons, sampled_frames, snapshot, persons > 0 AS faced,
+  SELECT stimulus_id, by_clock, source_id, cell, faces, persons, sampled_frames, snapshot,
+         persons > 0 AS faced,
          CASE WHEN snapshot THEN coalesce(max_faces_in_frame, 0) ELSE persons END AS people,
          coalesce(max_faces_in_frame, 0) AS most
-  FROM rollup_cells WHERE stimulus_id = $stimulus AND by_clock = $clock
+  FROM rollup_cells SEMI JOIN grids USING (stimulus_id, by_clock)
 ), pooled AS (
-  SELECT cell, sum(people) AS pooled, bool_and(people >= $crowd) AS all_big
-  FROM c WHERE faced GROUP BY cell
+  SELECT stimulus_id, cell, sum(people) AS pooled, bool_and(people >= $crowd) AS all_big
+  FROM c WHERE faced GROUP BY stimulus_id, cell
 ), flagged AS (
   SELECT c.*, faced AND coalesce(p.pooled, 0) >= $crowd AS published,
          faced AND coalesce(p.pooled, 0) >= $crowd AND coalesce(p.all_big, false)
            AS published_alone
-  FROM c LEFT JOIN pooled p USING (cell) WHERE {source}
+  FROM c LEFT JOIN pooled p USING (stimulus_id, cell) WHERE {source}
 ), m AS (
   SELECT f.*, {grp} AS grp, {selected} AS selected, ({selected}) AND f.{flag} AS shown
   FROM flagged f {join}
@@ -148,11 +163,11 @@ def groups(con: duckdb.DuckDBPyConnection, spec: Groups) -> pd.DataFrame:
     columns = ""
     if spec.level is not None:
         sums = ", ".join(f"sum({c}) AS {c}" for c in CONTRIBUTION_COLUMNS)
+        key = "CAST(stimulus_id AS DOUBLE)" if spec.grouping == "stimulus" else "bucket"
         stored = f""", stored AS (
-  SELECT bucket AS grp, {sums} FROM rollup_people
-  WHERE stimulus_id = $stimulus AND by_clock = $clock AND level = $level
-    AND ($source IS NULL OR source_id = $source)
-  GROUP BY bucket
+  SELECT {key} AS grp, {sums} FROM rollup_people SEMI JOIN grids USING (stimulus_id, by_clock)
+  WHERE level = $level AND ($source IS NULL OR source_id = $source)
+  GROUP BY ALL
 )"""
         columns = ", " + ", ".join(f"coalesce(s.{c}, 0) AS {c}" for c in CONTRIBUTION_COLUMNS)
     sql = f"""
@@ -195,51 +210,64 @@ def corrections(con: duckdb.DuckDBPyConnection, spec: Groups, chosen: list[float
     if not chosen:
         return pd.DataFrame(columns=columns)
     stored = spec.level is not None
-    rows = """
-  WITH {cells}
-  SELECT pc.*, m.grp, m.shown, m.selected
-  FROM rollup_person_cells pc JOIN m USING (source_id, cell)
-  WHERE pc.stimulus_id = $stimulus AND pc.by_clock = $clock
-    AND m.grp IN (SELECT unnest($chosen))"""
+    on_cell = "m.source_id = pc.source_id AND m.by_clock = pc.by_clock AND m.cell = pc.cell"
     if stored:
+        # Only people seen in a cell that is not shown: found from those cells, then all
+        # their rows of the group.
         rows = f"""
-  WITH mapped AS ({rows}),
-  touched AS (SELECT DISTINCT job_id, track_id, grp FROM mapped WHERE NOT shown)
-  SELECT mapped.* FROM mapped SEMI JOIN touched USING (job_id, track_id, grp)"""
-    relation = f"(SELECT *, 1 AS w FROM ({rows}) WHERE shown" + (
-        f" UNION ALL SELECT *, -1 AS w FROM ({rows}))" if stored else ")"
-    )
+excluded AS (SELECT source_id, by_clock, cell, grp FROM m
+             WHERE NOT shown AND grp IN (SELECT unnest($chosen))),
+touched AS (
+  SELECT DISTINCT pc.job_id, pc.track_id, e.grp FROM rollup_person_cells pc
+  JOIN excluded e USING (source_id, by_clock, cell)
+  WHERE pc.stimulus_id IN (SELECT unnest($stims))
+),
+r AS MATERIALIZED (
+  SELECT pc.*, m.grp, m.shown, m.selected FROM rollup_person_cells pc
+  JOIN touched t USING (job_id, track_id) JOIN m ON {on_cell} AND m.grp = t.grp
+  WHERE pc.stimulus_id IN (SELECT unnest($stims))
+),
+rel AS (SELECT *, 1 AS w FROM r WHERE shown UNION ALL SELECT *, -1 AS w FROM r),"""
+        video = "sum(CASE WHEN selected THEN 0 ELSE -1 END)"
+    else:
+        rows = f"""
+r AS MATERIALIZED (
+  SELECT pc.*, m.grp, m.shown, m.selected FROM rollup_person_cells pc JOIN m ON {on_cell}
+  WHERE pc.stimulus_id IN (SELECT unnest($stims)) AND m.grp IN (SELECT unnest($chosen))
+),
+rel AS (SELECT *, 1 AS w FROM r WHERE shown),"""
+        video = "count(*) FILTER (WHERE selected)"
+    tail = f""", video AS (
+  SELECT grp, coalesce({video}, 0) AS video_people FROM (
+    SELECT grp, job_id, track_id, bool_or(selected) AS selected FROM r
+    WHERE NOT snapshot GROUP BY ALL
+  ) GROUP BY grp
+)
+SELECT * FROM sums FULL JOIN video USING (grp)"""
+    sql = contribution_sql("rel", ["grp"], "{cells}, " + rows, tail)
     params = {**spec.params(), "chosen": [float(g) for g in chosen]}
-    video = (
-        "sum(CASE WHEN selected THEN 0 ELSE -1 END)"
-        if stored
-        else "count(*) FILTER (WHERE selected)"
-    )
-    people_sql = f"""
-SELECT grp, coalesce({video}, 0) AS video_people FROM (
-  SELECT grp, job_id, track_id, bool_or(selected) AS selected FROM ({rows})
-  WHERE NOT snapshot GROUP BY ALL
-) GROUP BY grp"""
     with spec.local(con) as local:
-        cells = spec.cells_sql(local)
-        sums_sql = contribution_sql(relation, ["grp"]).replace("{cells}", cells)
-        sums = con.execute(sums_sql, _bind(sums_sql, params)).df()
-        people_sql = people_sql.replace("{cells}", cells)
-        people = con.execute(people_sql, _bind(people_sql, params)).df()
-    return sums.merge(people, on="grp", how="outer").fillna(0)[columns]
+        sql = sql.replace("{cells}", spec.cells_sql(local))
+        found = con.execute(sql, _bind(sql, params)).df()
+    return found.fillna(0)[columns]
 
 
-def versions(con: duckdb.DuckDBPyConnection, spec: Groups) -> set[tuple[str, str]]:
-    """(model version, detector) pairs of the people in the shown cells of ``spec``."""
+def versions(con: duckdb.DuckDBPyConnection, spec: Groups) -> dict[int, set[tuple[str, str]]]:
+    """Per stimulus of ``spec``: (model version, detector) pairs of the people in its shown
+    cells."""
     sql = """
 WITH {cells}
-SELECT DISTINCT v.model_version, v.detector FROM rollup_versions v
-SEMI JOIN (SELECT source_id, cell FROM m WHERE shown) s USING (source_id, cell)
-WHERE v.stimulus_id = $stimulus AND v.by_clock = $clock AND v.persons > 0"""
+SELECT DISTINCT v.stimulus_id, v.model_version, v.detector FROM rollup_versions v
+SEMI JOIN (SELECT source_id, by_clock, cell FROM m WHERE shown) s
+  USING (source_id, by_clock, cell)
+WHERE v.persons > 0"""
     with spec.local(con) as local:
         sql = sql.replace("{cells}", spec.cells_sql(local))
         rows = con.execute(sql, _bind(sql, spec.params())).fetchall()
-    return {(str(m), str(d)) for m, d in rows}
+    found: dict[int, set[tuple[str, str]]] = {s: set() for s, _ in spec.pairs()}
+    for stimulus, model, detector in rows:
+        found[int(stimulus)].add((str(model), str(detector)))
+    return found
 
 
 def time_range(

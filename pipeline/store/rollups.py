@@ -75,13 +75,15 @@ _CONTRIBUTIONS: tuple[tuple[str, str], ...] = (
 CONTRIBUTION_COLUMNS: tuple[str, ...] = tuple(name for name, _ in _CONTRIBUTIONS)
 
 
-def contribution_sql(relation: str, keys: list[str]) -> str:
+def contribution_sql(relation: str, keys: list[str], ctes: str = "", tail: str = "") -> str:
     """Per group of ``keys``: each contribution summed over the people in ``relation``.
 
     ``relation``: person-cell rows (columns of rollup_person_cells) with ``keys`` and a weight
     ``w`` (+1 adds a person, -1 takes them away). Each person's figures are their own means
     over all their rows of the group, so a person counts once per group however many cells
-    and frames they have in it.
+    and frames they have in it. ``ctes``: CTEs (ending in a comma) the relation refers to;
+    ``tail``: with it, the sums become CTE ``sums`` and ``tail`` (more CTEs, then the SELECT)
+    follows.
     """
     by = ", ".join(keys)
     sums = ", ".join(f"sum({c})::DOUBLE AS {c}" for c in _PERSON_SUMS)
@@ -89,7 +91,7 @@ def contribution_sql(relation: str, keys: list[str]) -> str:
         f"coalesce(sum(w * ({expr})), 0) AS {name}" for name, expr in _CONTRIBUTIONS
     )
     return f"""
-WITH person AS (
+WITH {ctes} person AS (
   SELECT {by}, job_id, track_id, w, {sums}, sum(frames)::DOUBLE AS f,
          any_value(dwell_s) AS dwell_s, any_value(attention_s) AS attention_s,
          NOT bool_or(snapshot) AS video,
@@ -97,11 +99,11 @@ WITH person AS (
   FROM {relation}
   GROUP BY {by}, job_id, track_id, w
 )
-SELECT {by},
+{", sums AS (" if tail else ""}SELECT {by},
   {total}
 FROM person
 GROUP BY {by}
-"""
+{")" + tail if tail else ""}"""
 
 
 def _job_filter(jobs: list[int] | None, column: str = "job_id") -> str:
@@ -155,6 +157,7 @@ SELECT g.job_id, g.track_id, g.stimulus_id, g.source_id, g.by_clock, g.cell,
   bool_or(g.snapshot) AS snapshot
 FROM g LEFT JOIN tracks t ON t.job_id = g.job_id AND t.track_id = g.track_id
 GROUP BY g.job_id, g.track_id, g.stimulus_id, g.source_id, g.by_clock, g.cell
+{"ORDER BY g.stimulus_id, g.by_clock, g.source_id, g.cell" if jobs is None else ""}
 """,
         _params(jobs),
     )
