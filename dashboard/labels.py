@@ -71,7 +71,7 @@ JOBS: dict[str, Col] = {
     "status": Col("Status"),
     "progress": Col("Progress", "%.2f"),
     "faces": Col("Faces", _COUNT),
-    "tracks": Col("People", _COUNT),
+    "tracks": Col("Tracked faces", _COUNT),
     "problem": Col("Problem"),
     "created_at": Col("Started (UTC)"),
 }
