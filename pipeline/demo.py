@@ -20,6 +20,7 @@ import numpy as np
 from pipeline.analysis import AnalysisParams
 from pipeline.demo_footage import (
     SEATS,
+    WINDOW_SEATS,
     Reaction,
     Viewer,
     fer_viewer,
@@ -179,14 +180,17 @@ def _session(
 def _passers_by(
     split: FerplusSplit, photos: list[np.ndarray], when: dt.datetime, rng: np.random.Generator
 ) -> list[Viewer]:
-    """People in front of the window at ``when``: busier at lunch and after work, happier in
-    the evening and at the weekend."""
+    """People in front of the window at ``when``: a few in the morning, crowds at lunch and
+    after work, more on Saturday, happier in the evening and at the weekend. How many stand
+    there is drawn (Poisson) around that rate for every snapshot, so hours differ day to day."""
     hour = when.hour + when.minute / 60
-    busy = 1.0 + 1.5 * np.exp(-((hour - 12.5) ** 2) / 2) + 2.0 * np.exp(-((hour - 17.5) ** 2) / 2)
-    count = int(min(SEATS, rng.poisson(busy)))
+    lunch = 4.0 * np.exp(-((hour - 12.5) ** 2) / 2)
+    evening = 6.0 * np.exp(-((hour - 17.5) ** 2) / 2.5)
+    busy = (2.5 + lunch + evening) * (1.4 if when.weekday() == 5 else 1.0)
+    count = int(min(WINDOW_SEATS, rng.poisson(busy)))
     happy = 0.15 + 0.03 * (hour - 9) + (0.15 if when.weekday() >= 5 else 0.0)
     viewers = []
-    for seat in rng.permutation(SEATS)[:count]:
+    for seat in rng.permutation(WINDOW_SEATS)[:count]:
         if photos and rng.random() < 0.3:
             viewers.append(
                 photo_viewer(photos[int(rng.integers(len(photos)))], int(seat), 0, 1, rng)

@@ -26,7 +26,12 @@ from pipeline.synthetic import make_background, paste_face, write_video
 
 FRAME = (960, 540)
 TILE = (320, 270)
-SEATS = 6  # 3 columns x 2 rows of tiles
+COLUMNS = 3
+SEATS = 6  # a viewing room: 3 columns x 2 rows of tiles
+# The shop window's camera sees the pavement: 4 columns x 3 rows of people at once.
+WINDOW_COLUMNS = 4
+WINDOW_SEATS = 12
+PAN_PX = 80  # the room is this much wider than the frame; the camera pans over it
 WALK_S = 1.5  # seconds a person takes to walk to the seat or away
 RAMP_S = (1.0, 3.0)  # how long an expression takes to build up (cross-fade), seconds
 
@@ -132,16 +137,23 @@ def _paste_tile(frame: np.ndarray, tile: np.ndarray, x: int, y: int) -> None:
         frame[y0:y1, x0:x1] = tile[y0 - y : y1 - y, x0 - x : x1 - x]
 
 
-def render(background: np.ndarray, viewers: list[Viewer], t: float, pan: float) -> np.ndarray:
-    """The camera's frame at ``t``; ``pan`` (px) shifts the view over the wider room."""
-    width = FRAME[0]
+def render(
+    background: np.ndarray,
+    viewers: list[Viewer],
+    t: float,
+    pan: float,
+    columns: int = COLUMNS,
+) -> np.ndarray:
+    """The camera's frame at ``t``; ``pan`` (px) shifts the view over the wider room, whose
+    seats are tiles in ``columns`` columns."""
+    width = background.shape[1] - PAN_PX
     x_pan = round(pan)
     frame = background[:, x_pan : x_pan + width].copy()
     for viewer in viewers:
         if not viewer.enter_s - WALK_S <= t <= viewer.leave_s + WALK_S:
             continue
         scale = 0.25 + 0.75 * _approach(viewer, t)
-        column, row = viewer.seat % 3, viewer.seat // 3
+        column, row = viewer.seat % columns, viewer.seat // columns
         cx = column * TILE[0] + TILE[0] // 2 + int(viewer.drift[0] * t)
         cy = row * TILE[1] + TILE[1] // 2 + int(viewer.drift[1] * t)
         if viewer.photo is not None:
@@ -163,7 +175,7 @@ def session_clip(
 ) -> Path:
     """Encode one viewing session: a slow pan back and forth over the room."""
     width, height = FRAME
-    room = make_background(rng, height, width + 80)
+    room = make_background(rng, height, width + PAN_PX)
     phase = float(rng.uniform(0, 2 * np.pi))
 
     def frames() -> Iterator[np.ndarray]:
@@ -178,10 +190,12 @@ def session_clip(
 def snapshot(
     path: Path, viewers: list[Viewer], rng: np.random.Generator, stamp: dt.datetime
 ) -> Path:
-    """One camera snapshot named cam_YYYYmmdd_HHMMSS.jpg with the viewers seated."""
-    width, height = FRAME
-    room = make_background(rng, height, width + 80)
-    frame = render(room, viewers, 0.0, float(rng.uniform(0, 80)))
+    """One window-camera snapshot named cam_YYYYmmdd_HHMMSS.jpg: the viewers on a pavement of
+    ``WINDOW_SEATS`` places (``WINDOW_COLUMNS`` columns of tiles), so a busy hour shows a
+    crowd."""
+    rows = -(-WINDOW_SEATS // WINDOW_COLUMNS)
+    room = make_background(rng, rows * TILE[1], WINDOW_COLUMNS * TILE[0] + PAN_PX)
+    frame = render(room, viewers, 0.0, float(rng.uniform(0, PAN_PX)), WINDOW_COLUMNS)
     out = path / f"cam_{stamp:%Y%m%d_%H%M%S}.jpg"
     cv2.imwrite(str(out), frame)
     return out

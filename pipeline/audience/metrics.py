@@ -5,7 +5,8 @@ their own face rows); ``summarise`` turns those into one row per group (a bucket
 stimulus, a segment) with:
 
 - faces and people (counts, shown even when the figures are withheld; for snapshot cameras
-  people = the most faces in any one snapshot, per source);
+  people = the most faces in any one snapshot, per source), and the people in the figures
+  (``people_shown``, counted the same way over the shown cells);
 - passers-by (people detected), watchers (people looking at least ``WATCHER_MIN_S`` seconds),
   mean attention and dwell seconds, attraction (total attention / total dwell);
 - mean score and share of face rows per expression, averaged over people; expressiveness
@@ -14,7 +15,9 @@ stimulus, a segment) with:
   pose is known; expression shares among watchers when there are enough watchers.
 
 Looking-based figures stay NaN when no pose is known (NULL in the store): never guessed.
-Snapshot cameras have no dwell, attention or unique people: those read NaN, not a wrong number.
+Snapshot cameras have no dwell, attention, unique people or count of people looking (their
+rows are faces, and the same passer-by may be in several snapshots): those read NaN, not a
+wrong number; a group with snapshot faces has no people-looking count.
 """
 
 from __future__ import annotations
@@ -116,7 +119,9 @@ def _figures(people: pd.DataFrame, keys: list[str], min_crowd: int) -> pd.DataFr
     out["valence_high"] = out["valence"] + half
     looked = grouped["looked"]
     known = looked.count()
-    out["people_looking"] = looked.sum(min_count=1).where(known > 0)
+    # A count of people: not for a snapshot camera's faces (its share looking still is).
+    faces_only = grouped["snapshot"].agg(lambda v: bool(v.astype(bool).any()))
+    out["people_looking"] = looked.sum(min_count=1).where((known > 0) & ~faces_only)
     out["share_looking"] = looked.mean().where(known > 0)
     video = people[~people["snapshot"].astype(bool)]
     nan = pd.Series(np.nan, index=out.index)
@@ -174,6 +179,13 @@ def summarise(
     people = person_table(shown, keys)
     figures = _figures(people, keys, min_crowd)
     out = counts.merge(figures, on=keys, how="left")
+    # People, not faces: counted on the shown rows as ``people`` is on all rows, so a
+    # snapshot camera's shown faces count as its most faces in one snapshot.
+    if len(shown):
+        seen = group_counts(shown, keys)[[*keys, "people"]].rename(columns={"people": "seen"})
+        out = out.merge(seen, on=keys, how="left")
+        out["people_shown"] = out["seen"].where(out["people_shown"].notna())
+        out = out.drop(columns=["seen"])
     out["people_shown"] = out["people_shown"].fillna(0).astype("int64")
     out["suppressed"] = out["people_shown"] == 0
     if sampled is not None and out["snapshot"].any():

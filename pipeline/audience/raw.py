@@ -19,7 +19,7 @@ import pandas as pd
 from pipeline.audience.clock import localise
 from pipeline.audience.crowd import mark_published, resolve_min_crowd
 from pipeline.audience.grid import base_cell_s, check_bucket
-from pipeline.audience.metrics import FIGURES, PERSON, person_table, summarise
+from pipeline.audience.metrics import FIGURES, PERSON, group_counts, person_table, summarise
 from pipeline.settings import get_int
 from pipeline.store import people as store_people
 from pipeline.store.zones import source_zones
@@ -173,13 +173,19 @@ def hour_weekday(
 def stimulus_people(
     con: duckdb.DuckDBPyConnection, stimulus_id: int, min_crowd: int
 ) -> pd.DataFrame:
-    """One row per published person of a stimulus: their own figures (for A/B verdicts)."""
+    """One row per published person of a stimulus (a snapshot camera's: per face): their
+    own figures (for A/B verdicts); ``attrs["people"]``: how many people that is."""
     _, by_clock = stimulus_by_clock(con, stimulus_id)
     rows = published_rows(con, stimulus_id, by_clock, min_crowd)
     shown = rows[rows["published"]]
     people = person_table(shown.assign(stimulus_id=stimulus_id), ["stimulus_id"])
     versions = shown.drop_duplicates(PERSON)[[*PERSON, "model_version", "detector"]]
-    return people.merge(versions, on=PERSON, how="left") if len(people) else people
+    out = people.merge(versions, on=PERSON, how="left") if len(people) else people
+    # How many people these rows are (``verdicts.Audience.from_people``): a snapshot
+    # camera's rows are faces, and count as its most faces in one snapshot.
+    counted = group_counts(shown.assign(stimulus_id=stimulus_id), ["stimulus_id"])
+    out.attrs["people"] = int(counted["people"].sum()) if len(counted) else 0
+    return out
 
 
 def stimulus_summary(

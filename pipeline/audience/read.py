@@ -80,6 +80,8 @@ def _groups(con: duckdb.DuckDBPyConnection, spec: stored.Groups) -> pd.DataFrame
     table.loc[~table["any_shown"], sums] = 0.0
     people = np.round(video) + table["snapshot_people"].to_numpy(dtype=float)
     table["people"] = people.astype("int64")
+    shown = np.round(table["video"].to_numpy(dtype=float)) + table["snapshot_people_shown"]
+    table["people_shown"] = shown.astype("int64")
     table["faces"] = table["faces"].astype("int64")
     return table
 
@@ -88,6 +90,8 @@ def _finish(groups: pd.DataFrame, keys: list[str], min_crowd: int, sampled: bool
     """``metrics.summarise``'s table from ``_groups`` rows with ``keys`` columns."""
     table = groups[[*keys, *_COUNTS]].reset_index(drop=True)
     found = figures(groups[list(CONTRIBUTION_COLUMNS)].reset_index(drop=True), min_crowd)
+    # People, not faces: a snapshot camera's shown faces count as its most in one snapshot.
+    found["people_shown"] = groups["people_shown"].to_numpy(dtype="int64")
     out = pd.concat([table, found], axis=1)
     out["suppressed"] = out["people_shown"] == 0
     if sampled and out["snapshot"].any():
@@ -210,7 +214,7 @@ def audiences(
     versions = stored.versions(con, spec)
     for _, sums in groups.iterrows():
         stimulus = int(sums["stimulus_id"])
-        people = round(float(sums["persons"]))
+        people = int(sums["people_shown"])
         found[stimulus] = Audience(people, verdict_moments(sums), frozenset(versions[stimulus]))
     return found
 
@@ -243,8 +247,9 @@ def campaign_kpis(
     both, _ = _whole_stimuli(con, ids, min_crowd)
     if both.empty:
         return {"faces": 0, "people": 0, "suppressed": True}
-    total = both[["faces", "people", *CONTRIBUTION_COLUMNS]].sum().to_frame().T.astype(float)
-    total[["faces", "people"]] = total[["faces", "people"]].astype("int64")
+    counts = ["faces", "people", "people_shown"]
+    total = both[[*counts, *CONTRIBUTION_COLUMNS]].sum().to_frame().T.astype(float)
+    total[counts] = total[counts].astype("int64")
     total.insert(0, "campaign_id", campaign_id)
     total["snapshot"] = bool(both["snapshot"].all())
     row = _finish(total, ["campaign_id"], min_crowd, sampled=False).iloc[0]

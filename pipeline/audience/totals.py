@@ -46,7 +46,8 @@ def figures(sums: pd.DataFrame, min_crowd: int) -> pd.DataFrame:
     out["valence_low"] = valence - half
     out["valence_high"] = valence + half
     known = s["looked_known"] > 0
-    out["people_looking"] = np.where(known, s["looked"], np.nan)
+    snapshot_faces = s["persons"] - s["video"] > 0.5  # not people: no people-looking count
+    out["people_looking"] = np.where(known & ~snapshot_faces, s["looked"], np.nan)
     out["share_looking"] = _ratio(s["looked"], s["looked_known"])
     attention_known = s["attention_n"] > 0
     out["passers_by"] = np.where(s["video"] > 0, s["video"], np.nan)

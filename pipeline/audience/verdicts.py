@@ -75,7 +75,12 @@ class Verdict:
 @dataclass(frozen=True)
 class Audience:
     """What a verdict needs of one stimulus's shown people: how many, the moments of each
-    metric over them, and the (model version, detector) pairs that scored them."""
+    metric over them, and the (model version, detector) pairs that scored them.
+
+    A snapshot camera cannot follow a person from one snapshot to the next, so its rows are
+    faces, and ``people`` counts them as the most faces in one snapshot (README "People
+    statistics"); ``compare`` never counts more viewers than ``people``.
+    """
 
     people: int
     moments: dict[str, Moments]
@@ -100,7 +105,7 @@ class Audience:
                 .drop_duplicates()
                 .itertuples(index=False)
             )
-        return cls(len(people), found, pairs)
+        return cls(int(people.attrs.get("people", len(people))), found, pairs)
 
 
 People: TypeAlias = Audience | pd.DataFrame
@@ -110,14 +115,23 @@ def _audience(people: People) -> Audience:
     return people if isinstance(people, Audience) else Audience.from_people(people)
 
 
+def _at_most(moments: Moments, people: int) -> Moments:
+    """``moments`` counted over at most ``people`` viewers: a snapshot camera's faces (the
+    same passer-by may be in several snapshots) widen the interval to its people, never
+    narrow it as if every face were someone new."""
+    if moments.n <= people:
+        return moments
+    return Moments(people, moments.mean, moments.var if people > 1 else float("nan"))
+
+
 def compare(
     metric: Metric, a: str, people_a: People, b: str, people_b: People, min_crowd: int
 ) -> Verdict:
     """The verdict on ``metric`` between stimulus ``a`` and ``b`` (their shown people)."""
     audience_a, audience_b = _audience(people_a), _audience(people_b)
     none = Moments(0, float("nan"), float("nan"))
-    xa = audience_a.moments.get(metric.column, none)
-    xb = audience_b.moments.get(metric.column, none)
+    xa = _at_most(audience_a.moments.get(metric.column, none), audience_a.people)
+    xb = _at_most(audience_b.moments.get(metric.column, none), audience_b.people)
     na, nb = xa.n, xb.n
     counts = f"{na} vs {nb} viewers"
     need = max(2, int(min_crowd))

@@ -157,7 +157,8 @@ c AS (
 
 def groups(con: duckdb.DuckDBPyConnection, spec: Groups) -> pd.DataFrame:
     """One row per group with a selected cell: its state (any/all selected, any/all shown),
-    counts over the selected cells (faces, snapshot, snapshot people, sampled frames) and, when
+    counts over the selected cells (faces, snapshot, snapshot people over all and over shown
+    cells: per camera the most faces in one snapshot, summed, sampled frames) and, when
     ``spec.level`` is kept, its stored people sums (of everyone in the group)."""
     stored = ""
     columns = ""
@@ -182,12 +183,14 @@ WITH {{cells}}, g AS (
     coalesce(sum(sampled_frames) FILTER (WHERE selected), 0) AS sampled_frames
   FROM m GROUP BY grp
 ), most AS (
-  SELECT grp, sum(most) AS snapshot_people FROM (
-    SELECT grp, source_id, max(most) AS most FROM m
+  SELECT grp, sum(most) AS snapshot_people, sum(most_shown) AS snapshot_people_shown FROM (
+    SELECT grp, source_id, max(most) AS most,
+           coalesce(max(most) FILTER (WHERE shown), 0) AS most_shown FROM m
     WHERE selected AND faced AND snapshot GROUP BY ALL
   ) GROUP BY grp
 ){stored}
-SELECT g.*, coalesce(most.snapshot_people, 0) AS snapshot_people{columns}
+SELECT g.*, coalesce(most.snapshot_people, 0) AS snapshot_people,
+       coalesce(most.snapshot_people_shown, 0) AS snapshot_people_shown{columns}
 FROM g LEFT JOIN most USING (grp) {"LEFT JOIN stored s USING (grp)" if stored else ""}
 WHERE g.any_selected
 ORDER BY grp
