@@ -221,7 +221,7 @@ def kept_uploads(db: str) -> pd.DataFrame:
     rows = _read(kept, db)
     return pd.DataFrame(
         [(job_id, name, round(size / 2**20, 1)) for job_id, name, _, size in rows],
-        columns=["job", "file", "MB"],
+        columns=["job", "file", "size_mb"],
     )
 
 

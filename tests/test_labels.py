@@ -153,3 +153,24 @@ def test_report_verdict_table_lists_comparisons_and_counts_the_rest() -> None:
     assert len(verdict_display(table)) == len(table) == 6
     line = not_compared(table)
     assert line.startswith("5 comparisons could not be made") and "dwell" in line
+
+
+def test_dashboard_tables_read_the_one_table_of_labels() -> None:
+    """Every column a dashboard table shows is in the product's table (no label of its own,
+    but a clock naming its zone), with that table's label and number format."""
+    from dashboard.labels import JOBS, KEPT_UPLOADS, STIMULUS, VERDICT, readable, series_spec
+
+    specs = (STIMULUS, VERDICT, JOBS, KEPT_UPLOADS, series_spec(False), series_spec(True, "T"))
+    for spec in specs:
+        names = [item if isinstance(item, str) else item.name for item in spec]
+        assert set(names) <= set(COLUMNS), set(names) - set(COLUMNS)
+        numbers = pd.DataFrame({n: [0.25] for n in names if column(n).printf})
+        texts = pd.DataFrame({n: ["x"] for n in names if not column(n).printf})
+        _, config = readable(pd.concat([numbers, texts], axis=1), spec)
+        for name in names:
+            expected = "T" if name == "bucket_ts" else column(name).label
+            assert config[name]["label"] == expected, name
+            if column(name).printf:
+                assert config[name]["type_config"]["format"] == column(name).printf, name
+    shown, _ = readable(pd.DataFrame({"share_looking": [0.25, None]}), STIMULUS)
+    assert shown["share_looking"].tolist() == ["25%", "–"]  # a gap: text, percent, a dash

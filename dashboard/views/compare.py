@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data, state
-from dashboard.labels import STIMULUS, VERDICT, show_table, verdict_rows
+from dashboard.labels import STIMULUS, VERDICT, VERDICT_ROW_PX, show_table, verdict_rows
 from pipeline.audience.clock import axis_title, with_gaps
 from pipeline.errors import ReactionError
 from pipeline.exports import DEFAULT_BUCKET_S
@@ -58,7 +58,7 @@ def _verdicts(db: str, picked: pd.DataFrame, min_crowd: int) -> None:
         key="compare_verdict_chart",
         config={"displaylogo": False},
     )
-    show_table(verdict_rows(table), VERDICT, key="compare_verdicts")
+    show_table(verdict_rows(table), VERDICT, key="compare_verdicts", row_height=VERDICT_ROW_PX)
 
 
 def _segments(db: str, picked: pd.DataFrame, min_crowd: int) -> None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, data, state
-from dashboard.labels import JOBS, STIMULUS, VERDICT, show_table
+from dashboard.labels import JOBS, STIMULUS, VERDICT_ROW_PX, VERDICT_SENTENCE, show_table
 from dashboard.text import md_text
 from pipeline.audience.clock import axis_title, with_gaps
 from pipeline.errors import ReactionError
+from pipeline.reports import labels
 from pipeline.reports.tables import campaign_overview, kpi_cells, series_view, stimulus_table
 
 # Displays are drawn by day here: an overview of a week or a month, where hours would be
@@ -125,7 +126,7 @@ def _verdicts(campaign_id: int, min_crowd: int, db: str) -> None:
         charts.verdict_figure(table), key="overview_verdict_chart", config={"displaylogo": False}
     )
     valence = table[table["metric"] == "valence index"]
-    show_table(valence, {"verdict": VERDICT["verdict"]}, key="overview_verdicts")
+    show_table(valence, VERDICT_SENTENCE, key="overview_verdicts", row_height=VERDICT_ROW_PX)
     st.page_link(
         state.PAGE_COMPARE,
         label="Every metric and pair on the Compare page",
@@ -158,7 +159,9 @@ def _jobs(campaign_id: int, db: str) -> None:
         shown,
         JOBS,
         key="overview_jobs",
-        progress=st.column_config.ProgressColumn("Progress", min_value=0.0, max_value=1.0),
+        progress=st.column_config.ProgressColumn(
+            labels.label("progress"), min_value=0.0, max_value=100.0, format="%.0f%%"
+        ),
     )
     failed = jobs[jobs["status"] == "failed"].head(3)
     for job in failed.itertuples(index=False):

@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, state
-from dashboard.labels import Col, show_table
+from dashboard.labels import KEPT_UPLOADS, show_table
 from dashboard.text import md_text
 from pipeline.errors import InputError, ReactionError
 from pipeline.settings import get_int
@@ -32,7 +32,6 @@ FORM_KEY = "upload_form"  # bumped to give the file picker a new, empty widget
 _FORM_INPUTS = ("upload_campaign_name", "upload_stimulus_name", "upload_duration", "upload_keep")
 POLL_S = 1.0
 ACTIVE = ("queued", "running")
-KEPT = {"job": Col("Job", "%d"), "file": Col("File"), "MB": Col("Size (MB)", "%.1f")}
 KINDS = {"ad": "Ad (aligned to its own timeline)", "display": "Display", "product": "Product"}
 
 
@@ -301,7 +300,7 @@ def _kept(db: str) -> None:
         f"the retention period (EMOTION_RETENTION_DAYS = {get_int('EMOTION_RETENTION_DAYS')} "
         "days)."
     )
-    show_table(kept, KEPT, key="upload_kept")
+    show_table(kept, KEPT_UPLOADS, key="upload_kept")
 
 
 def main() -> None:

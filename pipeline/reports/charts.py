@@ -321,11 +321,14 @@ def hour_weekday_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
     """Valence index per hour of day (x, the hours with footage) and ISO weekday (y, Mon-Sun).
 
     table: ``queries.hour_weekday`` after ``suppress_small_buckets``; cells without faces are
-    blank, suppressed cells grey with "too few people".
+    blank, suppressed cells grey with "too few people". Numbers and hover count people (the
+    unit of every audience figure; a snapshot camera's most faces in one snapshot), never
+    faces.
     """
     valence = np.full((7, 24), np.nan)
     grey = np.full((7, 24), np.nan)
     text = np.full((7, 24), "", dtype=object)
+    people = np.full((7, 24), np.nan)
     for row in table.itertuples(index=False):
         d, h = int(row.weekday) - 1, int(row.hour)
         if bool(getattr(row, "suppressed", False)):
@@ -333,9 +336,12 @@ def hour_weekday_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
             text[d, h] = "too few"
         else:
             valence[d, h] = float(row.valence)
-            text[d, h] = f"{int(row.faces)}"
+            people[d, h] = float(row.people)
+            text[d, h] = f"{int(row.people)}"
     span = hour_span(table)
-    valence, grey, text = (grid[:, span.start : span.stop] for grid in (valence, grey, text))
+    valence, grey, text, people = (
+        grid[:, span.start : span.stop] for grid in (valence, grey, text, people)
+    )
     hours = [f"{h:02d}:00" for h in span]
     fig = go.Figure()
     fig.add_trace(
@@ -359,14 +365,17 @@ def hour_weekday_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
             colorscale="RdBu",
             colorbar={"title": {"text": "valence"}},
             text=text,
+            customdata=people,
             texttemplate="%{text}",
-            hovertemplate="%{y} %{x}: valence index %{z:+.2f}, %{text} faces<extra></extra>",
+            hovertemplate=(
+                "%{y} %{x}: valence index %{z:+.2f}, %{customdata:.0f} people<extra></extra>"
+            ),
             name="valence index",
         )
     )
     fig.update_yaxes(autorange="reversed")
     fig.update_layout(
-        title={"text": _plain(title) or "Valence by hour and weekday (numbers: faces)"},
+        title={"text": _plain(title) or "Valence by hour and weekday (numbers: people)"},
         height=340,
         template="plotly_white",
         margin={"t": 60, "l": 50, "r": 20, "b": 40},

@@ -156,9 +156,21 @@ _TABLE: tuple[Column, ...] = (
     Column("difference", "Difference (A minus B)", "difference"),
     Column("low", "Difference, low (95 %)", "difference"),
     Column("high", "Difference, high (95 %)", "difference"),
+    Column("interval", "95 % interval", "text"),
     Column("winner", "Winner", "text"),
     Column("verdict", "Verdict", "text"),
     Column("version_note", "Version note", "text"),
+    # Ingest jobs and kept uploads (the dashboard's Overview and Upload pages).
+    Column("job_id", "Job", "count"),
+    Column("job", "Job", "count"),
+    Column("source", "Source", "text"),
+    Column("input_name", "Input", "text"),
+    Column("progress", "Progress (%)", "share"),
+    Column("tracks", "Tracked faces", "count"),
+    Column("problem", "Problem", "text"),
+    Column("created_at", "Started (UTC)", "clock"),
+    Column("file", "File", "text"),
+    Column("size_mb", "Size (MB)", "average"),
 )
 COLUMNS: dict[str, Column] = {c.name: c for c in _TABLE}
 # Internal keys: meaningless to a reader, kept in Parquet and JSON only.

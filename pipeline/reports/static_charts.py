@@ -261,7 +261,8 @@ def heatmap_png(table: pd.DataFrame, title: str = "") -> bytes:
 
 
 def heatmap_chart(table: pd.DataFrame, title: str = "") -> Figure:
-    """Valence per weekday x hour (``queries.hour_weekday`` after suppression)."""
+    """Valence per weekday x hour (``queries.hour_weekday`` after suppression); the numbers
+    are people, never faces."""
     valence = np.full((7, 24), np.nan)
     grey = np.zeros((7, 24), dtype=bool)
     for row in table.itertuples(index=False):
@@ -279,11 +280,11 @@ def heatmap_chart(table: pd.DataFrame, title: str = "") -> Figure:
     image = ax.imshow(valence, cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
     for row in table.itertuples(index=False):
         d, h = int(row.weekday) - 1, int(row.hour) - span.start
-        label = "too few" if grey[d, h] else str(int(row.faces))
+        label = "too few" if grey[d, h] else str(int(row.people))
         ax.text(h, d, label, ha="center", va="center", fontsize=7)
     ax.set_xticks(range(len(span)), [f"{h:02d}:00" for h in span], fontsize=7)
     ax.set_yticks(range(7), list(WEEKDAYS), fontsize=8)
-    ax.set_xlabel("hour of day (numbers: faces)")
+    ax.set_xlabel("hour of day (numbers: people)")
     fig.colorbar(image, ax=ax, label="valence index", shrink=0.9)
     ax.set_title(title or "Valence by hour and weekday", fontsize=11, loc="left")
     return fig
