@@ -113,6 +113,12 @@ def test_hour_weekday_heatmap_matches_golden() -> None:
     assert np.isnan(valence[saturday, 0]) and grey[saturday, 0] == 0.0  # 09:00
     assert valence[saturday, 2] == pytest.approx(2 / 3)  # 11:00
     assert np.isnan(valence[0]).all()  # Monday: no faces at all
+    # Numbers and hover count people (the unit), never faces.
+    heat = _trace(fig, "valence index")
+    assert "people" in heat.hovertemplate and "faces" not in heat.hovertemplate
+    assert "faces" not in fig.layout.title.text
+    people = {(r.weekday, r.hour): r.people for r in table.itertuples() if not r.suppressed}
+    assert heat.text[saturday][2] == str(people[(6, 11)])
 
 
 def test_band_never_bridges_a_gap(display_view: pd.DataFrame) -> None:
