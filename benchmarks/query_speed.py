@@ -299,7 +299,8 @@ def _cases() -> list[Case]:
 
 
 def _drill_down() -> list[tuple[str, str, Callable[[object], object]]]:
-    """Reads that still go to face rows: one bucket's rows, one person's rows."""
+    """Reads that still go to face rows: one bucket's rows, one person's rows (the raw-row
+    audience reads of ``pipeline.audience.raw`` are the baseline above)."""
     return [
         (
             "face rows of one 1 s bucket",
@@ -318,11 +319,6 @@ def _drill_down() -> list[tuple[str, str, Callable[[object], object]]]:
                 "ingest_jobs) AND track_id = (SELECT max(track_id) FROM face_observations "
                 "WHERE job_id = (SELECT max(job_id) FROM ingest_jobs))"
             ).df(),
-        ),
-        (
-            "people of one stimulus (raw)",
-            "ad, one row per person",
-            lambda c: raw.stimulus_people(c, AD, 5),
         ),
     ]
 

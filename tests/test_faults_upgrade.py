@@ -99,3 +99,17 @@ def test_a_failing_migration_names_itself_and_the_real_cause(tmp_path: Path) -> 
     assert "aborted" not in message.lower()
     assert con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (0,)
     con.close()
+
+
+def test_a_file_missing_an_earlier_number_is_upgraded_by_its_first_reader(tmp_path: Path) -> None:
+    """Numbers are reserved per branch: a file can hold 012 without 011 (012 landed first).
+    A read-only open must still notice and apply 011, not only compare the latest number."""
+    db = tmp_path / "gap.duckdb"
+    _build(db, [n for n in _NUMBERS if n != 11], release1=False)
+    with connect(db, read_only=True) as con:
+        applied = {r[0] for r in con.execute("SELECT number FROM schema_migrations").fetchall()}
+        zone = con.execute(
+            "SELECT count(*) FROM information_schema.columns "
+            "WHERE table_name = 'sources' AND column_name = 'time_zone'"
+        ).fetchone()
+    assert applied == set(_NUMBERS) and zone == (1,)

@@ -104,13 +104,16 @@ def _refresh_rollups(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _behind(con: duckdb.DuckDBPyConnection) -> bool:
-    """True when the file lacks migrations this code has (or has no migration table)."""
-    latest = _migrations()[-1][0]
+    """True when the file lacks any migration this code has (or has no migration table).
+
+    Any, not just the latest: numbers are reserved per branch, so a file can hold 012 and
+    still miss 011 when the later number landed first.
+    """
     try:
-        row = con.execute("SELECT max(number) FROM schema_migrations").fetchone()
+        rows = con.execute("SELECT number FROM schema_migrations").fetchall()
     except duckdb.Error:
         return True
-    return row is None or row[0] is None or int(row[0]) < latest
+    return not {number for number, _, _ in _migrations()} <= {int(r[0]) for r in rows}
 
 
 def _is_lock_error(error: duckdb.Error) -> bool:
