@@ -33,9 +33,11 @@ def suppress_small_buckets(table: pd.DataFrame, min_crowd: int) -> pd.DataFrame:
     small = (out[count_column(out)].fillna(0) < min_crowd).to_numpy()
     if "suppressed" in out.columns:
         small = small | out["suppressed"].fillna(True).astype(bool).to_numpy()
-    for column in _FIGURES:
-        if column in out.columns:
-            out[column] = out[column].astype("float64")
-            out.loc[small, column] = np.nan
+    columns = [c for c in _FIGURES if c in out.columns]
+    if columns:
+        # One block operation, not a .loc per column: this runs on every export and report.
+        values = out[columns].to_numpy(dtype="float64", na_value=np.nan, copy=True)
+        values[small] = np.nan
+        out[columns] = pd.DataFrame(values, columns=columns, index=out.index)
     out["suppressed"] = small
     return out

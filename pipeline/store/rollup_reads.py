@@ -223,12 +223,12 @@ excluded AS (SELECT source_id, by_clock, cell, grp FROM m
 touched AS (
   SELECT DISTINCT pc.job_id, pc.track_id, e.grp FROM rollup_person_cells pc
   JOIN excluded e USING (source_id, by_clock, cell)
-  WHERE pc.stimulus_id IN (SELECT unnest($stims))
+  WHERE pc.stimulus_id IN (SELECT unnest($people_of))
 ),
 r AS MATERIALIZED (
   SELECT pc.*, m.grp, m.shown, m.selected FROM rollup_person_cells pc
   JOIN touched t USING (job_id, track_id) JOIN m ON {on_cell} AND m.grp = t.grp
-  WHERE pc.stimulus_id IN (SELECT unnest($stims))
+  WHERE pc.stimulus_id IN (SELECT unnest($people_of))
 ),
 rel AS (SELECT *, 1 AS w FROM r WHERE shown UNION ALL SELECT *, -1 AS w FROM r),"""
         video = "sum(CASE WHEN selected THEN 0 ELSE -1 END)"
@@ -236,7 +236,7 @@ rel AS (SELECT *, 1 AS w FROM r WHERE shown UNION ALL SELECT *, -1 AS w FROM r),
         rows = f"""
 r AS MATERIALIZED (
   SELECT pc.*, m.grp, m.shown, m.selected FROM rollup_person_cells pc JOIN m ON {on_cell}
-  WHERE pc.stimulus_id IN (SELECT unnest($stims)) AND m.grp IN (SELECT unnest($chosen))
+  WHERE pc.stimulus_id IN (SELECT unnest($people_of)) AND m.grp IN (SELECT unnest($chosen))
 ),
 rel AS (SELECT *, 1 AS w FROM r WHERE shown),"""
         video = "count(*) FILTER (WHERE selected)"
@@ -249,6 +249,10 @@ rel AS (SELECT *, 1 AS w FROM r WHERE shown),"""
 SELECT * FROM sums FULL JOIN video USING (grp)"""
     sql = contribution_sql("rel", ["grp"], "{cells}, " + rows, tail)
     params = {**spec.params(), "chosen": [float(g) for g in chosen]}
+    # Person cells of the stimuli concerned only (a campaign read corrects few of them).
+    params["people_of"] = (
+        [round(g) for g in chosen] if spec.grouping == "stimulus" else params["stims"]
+    )
     with spec.local(con) as local:
         sql = sql.replace("{cells}", spec.cells_sql(local))
         found = con.execute(sql, _bind(sql, params)).df()
