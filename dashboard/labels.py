@@ -41,8 +41,8 @@ Spec = Sequence[str | Shown]
 STIMULUS: Spec = SUMMARY_COLUMNS  # ``stimulus_table``'s columns, all shown
 # The sentence first, wrapped in a fixed width (``VERDICT_ROW_PX`` rows), and the interval in
 # one column: the whole table fits a 1400 px window beside the sidebar.
-VERDICT_SENTENCE_PX = 460
-VERDICT_ROW_PX = 70  # > 4rem: st.dataframe wraps text only in rows this tall
+VERDICT_SENTENCE_PX = 380
+VERDICT_ROW_PX = 76  # > 4rem: st.dataframe wraps text only in rows this tall (3 lines)
 VERDICT: Spec = (
     Shown("verdict", width=VERDICT_SENTENCE_PX),
     "metric",

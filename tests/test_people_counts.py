@@ -9,12 +9,14 @@ a window whose summary said 6 (they counted the faces of its shown snapshots).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from pipeline.audience import read
+from pipeline.audience import raw, read
+from pipeline.audience.intervals import t_quantile
 from pipeline.demo import DEMO_CAMPAIGN, build_demo
 from pipeline.exports import verdict_export
 from pipeline.reports.build import collect_report
@@ -70,6 +72,21 @@ def test_window_people_are_its_most_faces_in_one_snapshot_in_every_view(demo_db:
     assert report.overview.people == kpis["people"]
     reported = report.verdicts
     assert reported[["people_a", "people_b"]].equals(verdicts[["people_a", "people_b"]])
+
+
+def test_window_valence_band_is_over_its_people_not_its_faces(demo_db: Path) -> None:
+    """The summary's band, like the verdicts, spreads the faces' values over the people."""
+    with connect(demo_db, read_only=True) as con:
+        summary = read.stimulus_summary(con, 1, 5).set_index("name")
+        window = int(summary.loc["Window display", "stimulus_id"])
+        faces = raw.stimulus_people(con, window, 5)  # one row per shown face
+    row = summary.loc["Window display"]
+    people = int(row["people_shown"])
+    assert len(faces) > 5 * people
+    half = t_quantile(people - 1) * faces["valence"].std(ddof=1) / math.sqrt(people)
+    assert row["valence"] == pytest.approx(faces["valence"].mean())
+    assert row["valence_high"] - row["valence"] == pytest.approx(half)
+    assert row["valence"] - row["valence_low"] == pytest.approx(half)
 
 
 def test_window_buckets_count_people_not_faces(demo_db: Path) -> None:

@@ -93,3 +93,22 @@ def difference_from_moments(
     df = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
     half = t_quantile(df) * se
     return Estimate(diff, diff - half, diff + half, min(na, nb))
+
+
+def band_over_people(
+    valence: np.ndarray, high: np.ndarray, rows: np.ndarray, people: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The valence band (low, high) of groups whose ``rows`` (values averaged) outnumber
+    their ``people``: a snapshot camera's faces, where one passer-by may be in several
+    snapshots. The spread of the rows stays; the interval is taken over the people, so it
+    widens (no band below two people) instead of narrowing as if every face were someone new.
+    Groups with as many rows as people keep ``high``'s band."""
+    valence, high = np.asarray(valence, float), np.asarray(high, float)
+    rows, people = np.asarray(rows, float), np.asarray(people, float)
+    fewer = people < rows
+    t_rows = np.array([t_quantile(k - 1) for k in rows])
+    t_people = np.array([t_quantile(n - 1) for n in people])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spread = (high - valence) / t_rows * np.sqrt(rows)
+        half = np.where(fewer, t_people * spread / np.sqrt(people), high - valence)
+    return valence - half, valence + half

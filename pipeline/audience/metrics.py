@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.audience.intervals import t_quantile
+from pipeline.audience.intervals import band_over_people, t_quantile
 from pipeline.emotion.labels import LABELS
 
 PERSON = ["job_id", "track_id"]
@@ -184,8 +184,12 @@ def summarise(
     if len(shown):
         seen = group_counts(shown, keys)[[*keys, "people"]].rename(columns={"people": "seen"})
         out = out.merge(seen, on=keys, how="left")
+        rows = out["people_shown"].to_numpy(dtype=float)
         out["people_shown"] = out["seen"].where(out["people_shown"].notna())
         out = out.drop(columns=["seen"])
+        out["valence_low"], out["valence_high"] = band_over_people(
+            out["valence"], out["valence_high"], rows, out["people_shown"]
+        )
     out["people_shown"] = out["people_shown"].fillna(0).astype("int64")
     out["suppressed"] = out["people_shown"] == 0
     if sampled is not None and out["snapshot"].any():

@@ -24,6 +24,7 @@ import pandas as pd
 
 from pipeline.audience import raw
 from pipeline.audience.grid import check_bucket
+from pipeline.audience.intervals import band_over_people
 from pipeline.audience.totals import figures, verdict_moments
 from pipeline.audience.verdicts import Audience
 from pipeline.store import rollup_reads as stored
@@ -92,6 +93,9 @@ def _finish(groups: pd.DataFrame, keys: list[str], min_crowd: int, sampled: bool
     found = figures(groups[list(CONTRIBUTION_COLUMNS)].reset_index(drop=True), min_crowd)
     # People, not faces: a snapshot camera's shown faces count as its most in one snapshot.
     found["people_shown"] = groups["people_shown"].to_numpy(dtype="int64")
+    found["valence_low"], found["valence_high"] = band_over_people(
+        found["valence"], found["valence_high"], np.round(groups["persons"]), found["people_shown"]
+    )
     out = pd.concat([table, found], axis=1)
     out["suppressed"] = out["people_shown"] == 0
     if sampled and out["snapshot"].any():
