@@ -175,7 +175,11 @@ def timeline_figure(
         row_heights=[0.5, 0.3, 0.2],
         vertical_spacing=0.06,
         # Row 1 has no title: the segment names of an ad sit above it.
-        subplot_titles=("", "Valence index (95 % interval)", "People (and people looking)"),
+        subplot_titles=(
+            "",
+            "Valence index (95 % interval)",
+            "People" if _looking(series) is None else "People (and people looking)",
+        ),
     )
     x, width = _centres(series, by_clock)
     for label in LABELS:
