@@ -237,6 +237,10 @@ def test_verdict_names_a_winner_only_for_a_clear_difference(tmp_path: Path) -> N
     assert clear.difference.low > 0 and clear.difference.low < 0.5 < clear.difference.high
     flipped = compare(valence, "Ad B", people["B"], "Ad A", people["A"], 5)
     assert flipped.winner == "Ad A" and flipped.text.startswith("Ad A: more positive than Ad B")
+    # The winner comes first in the row too, so its difference reads as the sentence does.
+    assert (flipped.a, flipped.b) == ("Ad A", "Ad B")
+    assert flipped.difference.value == pytest.approx(clear.difference.value)
+    assert flipped.difference.low == pytest.approx(clear.difference.low)
     none = compare(valence, "Ad C", people["C"], "Ad D", people["D"], 5)
     assert none.winner == "" and "no clear difference in valence index, +0.00" in none.text
     few = compare(valence, "Ad A", raw_a.head(3), "Ad B", people["B"], 5)

@@ -127,7 +127,10 @@ def _at_most(moments: Moments, people: int) -> Moments:
 def compare(
     metric: Metric, a: str, people_a: People, b: str, people_b: People, min_crowd: int
 ) -> Verdict:
-    """The verdict on ``metric`` between stimulus ``a`` and ``b`` (their shown people)."""
+    """The verdict on ``metric`` between stimulus ``a`` and ``b`` (their shown people).
+
+    A clear winner is always the verdict's first stimulus (its ``a``): the difference is
+    "winner minus the other", positive, as the sentence says; otherwise the order given."""
     audience_a, audience_b = _audience(people_a), _audience(people_b)
     none = Moments(0, float("nan"), float("nan"))
     xa = _at_most(audience_a.moments.get(metric.column, none), audience_a.people)
@@ -153,6 +156,8 @@ def compare(
             counts = f"{nb} vs {na} viewers"
             band = f"{metric.fmt(shown.value)} [{metric.fmt(shown.low)}, {metric.fmt(shown.high)}]"
         text = f"{winner}: {metric.more} than {loser}, {band}, {counts}"
+        if winner == b:  # the winner comes first, so table, chart and sentence read alike
+            return Verdict(metric, b, a, nb, na, shown, winner, text)
         return Verdict(metric, a, b, na, nb, diff, winner, text)
     text = f"{a} vs {b}: no clear difference in {metric.label}, {band}, {counts}"
     return Verdict(metric, a, b, na, nb, diff, "", text)
