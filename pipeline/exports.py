@@ -46,13 +46,20 @@ def export_table(
     chosen = catalog.list_stimuli(con, campaign)
     if stimulus_name is not None:
         chosen = [catalog.get_stimulus(con, campaign, stimulus_name)]
-    tables = []
+    clocks = audience.stimuli_by_clock(con, [s.stimulus_id for s in chosen])
+    wanted = []
     for stimulus in chosen:
-        _, by_clock = audience.stimulus_by_clock(con, stimulus.stimulus_id)
+        by_clock = clocks[stimulus.stimulus_id]
         bucket = bucket_s or DEFAULT_BUCKET_S[stimulus.kind]
         if not by_clock and stimulus.kind != "ad" and bucket_s is None:
             bucket = 1.0  # footage of a display without a start time: by offset
-        table = audience.series(con, stimulus.stimulus_id, bucket, by_clock, crowd)
+        wanted.append((stimulus.stimulus_id, bucket, by_clock))
+    # All stimuli in one grouped query per grid and bucket, not one read per stimulus.
+    found = audience.series_of_stimuli(con, wanted, crowd)
+    tables = []
+    for stimulus in chosen:
+        by_clock = clocks[stimulus.stimulus_id]
+        table = found[stimulus.stimulus_id]
         if table.empty:
             continue
         table.insert(0, "campaign", campaign.name)

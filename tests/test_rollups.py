@@ -96,9 +96,28 @@ def assert_reads_match(db: Path) -> int:
                 ours = read.campaign_kpis(con, campaign, crowd)
                 theirs = raw.campaign_kpis(con, campaign, crowd)
                 _same(pd.DataFrame([ours]), pd.DataFrame([theirs]), f"kpis {campaign}")
-                compared += 2
+                compared += 2 + _batched_series_match(con, campaign, crowd)
             for (stimulus,) in stimuli:
                 compared += _stimulus_reads_match(con, int(stimulus), crowd)
+    return compared
+
+
+def _batched_series_match(con, campaign: int, crowd: int) -> int:
+    """A campaign's series read in grouped queries (the export) equal each stimulus's
+    face-row series, at kept and unkept bucket sizes."""
+    ids = [int(s) for (s,) in con.execute(
+        "SELECT stimulus_id FROM stimuli WHERE campaign_id = ? ORDER BY 1", [campaign]
+    ).fetchall()]  # fmt: skip
+    clocks = read.stimuli_by_clock(con, ids)
+    compared = 0
+    for offset_s, clock_s in ((1.0, 3600.0), (1.5, 1200.0)):
+        wanted = [(s, clock_s if clocks[s] else offset_s, clocks[s]) for s in ids]
+        found = read.series_of_stimuli(con, wanted, crowd)
+        assert list(found) == ids
+        for stimulus, bucket, by_clock in wanted:
+            what = f"batched series {stimulus} {bucket} at {crowd}"
+            _same(found[stimulus], raw.series(con, stimulus, bucket, by_clock, crowd), what)
+            compared += 1
     return compared
 
 

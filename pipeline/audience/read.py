@@ -49,6 +49,11 @@ def stimulus_by_clock(con: duckdb.DuckDBPyConnection, stimulus_id: int) -> tuple
     return kind, kind != "ad" and timed
 
 
+def stimuli_by_clock(con: duckdb.DuckDBPyConnection, stimulus_ids: list[int]) -> dict[int, bool]:
+    """``stimulus_by_clock``'s grid of several stimuli, in one query."""
+    return stored.clock_grids(con, stimulus_ids)
+
+
 def _stamps(cells: pd.Series) -> pd.Series:
     return pd.to_datetime(cells, unit="s")
 
@@ -65,17 +70,21 @@ def _groups(con: duckdb.DuckDBPyConnection, spec: stored.Groups) -> pd.DataFrame
     if table.empty:
         return table
     sums = list(CONTRIBUTION_COLUMNS)
+    keys = ["stimulus_id", "grp"]
+    table["stimulus_id"] = table["stimulus_id"].astype("int64")
     if spec.level is None:
-        fix = stored.corrections(con, spec, table["grp"].tolist())
-        table = table.merge(fix, on="grp", how="left")
+        fix = stored.corrections(con, spec, table[keys])
+        fix["stimulus_id"] = fix["stimulus_id"].astype("int64")
+        table = table.merge(fix, on=keys, how="left")
         table[[*sums, "video_people"]] = table[[*sums, "video_people"]].fillna(0)
         video = table["video_people"].to_numpy(dtype=float).copy()
     else:
         mixed = ~table["all_shown"] & (table["any_shown"] | ~table["all_selected"])
         video = table["video"].to_numpy(dtype=float).copy()
         if mixed.any():
-            fix = stored.corrections(con, spec, table.loc[mixed, "grp"].tolist())
-            fix = fix.set_index("grp").reindex(table["grp"]).fillna(0)
+            fix = stored.corrections(con, spec, table.loc[mixed, keys])
+            fix["stimulus_id"] = fix["stimulus_id"].astype("int64")
+            fix = fix.set_index(keys).reindex(pd.MultiIndex.from_frame(table[keys])).fillna(0)
             table[sums] = table[sums].to_numpy(dtype=float) + fix[sums].to_numpy(dtype=float)
             video = video + fix["video_people"].to_numpy(dtype=float)
     table.loc[~table["any_shown"], sums] = 0.0
@@ -144,10 +153,49 @@ def series(
         start=start,
         end=end,
     )
-    groups = _groups(con, spec)
+    return _series_table(_groups(con, spec), stimulus_id, bucket_s, by_clock, min_crowd, source_id)
+
+
+def series_of_stimuli(
+    con: duckdb.DuckDBPyConnection,
+    wanted: list[tuple[int, float, bool]],
+    min_crowd: int,
+) -> dict[int, pd.DataFrame]:
+    """``series`` of several stimuli, each (stimulus, bucket_s, by_clock), sources pooled:
+    those on the same grid and bucket in one grouped query (a campaign export reads all its
+    stimuli in two, not one per stimulus)."""
+    wanted = [(s, check_bucket(b, c), c) for s, b, c in wanted]
+    held = stored.kinds_and_clocks(con, [s for s, _, _ in wanted])
+    found: dict[int, pd.DataFrame] = {}
+    batches: dict[tuple[float, bool], list[int]] = {}
+    for stimulus, bucket, by_clock in wanted:
+        if stimulus in held and stored.holds_grid(*held[stimulus], by_clock):
+            batches.setdefault((bucket, by_clock), []).append(stimulus)
+        else:
+            found[stimulus] = raw.series(con, stimulus, bucket, by_clock, min_crowd)
+    for (bucket, by_clock), ids in batches.items():
+        batch = tuple((s, by_clock) for s in ids)
+        spec = _spec(ids[0], by_clock, min_crowd, "bucket", bucket_s=bucket, batch=batch)
+        groups = _groups(con, spec)
+        for stimulus in ids:
+            mine = groups[groups["stimulus_id"] == stimulus] if len(groups) else groups
+            found[stimulus] = _series_table(mine, stimulus, bucket, by_clock, min_crowd, None)
+    return {s: found[s] for s, _, _ in wanted}
+
+
+def _series_table(
+    groups: pd.DataFrame,
+    stimulus_id: int,
+    bucket_s: float,
+    by_clock: bool,
+    min_crowd: int,
+    source_id: int | None,
+) -> pd.DataFrame:
+    """``series``'s table from the ``_groups`` rows of one stimulus."""
     key = "bucket_ts" if by_clock else "bucket_offset_s"
     if groups.empty:
         return raw._empty_series()
+    groups = groups.reset_index(drop=True)
     groups[key] = _stamps(groups["grp"]) if by_clock else groups["grp"].astype(float)
     out = _finish(groups, [key], min_crowd, sampled=True).sort_values(key)
     out = out.reset_index(drop=True)

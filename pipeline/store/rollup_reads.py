@@ -25,30 +25,38 @@ from pipeline.store.rollups import CONTRIBUTION_COLUMNS, contribution_sql
 
 def kind_and_clock(con: duckdb.DuckDBPyConnection, stimulus_id: int) -> tuple[str, bool]:
     """(kind, whether the stimulus has face rows with a clock time), in one query."""
-    row = con.execute(
-        "SELECT kind, EXISTS (SELECT 1 FROM rollup_cells WHERE stimulus_id = $s AND by_clock "
-        "AND persons > 0) FROM stimuli WHERE stimulus_id = $s",
-        {"s": stimulus_id},
-    ).fetchone()
-    assert row is not None, f"no stimulus {stimulus_id}"
-    return str(row[0]), bool(row[1])
+    found = kinds_and_clocks(con, [stimulus_id])
+    assert stimulus_id in found, f"no stimulus {stimulus_id}"
+    return found[stimulus_id]
 
 
-def clock_grids(con: duckdb.DuckDBPyConnection, stimulus_ids: list[int]) -> dict[int, bool]:
-    """Per stimulus: whether its figures go by clock time (``read.stimulus_by_clock``)."""
+def kinds_and_clocks(
+    con: duckdb.DuckDBPyConnection, stimulus_ids: list[int]
+) -> dict[int, tuple[str, bool]]:
+    """``kind_and_clock`` of several stimuli in one query."""
     rows = con.execute(
-        "SELECT s.stimulus_id, s.kind <> 'ad' AND EXISTS (SELECT 1 FROM rollup_cells c "
+        "SELECT s.stimulus_id, s.kind, EXISTS (SELECT 1 FROM rollup_cells c "
         "WHERE c.stimulus_id = s.stimulus_id AND c.by_clock AND c.persons > 0) "
         "FROM stimuli s WHERE s.stimulus_id IN (SELECT unnest(?))",
         [stimulus_ids],
     ).fetchall()
-    return {int(s): bool(c) for s, c in rows}
+    return {int(s): (str(kind), bool(timed)) for s, kind, timed in rows}
+
+
+def clock_grids(con: duckdb.DuckDBPyConnection, stimulus_ids: list[int]) -> dict[int, bool]:
+    """Per stimulus: whether its figures go by clock time (``read.stimulus_by_clock``)."""
+    found = kinds_and_clocks(con, stimulus_ids)
+    return {s: kind != "ad" and timed for s, (kind, timed) in found.items()}
 
 
 def keeps_grid(con: duckdb.DuckDBPyConnection, stimulus_id: int, by_clock: bool) -> bool:
     """Whether the rollups hold every face row of this stimulus on this grid: the clock grid
     for displays and products, the offset grid for ads and for untimed footage."""
-    kind, timed = kind_and_clock(con, stimulus_id)
+    return holds_grid(*kind_and_clock(con, stimulus_id), by_clock)
+
+
+def holds_grid(kind: str, timed: bool, by_clock: bool) -> bool:
+    """``keeps_grid`` from the stimulus's (kind, timed)."""
     if by_clock:
         return kind != "ad"
     return kind == "ad" or not timed
@@ -64,10 +72,11 @@ def _bind(sql: str, params: dict[str, object]) -> dict[str, object]:
 class Groups:
     """How a read groups the base cells of one stimulus, and which of them it shows.
 
-    ``grouping``: "bucket" (``bucket_s`` seconds), "stimulus" (the whole stimulus; with
-    ``batch``, several stimuli in one query, each on its own grid), "hour_of_week" or
-    "segment"; ``level``: the rollup_people level holding these groups' sums, None when not
-    kept.
+    ``grouping``: "bucket" (``bucket_s`` seconds), "stimulus" (the whole stimulus),
+    "hour_of_week" or "segment"; ``level``: the rollup_people level holding these groups'
+    sums, None when not kept. With ``batch``, several stimuli in one query: each on its own
+    grid for "stimulus", all on ``by_clock``'s grid for "bucket". Groups are keyed by
+    (``stimulus_id``, ``grp``).
     """
 
     stimulus_id: int
@@ -166,14 +175,15 @@ def groups(con: duckdb.DuckDBPyConnection, spec: Groups) -> pd.DataFrame:
         sums = ", ".join(f"sum({c}) AS {c}" for c in CONTRIBUTION_COLUMNS)
         key = "CAST(stimulus_id AS DOUBLE)" if spec.grouping == "stimulus" else "bucket"
         stored = f""", stored AS (
-  SELECT {key} AS grp, {sums} FROM rollup_people SEMI JOIN grids USING (stimulus_id, by_clock)
+  SELECT stimulus_id, {key} AS grp, {sums} FROM rollup_people
+  SEMI JOIN grids USING (stimulus_id, by_clock)
   WHERE level = $level AND ($source IS NULL OR source_id = $source)
   GROUP BY ALL
 )"""
         columns = ", " + ", ".join(f"coalesce(s.{c}, 0) AS {c}" for c in CONTRIBUTION_COLUMNS)
     sql = f"""
 WITH {{cells}}, g AS (
-  SELECT grp,
+  SELECT stimulus_id, grp,
     coalesce(bool_or(selected) FILTER (WHERE faced), false) AS any_selected,
     coalesce(bool_and(selected) FILTER (WHERE faced), false) AS all_selected,
     coalesce(bool_or(shown) FILTER (WHERE faced), false) AS any_shown,
@@ -181,27 +191,30 @@ WITH {{cells}}, g AS (
     coalesce(sum(faces) FILTER (WHERE selected AND faced), 0) AS faces,
     coalesce(bool_and(snapshot) FILTER (WHERE selected AND faced), false) AS snapshot,
     coalesce(sum(sampled_frames) FILTER (WHERE selected), 0) AS sampled_frames
-  FROM m GROUP BY grp
+  FROM m GROUP BY stimulus_id, grp
 ), most AS (
-  SELECT grp, sum(most) AS snapshot_people, sum(most_shown) AS snapshot_people_shown FROM (
-    SELECT grp, source_id, max(most) AS most,
+  SELECT stimulus_id, grp, sum(most) AS snapshot_people,
+         sum(most_shown) AS snapshot_people_shown FROM (
+    SELECT stimulus_id, grp, source_id, max(most) AS most,
            coalesce(max(most) FILTER (WHERE shown), 0) AS most_shown FROM m
     WHERE selected AND faced AND snapshot GROUP BY ALL
-  ) GROUP BY grp
+  ) GROUP BY stimulus_id, grp
 ){stored}
 SELECT g.*, coalesce(most.snapshot_people, 0) AS snapshot_people,
        coalesce(most.snapshot_people_shown, 0) AS snapshot_people_shown{columns}
-FROM g LEFT JOIN most USING (grp) {"LEFT JOIN stored s USING (grp)" if stored else ""}
+FROM g LEFT JOIN most USING (stimulus_id, grp)
+{"LEFT JOIN stored s USING (stimulus_id, grp)" if stored else ""}
 WHERE g.any_selected
-ORDER BY grp
+ORDER BY stimulus_id, grp
 """
     with spec.local(con) as local:
         sql = sql.replace("{cells}", spec.cells_sql(local))
         return con.execute(sql, _bind(sql, spec.params())).df()
 
 
-def corrections(con: duckdb.DuckDBPyConnection, spec: Groups, chosen: list[float]) -> pd.DataFrame:
-    """Per chosen group: people sums to add, and ``video_people`` (people of footage sources).
+def corrections(con: duckdb.DuckDBPyConnection, spec: Groups, chosen: pd.DataFrame) -> pd.DataFrame:
+    """Per chosen group (rows of ``stimulus_id``, ``grp``): people sums to add, and
+    ``video_people`` (people of footage sources).
 
     With ``spec.level`` kept, the groups' sums are stored and these are corrections, taken
     from the people seen in a cell of the group that is not shown: their whole-group
@@ -209,8 +222,8 @@ def corrections(con: duckdb.DuckDBPyConnection, spec: Groups, chosen: list[float
     with no selected cell. Else they are the whole sums over the shown cells, and
     ``video_people`` counts the footage people in the selected cells.
     """
-    columns = ["grp", *CONTRIBUTION_COLUMNS, "video_people"]
-    if not chosen:
+    columns = ["stimulus_id", "grp", *CONTRIBUTION_COLUMNS, "video_people"]
+    if chosen.empty:
         return pd.DataFrame(columns=columns)
     stored = spec.level is not None
     on_cell = "m.source_id = pc.source_id AND m.by_clock = pc.by_clock AND m.cell = pc.cell"
@@ -218,16 +231,17 @@ def corrections(con: duckdb.DuckDBPyConnection, spec: Groups, chosen: list[float
         # Only people seen in a cell that is not shown: found from those cells, then all
         # their rows of the group.
         rows = f"""
-excluded AS (SELECT source_id, by_clock, cell, grp FROM m
-             WHERE NOT shown AND grp IN (SELECT unnest($chosen))),
+excluded AS (SELECT source_id, by_clock, cell, stimulus_id, grp FROM m
+             SEMI JOIN chosen USING (stimulus_id, grp) WHERE NOT shown),
 touched AS (
-  SELECT DISTINCT pc.job_id, pc.track_id, e.grp FROM rollup_person_cells pc
+  SELECT DISTINCT pc.job_id, pc.track_id, e.stimulus_id, e.grp FROM rollup_person_cells pc
   JOIN excluded e USING (source_id, by_clock, cell)
   WHERE pc.stimulus_id IN (SELECT unnest($people_of))
 ),
 r AS MATERIALIZED (
   SELECT pc.*, m.grp, m.shown, m.selected FROM rollup_person_cells pc
-  JOIN touched t USING (job_id, track_id) JOIN m ON {on_cell} AND m.grp = t.grp
+  JOIN touched t USING (job_id, track_id)
+  JOIN m ON {on_cell} AND m.stimulus_id = t.stimulus_id AND m.grp = t.grp
   WHERE pc.stimulus_id IN (SELECT unnest($people_of))
 ),
 rel AS (SELECT *, 1 AS w FROM r WHERE shown UNION ALL SELECT *, -1 AS w FROM r),"""
@@ -236,23 +250,30 @@ rel AS (SELECT *, 1 AS w FROM r WHERE shown UNION ALL SELECT *, -1 AS w FROM r),
         rows = f"""
 r AS MATERIALIZED (
   SELECT pc.*, m.grp, m.shown, m.selected FROM rollup_person_cells pc JOIN m ON {on_cell}
-  WHERE pc.stimulus_id IN (SELECT unnest($people_of)) AND m.grp IN (SELECT unnest($chosen))
+  SEMI JOIN chosen ON chosen.stimulus_id = m.stimulus_id AND chosen.grp = m.grp
+  WHERE pc.stimulus_id IN (SELECT unnest($people_of))
 ),
 rel AS (SELECT *, 1 AS w FROM r WHERE shown),"""
         video = "count(*) FILTER (WHERE selected)"
     tail = f""", video AS (
-  SELECT grp, coalesce({video}, 0) AS video_people FROM (
-    SELECT grp, job_id, track_id, bool_or(selected) AS selected FROM r
+  SELECT stimulus_id, grp, coalesce({video}, 0) AS video_people FROM (
+    SELECT stimulus_id, grp, job_id, track_id, bool_or(selected) AS selected FROM r
     WHERE NOT snapshot GROUP BY ALL
-  ) GROUP BY grp
+  ) GROUP BY stimulus_id, grp
 )
-SELECT * FROM sums FULL JOIN video USING (grp)"""
-    sql = contribution_sql("rel", ["grp"], "{cells}, " + rows, tail)
-    params = {**spec.params(), "chosen": [float(g) for g in chosen]}
-    # Person cells of the stimuli concerned only (a campaign read corrects few of them).
-    params["people_of"] = (
-        [round(g) for g in chosen] if spec.grouping == "stimulus" else params["stims"]
+SELECT * FROM sums FULL JOIN video USING (stimulus_id, grp)"""
+    chosen_cte = (
+        "{cells}, chosen AS (SELECT unnest($chosen_stims) AS stimulus_id, unnest($chosen) AS grp),"
     )
+    sql = contribution_sql("rel", ["stimulus_id", "grp"], chosen_cte + rows, tail)
+    stims = [int(s) for s in chosen["stimulus_id"]]
+    params = {
+        **spec.params(),
+        "chosen": [float(g) for g in chosen["grp"]],
+        "chosen_stims": stims,
+        # Person cells of the stimuli concerned only (a campaign read corrects few of them).
+        "people_of": sorted(set(stims)),
+    }
     with spec.local(con) as local:
         sql = sql.replace("{cells}", spec.cells_sql(local))
         found = con.execute(sql, _bind(sql, params)).df()
