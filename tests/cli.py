@@ -22,3 +22,10 @@ def run_cli(
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+# A short planted clip is analysed in about a second on a quiet machine (detection every third
+# sampled frame), too fast to catch its job running. Tests that act on a running job (kill
+# it, purge beside it) sample every frame of the 10 fps clip and detect on each, so the job
+# lasts several seconds: what is tested is unchanged, only the job is longer.
+SLOW_INGEST_ENV = {"EMOTION_SAMPLE_FPS": "10", "EMOTION_DETECT_EVERY": "1"}

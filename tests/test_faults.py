@@ -20,7 +20,7 @@ import pytest
 from pipeline.settings import PROJECT_ROOT
 from pipeline.store import catalog, jobs
 from pipeline.store.database import connect
-from tests.cli import run_cli
+from tests.cli import SLOW_INGEST_ENV, run_cli
 
 
 def _cli_command(*args: str) -> list[str]:
@@ -323,7 +323,7 @@ def test_purge_during_an_ingest_leaves_no_orphan_rows(
     from tests.media import planted_clip
 
     clip = planted_clip(
-        tmp_path / "during.mp4", ferplus_valid, people=2, segments=[(0.0, 8.0, "neutral")], seed=4
+        tmp_path / "during.mp4", ferplus_valid, people=2, segments=[(0.0, 30.0, "neutral")], seed=4
     )
     ingesting = subprocess.Popen(
         _cli_command(
@@ -337,6 +337,7 @@ def test_purge_during_an_ingest_leaves_no_orphan_rows(
             str(writable_db),
         ),
         cwd=PROJECT_ROOT,
+        env={**os.environ, **SLOW_INGEST_ENV},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

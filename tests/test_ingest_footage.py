@@ -18,6 +18,7 @@ from pipeline.ingest import Target, ingest
 from pipeline.settings import PROJECT_ROOT
 from pipeline.store import catalog, queries
 from pipeline.store.database import connect
+from tests.cli import SLOW_INGEST_ENV
 from tests.conftest import AD_SEGMENTS
 from tests.media import planted_clip
 
@@ -145,7 +146,11 @@ def test_sigkill_mid_ingest_leaves_no_partial_rows(
         str(writable_db),
     ]
     process = subprocess.Popen(
-        command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **SLOW_INGEST_ENV},
     )
     try:
         deadline = time.monotonic() + 120
