@@ -215,8 +215,14 @@ def _coloured_fraction(png: bytes) -> tuple[tuple[int, int], float]:
 
 @pytest.mark.parametrize("mode", ["lines", "share"])
 def test_static_timeline_png_has_a_coloured_chart(ad_view: pd.DataFrame, mode: str) -> None:
-    png = static_charts.timeline_png(
-        ad_view, by_clock=False, mode=mode, segments=load_table("segments_ad"), title="Spring ad"
+    png = static_charts.png(
+        static_charts.timeline_chart(
+            ad_view,
+            by_clock=False,
+            mode=mode,
+            segments=load_table("segments_ad"),
+            title="Spring ad",
+        )
     )
     size, coloured = _coloured_fraction(png)
     assert size == (1500, 1050)
@@ -224,9 +230,13 @@ def test_static_timeline_png_has_a_coloured_chart(ad_view: pd.DataFrame, mode: s
 
 
 def test_static_clock_timeline_heatmap_and_compare(display_view: pd.DataFrame) -> None:
-    timeline = static_charts.timeline_png(display_view, by_clock=True)
-    heat = static_charts.heatmap_png(series_view(load_table("hour_weekday"), 6))
-    compare = static_charts.compare_png(suppress_summary(load_table("summary"), 5))
+    timeline = static_charts.png(static_charts.timeline_chart(display_view, by_clock=True))
+    heat = static_charts.png(
+        static_charts.heatmap_chart(series_view(load_table("hour_weekday"), 6))
+    )
+    compare = static_charts.png(
+        static_charts.compare_chart(suppress_summary(load_table("summary"), 5))
+    )
     for png in (timeline, heat, compare):
         assert png.startswith(b"\x89PNG")
         _, coloured = _coloured_fraction(png)

@@ -16,7 +16,7 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from pipeline.reports.build import ReportData, StimulusSection
-from pipeline.reports.static_charts import compare_png, heatmap_png, timeline_png
+from pipeline.reports.static_charts import compare_chart, heatmap_chart, png, timeline_chart
 from pipeline.reports.summary import executive_summary
 from pipeline.reports.tables import (
     bucket_label,
@@ -201,7 +201,7 @@ def _executive_page(pdf: _Report, report: ReportData) -> bool:
         grey=True,
     )
     if len(report.summary) > 1:
-        chart = compare_png(report.summary)
+        chart = png(compare_chart(report.summary))
         if pdf.room_for(chart):
             pdf.picture(chart, "Valence index per stimulus")
             return True
@@ -217,12 +217,14 @@ def _section(pdf: _Report, section: StimulusSection, min_crowd: int, own_page: b
         if section.by_clock
         else "seconds since the start of the footage"
     )
-    timeline = timeline_png(
-        section.series,
-        by_clock=section.by_clock,
-        segments=section.segments,
-        title=f"Reaction timeline: {section.name}",
-        clock_title=section.clock_title,
+    timeline = png(
+        timeline_chart(
+            section.series,
+            by_clock=section.by_clock,
+            segments=section.segments,
+            title=f"Reaction timeline: {section.name}",
+            clock_title=section.clock_title,
+        )
     )
     with pdf.offset_rendering() as trial:
         _section_heading(trial, section, unit, min_crowd)  # type: ignore[arg-type]
@@ -232,7 +234,9 @@ def _section(pdf: _Report, section: StimulusSection, min_crowd: int, own_page: b
     _section_heading(pdf, section, unit, min_crowd)
     pdf.picture(timeline, f"Reaction timeline of {section.name}")
     if section.heatmap is not None and not section.heatmap.empty:
-        pdf.picture(heatmap_png(section.heatmap), f"Valence by hour and weekday, {section.name}")
+        pdf.picture(
+            png(heatmap_chart(section.heatmap)), f"Valence by hour and weekday, {section.name}"
+        )
     segments = segment_display(section.segment_summary)
     if len(segments):
         pdf.heading("Segments", size=12)
@@ -275,7 +279,7 @@ def render_pdf(report: ReportData) -> bytes:
     pdf.heading(title, size=14)
     pdf.grid(table)
     if len(report.summary) > 1 and not chart_placed:
-        pdf.picture(compare_png(report.summary), "Valence index per stimulus")
+        pdf.picture(png(compare_chart(report.summary)), "Valence index per stimulus")
     if len(report.verdicts):
         pdf.heading("A/B verdicts", size=12)
         if report.version_note:

@@ -36,7 +36,8 @@ from pipeline.reports.palette import (
 _DPI = 150
 
 
-def _png(fig: Figure) -> bytes:
+def png(fig: Figure) -> bytes:
+    """``fig`` as PNG bytes at the report's resolution (a 10 x 7 in timeline: 1500 x 1050 px)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=_DPI, facecolor="white")
     return buffer.getvalue()
@@ -63,28 +64,6 @@ def _legend_beside(ax: Axes, handles: list[Artist]) -> None:
         borderaxespad=0.0,
         fontsize=7,
         frameon=False,
-    )
-
-
-def timeline_png(
-    series: pd.DataFrame,
-    *,
-    by_clock: bool,
-    mode: str = "lines",
-    segments: pd.DataFrame | None = None,
-    title: str = "",
-    clock_title: str = "clock time",
-) -> bytes:
-    """The timeline of ``charts.timeline_figure`` as a PNG (about 1500 x 1050 px)."""
-    return _png(
-        timeline_chart(
-            series,
-            by_clock=by_clock,
-            mode=mode,
-            segments=segments,
-            title=title,
-            clock_title=clock_title,
-        )
     )
 
 
@@ -208,11 +187,6 @@ def timeline_chart(
     return fig
 
 
-def compare_png(table: pd.DataFrame, title: str = "") -> bytes:
-    """Valence per stimulus with 95 % intervals (``compare_chart``) as a PNG."""
-    return _png(compare_chart(table, title))
-
-
 def compare_chart(table: pd.DataFrame, title: str = "") -> Figure:
     """Valence per stimulus with 95 % intervals; suppressed stimuli as grey "too few people".
 
@@ -253,11 +227,6 @@ def compare_chart(table: pd.DataFrame, title: str = "") -> Figure:
     ax.grid(axis="x", alpha=0.25)
     ax.set_title(title or "Valence index per stimulus (95 % interval)", fontsize=11, loc="left")
     return fig
-
-
-def heatmap_png(table: pd.DataFrame, title: str = "") -> bytes:
-    """The weekday x hour heatmap (``heatmap_chart``) as a PNG."""
-    return _png(heatmap_chart(table, title))
 
 
 def heatmap_chart(table: pd.DataFrame, title: str = "") -> Figure:
