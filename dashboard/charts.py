@@ -8,24 +8,18 @@ footage. Legends sit below the plot, never over data; user-supplied names are es
 
 from __future__ import annotations
 
-import html
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from pipeline.reports.charts import heat_cells, plain
 from pipeline.reports.palette import SUPPRESSED_COLOUR, VALENCE_COLOUR
 
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 # Qualitative colours per stimulus (colour-blind safe, Okabe-Ito).
 STIMULUS_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000")
 _LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0, "xanchor": "left"}
-
-
-def _plain(text: object) -> str:
-    """A user-supplied name as plotly text: plotly renders tags like <a href> and <b>."""
-    return html.escape(str(text), quote=False)
 
 
 def _empty(message: str, height: int = 160) -> go.Figure:
@@ -61,19 +55,7 @@ def hour_weekday_heatmap(table: pd.DataFrame, zone: str, title: str = "") -> go.
         return _empty("No footage with a clock time in this selection.")
     hours = hour_window(list(table["hour"]))
     days = sorted(int(d) for d in table["weekday"].unique())
-    valence = np.full((len(days), len(hours)), np.nan)
-    grey = np.full((len(days), len(hours)), np.nan)
-    text = np.full((len(days), len(hours)), "", dtype=object)
-    people = np.full((len(days), len(hours)), np.nan)
-    for row in table.itertuples(index=False):
-        d, h = days.index(int(row.weekday)), hours.index(int(row.hour))
-        if bool(getattr(row, "suppressed", False)):
-            grey[d, h] = 0.0
-            text[d, h] = "few"
-        else:
-            valence[d, h] = float(row.valence)
-            people[d, h] = float(row.people)
-            text[d, h] = f"{int(row.people)}"
+    valence, grey, text, people = heat_cells(table, days, hours, "few")
     x = [f"{h:02d}:00" for h in hours]
     y = [WEEKDAY_NAMES[d - 1] for d in days]
     fig = go.Figure()
@@ -111,7 +93,7 @@ def hour_weekday_heatmap(table: pd.DataFrame, zone: str, title: str = "") -> go.
     fig.update_yaxes(autorange="reversed", title_text="")
     fig.update_xaxes(title_text=f"Hour of day ({zone})", type="category")
     fig.update_layout(
-        title={"text": _plain(title) or "Valence by hour and weekday (numbers: people)"},
+        title={"text": plain(title) or "Valence by hour and weekday (numbers: people)"},
         height=140 + 42 * len(days),
         template="plotly_white",
         margin={"t": 50, "l": 90, "r": 20, "b": 50},
@@ -147,7 +129,7 @@ def audience_figure(
         shown = ~series["suppressed"].astype(bool)
         people = series["people"].astype(float)  # counts stay: they explain a withheld gap
         valence = series["valence"].astype(float).where(shown)
-        label = _plain(name)
+        label = plain(name)
         for row, values, fmt in ((1, people, "%{y:.0f} people"), (2, valence, "%{y:+.2f}")):
             fig.add_trace(
                 go.Scatter(
@@ -169,7 +151,7 @@ def audience_figure(
     fig.update_yaxes(title_text="valence", range=[-1.05, 1.05], zeroline=True, row=2, col=1)
     fig.update_xaxes(title_text=axis_title, row=2, col=1)
     fig.update_layout(
-        title={"text": _plain(title)},
+        title={"text": plain(title)},
         height=460,
         template="plotly_white",
         hovermode="x unified",
@@ -189,7 +171,7 @@ def verdict_figure(table: pd.DataFrame, metric: str = "valence index") -> go.Fig
     if rows.empty:
         return _empty(f"No pair of stimuli has enough people to compare {metric}.", 120)
     labels = [
-        f"{_plain(a)} vs {_plain(b)}"
+        f"{plain(a)} vs {plain(b)}"
         for a, b in zip(rows["stimulus_a"], rows["stimulus_b"], strict=True)
     ]
     clear = rows["winner"].astype(str) != ""

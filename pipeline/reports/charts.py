@@ -35,7 +35,7 @@ _OFFSET_AXIS = "seconds since the start of the footage"
 _CLOCK_AXIS = "clock time"
 
 
-def _plain(text: object) -> str:
+def plain(text: object) -> str:
     """A user-supplied name as Plotly text: Plotly renders tags like <a href> and <b>."""
     return html.escape(str(text), quote=False)
 
@@ -274,7 +274,7 @@ def timeline_figure(
     fig.update_yaxes(rangemode="tozero", title_text="people", row=3, col=1)
     fig.update_xaxes(title_text=clock_title if by_clock else _OFFSET_AXIS, row=3, col=1)
     fig.update_layout(
-        title={"text": _plain(title)},
+        title={"text": plain(title)},
         height=720,
         template="plotly_white",
         hovermode="x unified",
@@ -307,7 +307,7 @@ def _add_segments(fig: go.Figure, segments: pd.DataFrame) -> None:
             xref="x",
             yref="paper",
             yanchor="bottom",
-            text=f"<b>{_plain(segment.name)}</b>",
+            text=f"<b>{plain(segment.name)}</b>",
             showarrow=False,
             font={"size": 12},
         )
@@ -321,6 +321,30 @@ def hour_span(table: pd.DataFrame) -> range:
     return range(int(table["hour"].min()), int(table["hour"].max()) + 1)
 
 
+def heat_cells(
+    table: pd.DataFrame, days: list[int], hours: list[int], few: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A weekday x hour table as grids (rows ``days``, columns ``hours``): valence, grey (0
+    where suppressed, else NaN), cell text (people, or ``few`` where suppressed) and people.
+
+    table: weekday 1-7, hour 0-23, people, valence, suppressed; every row's day and hour
+    must be in ``days`` and ``hours``.
+    """
+    shape = (len(days), len(hours))
+    valence, grey, people = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+    text = np.full(shape, "", dtype=object)
+    for row in table.itertuples(index=False):
+        d, h = days.index(int(row.weekday)), hours.index(int(row.hour))
+        if bool(getattr(row, "suppressed", False)):
+            grey[d, h] = 0.0
+            text[d, h] = few
+        else:
+            valence[d, h] = float(row.valence)
+            people[d, h] = float(row.people)
+            text[d, h] = f"{int(row.people)}"
+    return valence, grey, text, people
+
+
 def hour_weekday_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
     """Valence index per hour of day (x, the hours with footage) and ISO weekday (y, Mon-Sun).
 
@@ -329,23 +353,8 @@ def hour_weekday_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
     unit of every audience figure; a snapshot camera's most faces in one snapshot), never
     faces.
     """
-    valence = np.full((7, 24), np.nan)
-    grey = np.full((7, 24), np.nan)
-    text = np.full((7, 24), "", dtype=object)
-    people = np.full((7, 24), np.nan)
-    for row in table.itertuples(index=False):
-        d, h = int(row.weekday) - 1, int(row.hour)
-        if bool(getattr(row, "suppressed", False)):
-            grey[d, h] = 0.0
-            text[d, h] = "too few"
-        else:
-            valence[d, h] = float(row.valence)
-            people[d, h] = float(row.people)
-            text[d, h] = f"{int(row.people)}"
     span = hour_span(table)
-    valence, grey, text, people = (
-        grid[:, span.start : span.stop] for grid in (valence, grey, text, people)
-    )
+    valence, grey, text, people = heat_cells(table, list(range(1, 8)), list(span), "too few")
     hours = [f"{h:02d}:00" for h in span]
     fig = go.Figure()
     fig.add_trace(
@@ -379,7 +388,7 @@ def hour_weekday_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
     )
     fig.update_yaxes(autorange="reversed")
     fig.update_layout(
-        title={"text": _plain(title) or "Valence by hour and weekday (numbers: people)"},
+        title={"text": plain(title) or "Valence by hour and weekday (numbers: people)"},
         height=340,
         template="plotly_white",
         margin={"t": 60, "l": 50, "r": 20, "b": 40},
@@ -405,7 +414,7 @@ def compare_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
     hidden = table[table["suppressed"].astype(bool)]
     fig.add_trace(
         go.Bar(
-            x=shown["name"].map(_plain),
+            x=shown["name"].map(plain),
             y=shown["valence"],
             error_y={
                 "type": "data",
@@ -424,7 +433,7 @@ def compare_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
     if len(hidden):
         fig.add_trace(
             go.Bar(
-                x=hidden["name"].map(_plain),
+                x=hidden["name"].map(plain),
                 y=[0.08] * len(hidden),
                 base=[-0.04] * len(hidden),
                 marker={"color": SUPPRESSED_COLOUR},
@@ -441,7 +450,7 @@ def compare_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
             go.Bar(
                 x=list(LABELS),
                 y=[float(getattr(stimulus, f"mean_{n}")) for n in LABELS],
-                name=_plain(stimulus.name),
+                name=plain(stimulus.name),
                 hovertemplate="%{x}: %{y:.2f}",
             ),
             row=1,
@@ -450,7 +459,7 @@ def compare_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
     fig.update_yaxes(range=[-1.05, 1.05], row=1, col=1)
     fig.update_yaxes(range=[0, 1], row=1, col=2)
     fig.update_layout(
-        title={"text": _plain(title)},
+        title={"text": plain(title)},
         barmode="group",
         height=420,
         template="plotly_white",
@@ -475,12 +484,12 @@ def small_multiples_figure(
     fig = make_subplots(
         rows=rows,
         cols=columns,
-        subplot_titles=[_plain(name) for name, _, _ in panels] or [""],
+        subplot_titles=[plain(name) for name, _, _ in panels] or [""],
         vertical_spacing=0.18 if rows > 1 else 0.1,
         horizontal_spacing=0.06,
     )
     for i, (raw_name, by_clock, series) in enumerate(panels):
-        name = _plain(raw_name)
+        name = plain(raw_name)
         row, col = i // columns + 1, i % columns + 1
         shown = series[~series["suppressed"].astype(bool)] if len(series) else series
         if shown.empty or shown["valence"].notna().sum() == 0:
@@ -531,7 +540,7 @@ def small_multiples_figure(
                 )
         fig.update_yaxes(range=[-1.05, 1.05], row=row, col=col)
     fig.update_layout(
-        title={"text": _plain(title) or "Valence index over time, per stimulus"},
+        title={"text": plain(title) or "Valence index over time, per stimulus"},
         height=300 * rows + 60,
         template="plotly_white",
         margin={"t": 80, "l": 40, "r": 20, "b": 40},

@@ -22,7 +22,7 @@ from matplotlib.ticker import MaxNLocator
 
 from pipeline.emotion.labels import LABELS
 from pipeline.privacy import count_column
-from pipeline.reports.charts import hour_span
+from pipeline.reports.charts import heat_cells, hour_span
 from pipeline.reports.palette import (
     LABEL_COLOURS,
     SEGMENT_COLOURS,
@@ -232,25 +232,17 @@ def compare_chart(table: pd.DataFrame, title: str = "") -> Figure:
 def heatmap_chart(table: pd.DataFrame, title: str = "") -> Figure:
     """Valence per weekday x hour (``queries.hour_weekday`` after suppression); the numbers
     are people, never faces."""
-    valence = np.full((7, 24), np.nan)
-    grey = np.zeros((7, 24), dtype=bool)
-    for row in table.itertuples(index=False):
-        d, h = int(row.weekday) - 1, int(row.hour)
-        if bool(getattr(row, "suppressed", False)):
-            grey[d, h] = True
-        else:
-            valence[d, h] = float(row.valence)
     span = hour_span(table)
-    valence, grey = valence[:, span.start : span.stop], grey[:, span.start : span.stop]
+    valence, grey_cells, text, _ = heat_cells(table, list(range(1, 8)), list(span), "too few")
+    grey = ~np.isnan(grey_cells)
     fig = Figure(figsize=(10, 3.4), layout="constrained")
     ax = fig.subplots()
     ax.set_facecolor("#f4f4f4")  # empty cells differ from a white valence of 0
     ax.imshow(np.where(grey, 1.0, np.nan), cmap=_grey_map(), vmin=0, vmax=1, aspect="auto")
     image = ax.imshow(valence, cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
-    for row in table.itertuples(index=False):
-        d, h = int(row.weekday) - 1, int(row.hour) - span.start
-        label = "too few" if grey[d, h] else str(int(row.people))
-        ax.text(h, d, label, ha="center", va="center", fontsize=7)
+    for (d, h), label in np.ndenumerate(text):
+        if label:
+            ax.text(h, d, label, ha="center", va="center", fontsize=7)
     ax.set_xticks(range(len(span)), [f"{h:02d}:00" for h in span], fontsize=7)
     ax.set_yticks(range(7), list(WEEKDAYS), fontsize=8)
     ax.set_xlabel("hour of day (numbers: people)")
