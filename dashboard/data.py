@@ -92,6 +92,22 @@ def comparison(db: str, stimulus_ids: tuple[int, ...], names: tuple[str, ...], m
     return _read(build, db)
 
 
+def verdicts_with_faces(
+    db: str, stimuli: pd.DataFrame, min_crowd: int
+) -> tuple[pd.DataFrame, str] | None:
+    """``comparison`` between the rows of ``stimuli`` (stimulus_id, name, faces) that have
+    analysed faces, or None while fewer than two have: there is nothing to compare."""
+    with_faces = stimuli[stimuli["faces"] > 0]
+    if len(with_faces) < 2:
+        return None
+    return comparison(
+        db,
+        tuple(int(i) for i in with_faces["stimulus_id"]),
+        tuple(str(n) for n in with_faces["name"]),
+        min_crowd,
+    )
+
+
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=8)
 def verdict_csv(db: str, campaign: str, min_crowd: int) -> bytes:
     """The A/B verdicts of a campaign as CSV (same rows as ``export --format verdicts``)."""

@@ -28,16 +28,11 @@ from pipeline.reports.tables import (
 def _verdicts(db: str, picked: pd.DataFrame, min_crowd: int) -> None:
     """Plain-language A/B verdicts between the picked stimuli (names shown as text)."""
     st.subheader("A/B verdicts")
-    with_faces = picked[picked["faces"] > 0]
-    if len(with_faces) < 2:
+    compared = data.verdicts_with_faces(db, picked, min_crowd)
+    if compared is None:
         st.caption("Pick two or more stimuli with analysed faces to compare them.")
         return
-    table, note = data.comparison(
-        db,
-        tuple(int(i) for i in with_faces["stimulus_id"]),
-        tuple(str(n) for n in with_faces["name"]),
-        min_crowd,
-    )
+    table, note = compared
     if note:
         st.warning(
             "Different detector or model versions made these rows.", icon=":material/warning:"

@@ -111,16 +111,12 @@ def _over_time(campaign_id: int, min_crowd: int, db: str) -> None:
 
 def _verdicts(campaign_id: int, min_crowd: int, db: str) -> None:
     """The A/B verdicts on valence between the campaign's stimuli with faces."""
-    summary = data.stimulus_summary(db, campaign_id, min_crowd)
-    with_faces = summary[summary["faces"] > 0]
-    if len(with_faces) < 2:
-        return
-    table, _ = data.comparison(
-        db,
-        tuple(int(i) for i in with_faces["stimulus_id"]),
-        tuple(str(n) for n in with_faces["name"]),
-        min_crowd,
+    compared = data.verdicts_with_faces(
+        db, data.stimulus_summary(db, campaign_id, min_crowd), min_crowd
     )
+    if compared is None:
+        return
+    table, _ = compared
     st.subheader("A/B verdicts on valence")
     st.plotly_chart(
         charts.verdict_figure(table), key="overview_verdict_chart", config={"displaylogo": False}
