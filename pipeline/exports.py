@@ -20,6 +20,7 @@ import pandas as pd
 
 from pipeline.audience import read as audience
 from pipeline.audience.clock import zone_label
+from pipeline.audience.verdicts import Audience
 from pipeline.emotion.labels import LABELS
 from pipeline.errors import InputError
 from pipeline.privacy import suppress_small_buckets
@@ -80,6 +81,14 @@ def export_table(
     return pd.concat(tables, ignore_index=True)
 
 
+def audiences_by_name(con, summary: pd.DataFrame, min_crowd: int) -> dict[str, Audience]:
+    """The people of each stimulus in ``summary`` (``audience.stimulus_summary``) that has
+    analysed faces, by name: what A/B verdicts compare (exports and reports alike)."""
+    shown = [row for row in summary.itertuples(index=False) if row.faces > 0]
+    read = audience.audiences(con, [int(row.stimulus_id) for row in shown], min_crowd)
+    return {str(row.name): read[int(row.stimulus_id)] for row in shown}
+
+
 def verdict_export(con, campaign_name: str, min_crowd: int | None = None) -> pd.DataFrame:
     """A/B verdicts between every pair of a campaign's stimuli with faces, one row per metric
     and pair (``pipeline.audience.verdicts``, as on the Compare page and in the reports)."""
@@ -87,10 +96,9 @@ def verdict_export(con, campaign_name: str, min_crowd: int | None = None) -> pd.
 
     campaign = catalog.get_campaign(con, campaign_name)
     crowd = audience.campaign_min_crowd(con, campaign.campaign_id, min_crowd)
-    summary = audience.stimulus_summary(con, campaign.campaign_id, crowd)
-    shown = [row for row in summary.itertuples(index=False) if row.faces > 0]
-    read = audience.audiences(con, [int(row.stimulus_id) for row in shown], crowd)
-    people = {str(row.name): read[int(row.stimulus_id)] for row in shown}
+    people = audiences_by_name(
+        con, audience.stimulus_summary(con, campaign.campaign_id, crowd), crowd
+    )
     if len(people) < 2:
         raise InputError(
             "Nothing to compare",

@@ -18,7 +18,7 @@ from pipeline.audience import read as audience
 from pipeline.audience.clock import axis_title, zone_label
 from pipeline.audience.verdicts import verdict_table, verdicts, version_note
 from pipeline.errors import InputError
-from pipeline.exports import export_table
+from pipeline.exports import audiences_by_name, export_table
 from pipeline.privacy import suppress_small_buckets
 from pipeline.reports.model_card import ModelFacts, load_model_facts
 from pipeline.reports.tables import (
@@ -135,9 +135,7 @@ def collect_report(
                 zones=tuple(source_zones(con, stimulus_id).values()) or (DEFAULT_ZONE,),
             )
         )
-    shown = [row for row in summary.itertuples(index=False) if row.faces > 0]
-    read = audience.audiences(con, [int(row.stimulus_id) for row in shown], min_crowd)
-    people = {str(row.name): read[int(row.stimulus_id)] for row in shown}
+    people = audiences_by_name(con, summary, min_crowd)
     found = verdicts(people, min_crowd) if len(people) > 1 else []
     return ReportData(
         campaign=campaign.name,

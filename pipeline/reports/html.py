@@ -81,9 +81,8 @@ def _executive(report: ReportData) -> list[str]:
     parts.append("<h3>Verdicts</h3>")
     if summary.verdicts.clear:
         parts.append(_bullets(summary.verdicts.clear))
-    closing = summary.verdicts.closing() if summary.verdicts.clear else summary.verdict_note
-    if closing:
-        parts.append(f'<p class="sub">{html.escape(closing)}</p>')
+    if summary.verdict_closing:
+        parts.append(f'<p class="sub">{html.escape(summary.verdict_closing)}</p>')
     parts += [
         "<h3>Key moments</h3>",
         _bullets(summary.moments),

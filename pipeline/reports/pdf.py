@@ -187,12 +187,10 @@ def _executive_page(pdf: _Report, report: ReportData) -> bool:
     pdf.heading("Executive summary", size=14)
     _kpis(pdf, summary.kpis)
     pdf.heading("Verdicts", size=12)
-    lines = summary.verdicts.clear
-    if lines:
-        pdf.bullets(lines)
-    closing = summary.verdicts.closing() if lines else summary.verdict_note
-    if closing:
-        pdf.paragraph(closing, grey=True)
+    if summary.verdicts.clear:
+        pdf.bullets(summary.verdicts.clear)
+    if summary.verdict_closing:
+        pdf.paragraph(summary.verdict_closing, grey=True)
     pdf.heading("Key moments", size=12)
     pdf.bullets(summary.moments)
     pdf.paragraph(

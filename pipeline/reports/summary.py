@@ -175,6 +175,12 @@ class ExecutiveSummary:
     verdict_note: str  # shown when there is no clear verdict to list
     moments: list[str]
 
+    @property
+    def verdict_closing(self) -> str:
+        """The grey line under the verdicts: what the other comparisons said, or why there
+        is no clear verdict to list ("" when nothing needs saying)."""
+        return self.verdicts.closing() if self.verdicts.clear else self.verdict_note
+
 
 def executive_summary(report: ReportData) -> ExecutiveSummary:
     """Key numbers, plain verdicts and one key-moment sentence per stimulus of ``report``."""
