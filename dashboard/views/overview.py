@@ -3,6 +3,7 @@ verdicts of its A/B comparisons, its stimuli, and the latest ingest jobs."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data, state
@@ -25,19 +26,19 @@ def _kpis(campaign_id: int, min_crowd: int, db: str) -> None:
         min_crowd,
     )
     cells = dict(kpi_cells(overview, stimuli=1))
-    columns = st.columns(4)
-    columns[0].metric("Faces analysed", cells["faces analysed"])
-    columns[1].metric("People", cells["people"])
-    columns[2].metric("Watchers", cells["watchers"])
-    columns[3].metric("Positive share", cells["positive share"])
-    columns = st.columns(3)
-    columns[0].metric("Mean attention", cells["mean attention"])
-    columns[1].metric("Mean dwell", cells["mean dwell"])
-    columns[2].metric("Attraction", cells["attraction"])
-    columns = st.columns(2)
+    counts = st.columns(4)
+    counts[0].metric("Faces analysed", cells["faces analysed"])
+    counts[1].metric("People", cells["people"])
+    counts[2].metric("Watchers", cells["watchers"])
+    counts[3].metric("Positive share", cells["positive share"])
+    looking = st.columns(3)
+    looking[0].metric("Mean attention", cells["mean attention"])
+    looking[1].metric("Mean dwell", cells["mean dwell"])
+    looking[2].metric("Attraction", cells["attraction"])
+    ranked = st.columns(2)
     for column, label, name, valence in (
-        (columns[0], "Top stimulus", overview.top_stimulus, overview.top_valence),
-        (columns[1], "Bottom stimulus", overview.bottom_stimulus, overview.bottom_valence),
+        (ranked[0], "Top stimulus", overview.top_stimulus, overview.top_valence),
+        (ranked[1], "Bottom stimulus", overview.bottom_stimulus, overview.bottom_valence),
     ):
         column.metric(
             label,
@@ -64,7 +65,7 @@ def _over_time(campaign_id: int, min_crowd: int, db: str) -> None:
     """People and valence over time, one line per stimulus: ads by seconds since their
     start, displays and products by their cameras' local clock time."""
     summary = data.stimulus_summary(db, campaign_id, min_crowd)
-    groups: dict[bool, list[tuple[str, object]]] = {False: [], True: []}
+    groups: dict[bool, list[tuple[str, pd.DataFrame]]] = {False: [], True: []}
     zones: list[str] = []
     for row in summary[summary["faces"] > 0].itertuples(index=False):
         first, _ = data.local_time_range(db, int(row.stimulus_id))
@@ -84,7 +85,7 @@ def _over_time(campaign_id: int, min_crowd: int, db: str) -> None:
     if groups[False]:
         st.plotly_chart(
             charts.audience_figure(
-                groups[False],  # type: ignore[arg-type]
+                groups[False],
                 by_clock=False,
                 axis_title="Seconds since the start of the ad",
                 title="Ads: people and valence second by second",
@@ -95,7 +96,7 @@ def _over_time(campaign_id: int, min_crowd: int, db: str) -> None:
     if groups[True]:
         st.plotly_chart(
             charts.audience_figure(
-                groups[True],  # type: ignore[arg-type]
+                groups[True],
                 by_clock=True,
                 axis_title=axis_title(zones),
                 title="Displays and products: people and valence by day",
