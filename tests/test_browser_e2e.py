@@ -14,27 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import chromium, needs_chromium, new_page
 from tests.dashboard_server import serve_dashboard
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.is_file(),
-        reason="/usr/bin/chromium missing: apt-get install chromium (.ci/run does)",
-    ),
-]
+pytestmark = needs_chromium
 
 
 @pytest.fixture()
@@ -48,7 +33,7 @@ def dashboard_url(writable_db: Path, tmp_path: Path) -> Iterator[str]:
 def test_upload_footage_and_see_its_timeline_in_chromium(
     dashboard_url: str, ferplus_valid, tmp_path: Path
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from tests.media import planted_clip
 
@@ -59,47 +44,42 @@ def test_upload_footage_and_see_its_timeline_in_chromium(
         segments=[(0.0, 2.0, "happiness"), (2.0, 4.0, "surprise")],
         seed=21,
     )
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1700})
-            page.set_default_timeout(60_000)
+    with chromium() as browser:
+        page = new_page(browser, 1700)
 
-            page.goto(f"{dashboard_url}/timeline")
-            expect(page.get_by_role("heading", name="Reaction timeline")).to_be_visible()
-            chart = page.locator(".js-plotly-plot").first
-            expect(chart).to_be_visible()
-            expect(chart.locator(".gtitle")).to_contain_text("Spring ad")
-            expect(chart.locator(".annotation-text", has_text="intro")).to_have_count(1)
+        page.goto(f"{dashboard_url}/timeline")
+        expect(page.get_by_role("heading", name="Reaction timeline")).to_be_visible()
+        chart = page.locator(".js-plotly-plot").first
+        expect(chart).to_be_visible()
+        expect(chart.locator(".gtitle")).to_contain_text("Spring ad")
+        expect(chart.locator(".annotation-text", has_text="intro")).to_have_count(1)
 
-            page.get_by_role("link", name="Upload footage").click()
-            expect(page.get_by_role("heading", name="Upload footage")).to_be_visible()
-            page.locator("input[type=file]").set_input_files(str(clip.path))
-            expect(page.get_by_text("e2e_viewers.mp4")).to_be_visible()
-            page.get_by_role("combobox", name="Stimulus").click()
-            page.get_by_role("option", name="New stimulus...").click()
-            name = page.get_by_label("New stimulus name")
-            name.fill("E2E ad")
-            name.press("Enter")
-            start = page.get_by_role("button", name="Analyse footage")
-            expect(start).to_be_enabled()
-            start.click()
+        page.get_by_role("link", name="Upload footage").click()
+        expect(page.get_by_role("heading", name="Upload footage")).to_be_visible()
+        page.locator("input[type=file]").set_input_files(str(clip.path))
+        expect(page.get_by_text("e2e_viewers.mp4")).to_be_visible()
+        page.get_by_role("combobox", name="Stimulus").click()
+        page.get_by_role("option", name="New stimulus...").click()
+        name = page.get_by_label("New stimulus name")
+        name.fill("E2E ad")
+        name.press("Enter")
+        start = page.get_by_role("button", name="Analyse footage")
+        expect(start).to_be_enabled()
+        start.click()
 
-            open_timeline = page.get_by_role("button", name="Open the timeline of E2E ad")
-            expect(open_timeline).to_be_visible(timeout=150_000)
-            expect(page.get_by_text("done:")).to_be_visible()
-            open_timeline.click()
+        open_timeline = page.get_by_role("button", name="Open the timeline of E2E ad")
+        expect(open_timeline).to_be_visible(timeout=150_000)
+        expect(page.get_by_text("done:")).to_be_visible()
+        open_timeline.click()
 
-            expect(page.get_by_role("heading", name="Reaction timeline")).to_be_visible()
-            chart = page.locator(".js-plotly-plot").first
-            expect(chart.locator(".gtitle")).to_contain_text("E2E ad")
-            expect(chart.locator(".scatterlayer .trace").first).to_be_visible()
-            expect(page.get_by_test_id("stAlert")).to_have_count(0)  # no error boxes
-            page.wait_for_timeout(1500)  # let plotly finish its transition before the shot
-            shot = tmp_path / "timeline_after_upload.png"
-            page.screenshot(path=str(shot), full_page=True)
-        finally:
-            browser.close()
+        expect(page.get_by_role("heading", name="Reaction timeline")).to_be_visible()
+        chart = page.locator(".js-plotly-plot").first
+        expect(chart.locator(".gtitle")).to_contain_text("E2E ad")
+        expect(chart.locator(".scatterlayer .trace").first).to_be_visible()
+        expect(page.get_by_test_id("stAlert")).to_have_count(0)  # no error boxes
+        page.wait_for_timeout(1500)  # let plotly finish its transition before the shot
+        shot = tmp_path / "timeline_after_upload.png"
+        page.screenshot(path=str(shot), full_page=True)
     ARTIFACTS.mkdir(exist_ok=True)
     kept = ARTIFACTS / shot.name
     shutil.copy(shot, kept)

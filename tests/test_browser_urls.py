@@ -13,13 +13,10 @@ from pathlib import Path
 import pytest
 
 from pipeline.demo import build_demo
+from tests.browser import chromium, needs_chromium, new_page
 from tests.dashboard_server import serve_dashboard
-from tests.test_browser_e2e import CHROMIUM, CHROMIUM_ARGS
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.is_file(), reason="/usr/bin/chromium missing"),
-]
+pytestmark = needs_chromium
 
 
 @pytest.fixture()
@@ -31,40 +28,34 @@ def demo_url(tmp_path: Path) -> Iterator[str]:
 
 
 def test_a_timeline_link_reopens_the_same_view(demo_url: str) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1600})
-            page.set_default_timeout(60_000)
-            page.goto(f"{demo_url}/timeline")
-            expect(page.get_by_role("heading", name="Reaction timeline")).to_be_visible()
-            page.get_by_role("combobox", name="Stimulus").click()
-            page.get_by_role("option", name="Window display (display)").click()
-            expect(page.get_by_role("combobox", name="Bucket size")).to_be_visible()
-            page.wait_for_url("**stimulus=Window*")
-            page.get_by_role("combobox", name="Bucket size").click()
-            page.get_by_role("option", name="1 day").click()
-            page.wait_for_url("**bucket=1*day*")
-            page.get_by_text("Stacked share of faces").click()
-            page.wait_for_url("**expressions=*")
-            shared = page.url
+    with chromium() as browser:
+        page = new_page(browser, 1600)
+        page.goto(f"{demo_url}/timeline")
+        expect(page.get_by_role("heading", name="Reaction timeline")).to_be_visible()
+        page.get_by_role("combobox", name="Stimulus").click()
+        page.get_by_role("option", name="Window display (display)").click()
+        expect(page.get_by_role("combobox", name="Bucket size")).to_be_visible()
+        page.wait_for_url("**stimulus=Window*")
+        page.get_by_role("combobox", name="Bucket size").click()
+        page.get_by_role("option", name="1 day").click()
+        page.wait_for_url("**bucket=1*day*")
+        page.get_by_text("Stacked share of faces").click()
+        page.wait_for_url("**expressions=*")
+        shared = page.url
 
-            tab = browser.new_page(viewport={"width": 1400, "height": 1600})
-            tab.set_default_timeout(60_000)
-            tab.goto(shared)
-            expect(tab.get_by_role("heading", name="Reaction timeline")).to_be_visible()
-            chart = tab.locator(".js-plotly-plot").first
-            expect(chart.locator(".gtitle")).to_contain_text("Window display")
-            expect(chart).to_contain_text("Time (UTC)")
-            expect(tab.get_by_role("combobox", name="Bucket size")).to_have_value("1 day")
-            expect(tab.get_by_role("radio", name="Stacked share of faces")).to_be_checked()
-            assert "/timeline?" in shared and "campaign=" not in shared  # defaults stay out
+        tab = new_page(browser, 1600)
+        tab.goto(shared)
+        expect(tab.get_by_role("heading", name="Reaction timeline")).to_be_visible()
+        chart = tab.locator(".js-plotly-plot").first
+        expect(chart.locator(".gtitle")).to_contain_text("Window display")
+        expect(chart).to_contain_text("Time (UTC)")
+        expect(tab.get_by_role("combobox", name="Bucket size")).to_have_value("1 day")
+        expect(tab.get_by_role("radio", name="Stacked share of faces")).to_be_checked()
+        assert "/timeline?" in shared and "campaign=" not in shared  # defaults stay out
 
-            tab.goto(f"{demo_url}/timeline?stimulus=Nothing&bucket=99&dates=never")
-            expect(tab.get_by_role("heading", name="Reaction timeline")).to_be_visible()
-            expect(tab.locator(".js-plotly-plot").first.locator(".gtitle")).to_contain_text("Ad A")
-            expect(tab.get_by_test_id("stException")).to_have_count(0)
-        finally:
-            browser.close()
+        tab.goto(f"{demo_url}/timeline?stimulus=Nothing&bucket=99&dates=never")
+        expect(tab.get_by_role("heading", name="Reaction timeline")).to_be_visible()
+        expect(tab.locator(".js-plotly-plot").first.locator(".gtitle")).to_contain_text("Ad A")
+        expect(tab.get_by_test_id("stException")).to_have_count(0)

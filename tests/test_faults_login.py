@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import threading
@@ -25,17 +24,11 @@ from pathlib import Path
 import pytest
 
 from pipeline.settings import PROJECT_ROOT
+from tests.browser import chromium, new_page, skip_without_chromium
+from tests.local_server import free_port, stop, wait_until_answers
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
 CLIENT_ID, CLIENT_SECRET = "audience-dashboard", "client-secret-for-tests"
 USER = {"sub": "u-1", "email": "analyst@example.org", "name": "Ana Lyst"}
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class _Provider(BaseHTTPRequestHandler):
@@ -151,25 +144,9 @@ def _serve(db: Path, tmp_path: Path, port: int, secrets_file: Path | None) -> su
     )
 
 
-def _wait_healthy(port: int, server: subprocess.Popen, tmp_path: Path) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        assert server.poll() is None, (tmp_path / "streamlit.log").read_text()[-3000:]
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError((tmp_path / "streamlit.log").read_text()[-3000:])
-
-
-def _stop(server: subprocess.Popen) -> None:
-    server.terminate()
-    try:
-        server.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait(timeout=15)
+def _healthy(port: int) -> bool:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
+        return True
 
 
 def _listening_addresses(port: int) -> set[str]:
@@ -187,23 +164,21 @@ def _listening_addresses(port: int) -> set[str]:
 
 
 def test_the_dashboard_listens_on_loopback_only(writable_db: Path, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     server = _serve(writable_db, tmp_path, port, None)
     try:
-        _wait_healthy(port, server, tmp_path)
+        wait_until_answers(lambda: _healthy(port), server, tmp_path / "streamlit.log", timeout_s=90)
         assert _listening_addresses(port) == {"0100007F"}  # 127.0.0.1, nothing else
     finally:
-        _stop(server)
+        stop(server)
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(
-    not CHROMIUM.is_file(), reason="/usr/bin/chromium missing (.ci/run installs it)"
-)
+@skip_without_chromium
 def test_oidc_login_guards_every_page(writable_db: Path, tmp_path: Path, provider: str) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    port = _free_port()
+    port = free_port()
     secrets_file = tmp_path / "secrets.toml"
     secrets_file.write_text(
         "[auth]\n"
@@ -215,22 +190,17 @@ def test_oidc_login_guards_every_page(writable_db: Path, tmp_path: Path, provide
     )
     server = _serve(writable_db, tmp_path, port, secrets_file)
     try:
-        _wait_healthy(port, server, tmp_path)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page()
-                page.set_default_timeout(60_000)
-                page.goto(f"http://127.0.0.1:{port}/reports")
-                sign_in = page.get_by_role("button", name="Sign in")
-                expect(sign_in).to_be_visible()
-                expect(page.get_by_text("Spring launch")).to_have_count(0)
-                expect(page.get_by_role("heading", name="Reports and exports")).to_have_count(0)
-                sign_in.click()
-                expect(page.get_by_text("Signed in as analyst@example.org")).to_be_visible()
-                expect(page.get_by_text("Spring launch").first).to_be_visible()
-                expect(page.get_by_role("button", name="Sign in")).to_have_count(0)
-            finally:
-                browser.close()
+        wait_until_answers(lambda: _healthy(port), server, tmp_path / "streamlit.log", timeout_s=90)
+        with chromium() as browser:
+            page = new_page(browser)
+            page.goto(f"http://127.0.0.1:{port}/reports")
+            sign_in = page.get_by_role("button", name="Sign in")
+            expect(sign_in).to_be_visible()
+            expect(page.get_by_text("Spring launch")).to_have_count(0)
+            expect(page.get_by_role("heading", name="Reports and exports")).to_have_count(0)
+            sign_in.click()
+            expect(page.get_by_text("Signed in as analyst@example.org")).to_be_visible()
+            expect(page.get_by_text("Spring launch").first).to_be_visible()
+            expect(page.get_by_role("button", name="Sign in")).to_have_count(0)
     finally:
-        _stop(server)
+        stop(server)

@@ -4,10 +4,8 @@ of 127.0.0.1, keys made with the real ``keys`` verb. (Helpers only; no tests her
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,15 +14,10 @@ from pathlib import Path
 import requests
 
 from tests.cli import run_cli
+from tests.local_server import free_port, stop, wait_until_answers
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY_HEADER = "Ocp-Apim-Subscription-Key"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cli(db: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -93,23 +86,13 @@ def running_server(
         f"{scheme}://127.0.0.1:{port}", db, process, log, str(tls_cert) if tls_cert else True
     )
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"server exited: {log.read_text()[-3000:]}")
-            try:
-                if server.get("/openapi.json", None).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"server did not start: {log.read_text()[-3000:]}")
-            time.sleep(0.5)
+        wait_until_answers(
+            lambda: server.get("/openapi.json", None).status_code == 200,
+            process,
+            log,
+            timeout_s=300,
+            interval_s=0.5,
+        )
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
+        stop(process, timeout_s=30)

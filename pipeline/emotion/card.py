@@ -82,31 +82,39 @@ def _interval(ci: list[float]) -> str:
     return "n/a" if any(math.isnan(v) for v in ci) else f"{ci[0]:.0%}-{ci[1]:.0%}"
 
 
+def _table(header: list[str], rows: list[list[object]]) -> list[str]:
+    """A Markdown table's lines: one copy of the pipes and the separator row for every
+    table on the card."""
+    return [
+        "| " + " | ".join(header) + " |",
+        "|---" * len(header) + "|",
+        *("| " + " | ".join(str(cell) for cell in row) + " |" for row in rows),
+    ]
+
+
 def _validation_tables(manifest: dict[str, Any]) -> str:
     validation = manifest["validation"]
     labels = manifest["labels"]
     confusion = np.asarray(validation["confusion"])
-    rows = [
-        f"| {name} | {int(confusion[i].sum())} | {_pct(validation['per_class_recall'][name])} "
-        f"| {_interval(validation['per_class_recall_ci95'][name])} "
-        f"| {_pct(validation['per_class_precision'][name])} |"
+    rows: list[list[object]] = [
+        [
+            name,
+            int(confusion[i].sum()),
+            _pct(validation["per_class_recall"][name]),
+            _interval(validation["per_class_recall_ci95"][name]),
+            _pct(validation["per_class_precision"][name]),
+        ]
         for i, name in enumerate(labels)
     ]
-    matrix = [
-        f"| {name} | " + " | ".join(str(v) for v in confusion[i]) + " |"
-        for i, name in enumerate(labels)
-    ]
+    matrix: list[list[object]] = [[name, *confusion[i]] for i, name in enumerate(labels)]
+    header = ["expression", "faces", "recall", "recall 95 % interval (Wilson)", "precision"]
     return "\n".join(
         [
-            "| expression | faces | recall | recall 95 % interval (Wilson) | precision |",
-            "|---|---|---|---|---|",
-            *rows,
+            *_table(header, rows),
             "",
             "Confusion matrix (rows: true expression, columns: predicted):",
             "",
-            "| true \\ predicted | " + " | ".join(labels) + " |",
-            "|---" * (len(labels) + 1) + "|",
-            *matrix,
+            *_table(["true \\ predicted", *labels], matrix),
         ]
     )
 
@@ -122,18 +130,20 @@ def _holdout_section(manifest: dict[str, Any]) -> str:
         if seen
         else "This model never saw these faces in training."
     )
-    rows = [
-        f"| {name} | {held['per_class_faces'][name]} | {_pct(held['per_class_recall'][name])} "
-        f"| {_interval(held['per_class_recall_ci95'][name])} |"
+    rows: list[list[object]] = [
+        [
+            name,
+            held["per_class_faces"][name],
+            _pct(held["per_class_recall"][name]),
+            _interval(held["per_class_recall_ci95"][name]),
+        ]
         for name in manifest["labels"]
     ]
     return "\n".join(
         [
             f"**Held-out fold** ({held['split']}, {held['faces']} faces): {caveat}",
             "",
-            "| expression | faces | recall | recall 95 % interval (Wilson) |",
-            "|---|---|---|---|",
-            *rows,
+            *_table(["expression", "faces", "recall", "recall 95 % interval (Wilson)"], rows),
             "",
         ]
     )
@@ -144,15 +154,23 @@ def _alignment_section(manifest: dict[str, Any]) -> str:
     found = manifest.get("alignment")
     if not found:
         return ""
-    planted = [
-        f"| FER+ validation faces in frames, {name} | {r['faces']} | {r['box_accuracy']:.1%} "
-        f"| {r['aligned_accuracy']:.1%} | {r['only_aligned_right']} / {r['only_box_right']} |"
+    planted: list[list[object]] = [
+        [
+            f"FER+ validation faces in frames, {name}",
+            r["faces"],
+            f"{r['box_accuracy']:.1%}",
+            f"{r['aligned_accuracy']:.1%}",
+            f"{r['only_aligned_right']} / {r['only_box_right']}",
+        ]
         for name, r in found["planted"].items()
     ]
     photos = found["real_photos"]
-    changed = [
-        f"| {r['photo']} | {r['box_top']} ({r['box_p']:.2f}) "
-        f"| {r['aligned_top']} ({r['aligned_p']:.2f}) |"
+    changed: list[list[object]] = [
+        [
+            r["photo"],
+            f"{r['box_top']} ({r['box_p']:.2f})",
+            f"{r['aligned_top']} ({r['aligned_p']:.2f})",
+        ]
         for r in found["changed"]
     ]
     counts = ", ".join(
@@ -166,10 +184,16 @@ def _alignment_section(manifest: dict[str, Any]) -> str:
             "box: the FER+-like square of the detector's box; benchmarks/face_alignment.py). "
             "Same detections, scored both ways:",
             "",
-            "| faces | n | box crop accuracy | aligned accuracy | only aligned right / only box "
-            "right |",
-            "|---|---|---|---|---|",
-            *planted,
+            *_table(
+                [
+                    "faces",
+                    "n",
+                    "box crop accuracy",
+                    "aligned accuracy",
+                    "only aligned right / only box right",
+                ],
+                planted,
+            ),
             "",
             f"Real photos (../shared/datasets/real-photos, no expression labels; {photos['faces']} "
             "faces: the main face of each portrait and the selfie's): the top expression is the "
@@ -180,9 +204,7 @@ def _alignment_section(manifest: dict[str, Any]) -> str:
             f"box crops, {photos['kept_when_turned']['aligned']} with aligned crops. Faces whose "
             "answer changes:",
             "",
-            "| photo | box crop | aligned crop |",
-            "|---|---|---|",
-            *changed,
+            *_table(["photo", "box crop", "aligned crop"], changed),
             "",
         ]
     )
