@@ -31,7 +31,7 @@ from pipeline.reports.palette import (
 TIMELINE_MODES = ("lines", "share")
 # Legends sit right of the plotting area (paper x > 1), where they can never cover data.
 LEGEND_BESIDE = {"x": 1.02, "xanchor": "left", "y": 1.0, "yanchor": "top"}
-_OFFSET_AXIS = "seconds since the start of the footage"
+OFFSET_AXIS = "seconds since the start of the footage"
 _CLOCK_AXIS = "clock time"
 
 
@@ -272,7 +272,7 @@ def timeline_figure(
     )
     fig.update_yaxes(range=[-1.05, 1.05], zeroline=True, title_text="valence", row=2, col=1)
     fig.update_yaxes(rangemode="tozero", title_text="people", row=3, col=1)
-    fig.update_xaxes(title_text=clock_title if by_clock else _OFFSET_AXIS, row=3, col=1)
+    fig.update_xaxes(title_text=clock_title if by_clock else OFFSET_AXIS, row=3, col=1)
     fig.update_layout(
         title={"text": plain(title)},
         height=720,

@@ -16,6 +16,7 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from pipeline.reports.build import ReportData, StimulusSection
+from pipeline.reports.charts import OFFSET_AXIS
 from pipeline.reports.static_charts import compare_chart, heatmap_chart, png, timeline_chart
 from pipeline.reports.summary import executive_summary
 from pipeline.reports.tables import (
@@ -210,11 +211,7 @@ def _section(pdf: _Report, section: StimulusSection, min_crowd: int, own_page: b
     """A stimulus's part: heading, notes, timeline, heatmap, segments. ``own_page`` False:
     it follows on the current page when its heading and timeline fit there (a one-stimulus
     report then fills its first page)."""
-    unit = (
-        f"clock time, {section.time_zone}"
-        if section.by_clock
-        else "seconds since the start of the footage"
-    )
+    unit = f"clock time, {section.time_zone}" if section.by_clock else OFFSET_AXIS
     timeline = png(
         timeline_chart(
             section.series,

@@ -22,7 +22,7 @@ from matplotlib.ticker import MaxNLocator
 
 from pipeline.emotion.labels import LABELS
 from pipeline.privacy import count_column
-from pipeline.reports.charts import heat_cells, hour_span
+from pipeline.reports.charts import OFFSET_AXIS, heat_cells, hour_span
 from pipeline.reports.palette import (
     LABEL_COLOURS,
     SEGMENT_COLOURS,
@@ -181,7 +181,7 @@ def timeline_chart(
         bottom.xaxis.set_major_formatter(mdates.DateFormatter("%d %b %H:%M"))
         bottom.set_xlabel(clock_title)
     else:
-        bottom.set_xlabel("seconds since the start of the footage")
+        bottom.set_xlabel(OFFSET_AXIS)
     if title:
         fig.suptitle(title, fontsize=12, fontweight="bold")
     return fig
