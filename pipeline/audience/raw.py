@@ -22,6 +22,7 @@ from pipeline.audience.grid import base_cell_s, check_bucket
 from pipeline.audience.metrics import FIGURES, PERSON, group_counts, person_table, summarise
 from pipeline.settings import get_int
 from pipeline.store import people as store_people
+from pipeline.store import queries
 from pipeline.store.zones import source_zones
 
 SERIES_KEYS = ("bucket_offset_s", "bucket_ts")
@@ -128,18 +129,27 @@ def series(
         sampled = _in_window(localise(sampled, source_zones(con, stimulus_id)), start, end)
     sampled[key] = _bucket_of(sampled["cell"], bucket_s, by_clock) if len(sampled) else []
     sampled = sampled.groupby(key, as_index=False)["sampled_frames"].sum()
-    out = summarise(rows, [key], min_crowd, sampled).sort_values(key).reset_index(drop=True)
-    other = "bucket_offset_s" if by_clock else "bucket_ts"
-    out[other] = None
+    out = summarise(rows, [key], min_crowd, sampled)
+    return series_table(out, stimulus_id, bucket_s, by_clock, source_id)
+
+
+def series_table(
+    figures: pd.DataFrame,
+    stimulus_id: int,
+    bucket_s: float,
+    by_clock: bool,
+    source_id: int | None,
+) -> pd.DataFrame:
+    """``series``'s table from per-bucket figures keyed by ``bucket_ts`` (``by_clock``) or
+    ``bucket_offset_s``: sorted, the other key empty, ids and bucket size first."""
+    key = "bucket_ts" if by_clock else "bucket_offset_s"
+    out = figures.sort_values(key).reset_index(drop=True)
+    out["bucket_offset_s" if by_clock else "bucket_ts"] = None
     out.insert(0, "stimulus_id", stimulus_id)
     out.insert(1, "source_id", pd.array([source_id] * len(out), dtype="Int64"))
     out.insert(2, "bucket_s", float(bucket_s))
-    return out[_series_order(out)]
-
-
-def _series_order(table: pd.DataFrame) -> list[str]:
     first = ["stimulus_id", "source_id", "bucket_s", *SERIES_KEYS, "faces", "people"]
-    return [*first, *(c for c in table.columns if c not in first)]
+    return out[[*first, *(c for c in out.columns if c not in first)]]
 
 
 def _empty_series() -> pd.DataFrame:
@@ -160,14 +170,16 @@ def hour_weekday(
     happiness; withheld cells never enter a figure."""
     rows = published_rows(con, stimulus_id, True, min_crowd, source_id, start, end)
     if rows.empty:
-        return pd.DataFrame(
-            columns=["weekday", "hour", "faces", "people", "valence", "mean_happiness"]
-        )
+        return empty_hour_weekday()
     stamps = pd.to_datetime(rows["cell"])
     rows["weekday"] = stamps.dt.isocalendar().day.astype("int64").to_numpy()
     rows["hour"] = stamps.dt.hour.astype("int64")
     out = summarise(rows, ["weekday", "hour"], min_crowd)
     return out.sort_values(["weekday", "hour"]).reset_index(drop=True)
+
+
+def empty_hour_weekday() -> pd.DataFrame:
+    return pd.DataFrame(columns=["weekday", "hour", "faces", "people", "valence", "mean_happiness"])
 
 
 def stimulus_people(
@@ -193,11 +205,7 @@ def stimulus_summary(
 ) -> pd.DataFrame:
     """One row per stimulus of a campaign (also those without faces): counts, audience
     metrics and expression figures over people, withheld cells left out."""
-    stimuli = con.execute(
-        "SELECT stimulus_id, name, kind, duration_s FROM stimuli WHERE campaign_id = ? "
-        "ORDER BY name",
-        [campaign_id],
-    ).df()
+    stimuli = queries.stimuli(con, campaign_id)
     parts = []
     for stimulus_id in stimuli["stimulus_id"].astype(int):
         _, by_clock = stimulus_by_clock(con, stimulus_id)
@@ -233,23 +241,21 @@ def campaign_kpis(
     con: duckdb.DuckDBPyConnection, campaign_id: int, min_crowd: int
 ) -> dict[str, float]:
     """Headline figures of a campaign over all its stimuli's people (withheld cells out)."""
-    ids = [
-        int(r[0])
-        for r in con.execute(
-            "SELECT stimulus_id FROM stimuli WHERE campaign_id = ?", [campaign_id]
-        ).fetchall()
-    ]
     parts = []
-    for stimulus_id in ids:
+    for stimulus_id in queries.stimulus_ids(con, campaign_id):
         _, by_clock = stimulus_by_clock(con, stimulus_id)
         rows = published_rows(con, stimulus_id, by_clock, min_crowd)
         if len(rows):
             parts.append(rows.assign(campaign_id=campaign_id))
-    if not parts:
+    rows = pd.concat(parts, ignore_index=True) if parts else None
+    return kpis(None if rows is None else summarise(rows, ["campaign_id"], min_crowd))
+
+
+def kpis(table: pd.DataFrame | None) -> dict[str, float]:
+    """``campaign_kpis``'s answer from its one-row summary (None: no faces) as plain values."""
+    if table is None:
         return {"faces": 0, "people": 0, "suppressed": True}
-    rows = pd.concat(parts, ignore_index=True)
-    row = summarise(rows, ["campaign_id"], min_crowd).iloc[0]
-    return {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+    return {k: (v.item() if hasattr(v, "item") else v) for k, v in table.iloc[0].items()}
 
 
 def segment_summary(
@@ -257,10 +263,7 @@ def segment_summary(
 ) -> pd.DataFrame:
     """Per ad segment: counts, audience and expression figures over people, and the peak
     moment (the shown ``peak_bucket_s`` bucket of highest valence inside the segment)."""
-    segments = con.execute(
-        "SELECT name, start_s, end_s FROM segments WHERE stimulus_id = ? ORDER BY start_s, name",
-        [stimulus_id],
-    ).df()
+    segments = queries.segments(con, stimulus_id)
     rows = published_rows(con, stimulus_id, False, min_crowd)
     parts = [
         rows[(rows["cell"] >= s.start_s) & (rows["cell"] < s.end_s)].assign(segment=s.name)

@@ -27,6 +27,7 @@ from pipeline.audience.grid import check_bucket
 from pipeline.audience.intervals import band_over_people
 from pipeline.audience.totals import figures, verdict_moments
 from pipeline.audience.verdicts import Audience
+from pipeline.store import queries
 from pipeline.store import rollup_reads as stored
 from pipeline.store.rollups import (
     CLOCK_LEVELS,
@@ -197,13 +198,8 @@ def _series_table(
         return raw._empty_series()
     groups = groups.reset_index(drop=True)
     groups[key] = _stamps(groups["grp"]) if by_clock else groups["grp"].astype(float)
-    out = _finish(groups, [key], min_crowd, sampled=True).sort_values(key)
-    out = out.reset_index(drop=True)
-    out["bucket_offset_s" if by_clock else "bucket_ts"] = None
-    out.insert(0, "stimulus_id", stimulus_id)
-    out.insert(1, "source_id", pd.array([source_id] * len(out), dtype="Int64"))
-    out.insert(2, "bucket_s", float(bucket_s))
-    return out[raw._series_order(out)]
+    out = _finish(groups, [key], min_crowd, sampled=True)
+    return raw.series_table(out, stimulus_id, bucket_s, by_clock, source_id)
 
 
 def hour_weekday(
@@ -223,9 +219,7 @@ def hour_weekday(
     )
     groups = _groups(con, spec)
     if groups.empty:
-        return pd.DataFrame(
-            columns=["weekday", "hour", "faces", "people", "valence", "mean_happiness"]
-        )
+        return raw.empty_hour_weekday()
     hours = groups["grp"].round().astype("int64")
     groups["weekday"] = hours // 24 + 1
     groups["hour"] = hours % 24
@@ -276,11 +270,7 @@ def stimulus_summary(
 ) -> pd.DataFrame:
     """One row per stimulus of a campaign (also those without faces): counts, audience
     metrics and expression figures over people, withheld cells left out."""
-    stimuli = con.execute(
-        "SELECT stimulus_id, name, kind, duration_s FROM stimuli WHERE campaign_id = ? "
-        "ORDER BY name",
-        [campaign_id],
-    ).df()
+    stimuli = queries.stimuli(con, campaign_id)
     groups, _ = _whole_stimuli(con, [int(s) for s in stimuli["stimulus_id"]], min_crowd)
     found = _finish(groups, ["stimulus_id"], min_crowd, True) if len(groups) else None
     return raw.summary_table(stimuli, found)
@@ -290,22 +280,15 @@ def campaign_kpis(
     con: duckdb.DuckDBPyConnection, campaign_id: int, min_crowd: int
 ) -> dict[str, float]:
     """Headline figures of a campaign over all its stimuli's people (withheld cells out)."""
-    ids = [
-        int(r[0])
-        for r in con.execute(
-            "SELECT stimulus_id FROM stimuli WHERE campaign_id = ?", [campaign_id]
-        ).fetchall()
-    ]
-    both, _ = _whole_stimuli(con, ids, min_crowd)
+    both, _ = _whole_stimuli(con, queries.stimulus_ids(con, campaign_id), min_crowd)
     if both.empty:
-        return {"faces": 0, "people": 0, "suppressed": True}
+        return raw.kpis(None)
     counts = ["faces", "people", "people_shown"]
     total = both[[*counts, *CONTRIBUTION_COLUMNS]].sum().to_frame().T.astype(float)
     total[counts] = total[counts].astype("int64")
     total.insert(0, "campaign_id", campaign_id)
     total["snapshot"] = bool(both["snapshot"].all())
-    row = _finish(total, ["campaign_id"], min_crowd, sampled=False).iloc[0]
-    return {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+    return raw.kpis(_finish(total, ["campaign_id"], min_crowd, sampled=False))
 
 
 def segment_summary(
@@ -315,11 +298,7 @@ def segment_summary(
     moment (the shown ``peak_bucket_s`` bucket of highest valence inside the segment)."""
     if not stored.keeps_grid(con, stimulus_id, False):
         return raw.segment_summary(con, stimulus_id, min_crowd, peak_bucket_s)
-    segments = con.execute(
-        "SELECT name, start_s, end_s FROM segments WHERE stimulus_id = ? ORDER BY start_s, name",
-        [stimulus_id],
-    ).df()
-
+    segments = queries.segments(con, stimulus_id)
     groups = _groups(con, _spec(stimulus_id, False, min_crowd, "segment"))
     if groups.empty:
         return segments.assign(faces=0, people=0, suppressed=False)

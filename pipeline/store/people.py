@@ -39,14 +39,24 @@ def person_cells(
     ``snapshot`` is true for camera sources, whose faces are not linked across snapshots.
     """
     sql = person_cells_sql(by_clock)
-    params = {
+    return con.execute(sql, _params(stimulus_id, cell_s, source_id, start, end)).df()
+
+
+def _params(
+    stimulus_id: int,
+    cell_s: float,
+    source_id: int | None,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+) -> dict[str, object]:
+    """The named parameters of ``person_cells_sql`` and ``sampled_frames``' SQL."""
+    return {
         "stimulus": stimulus_id,
         "source": source_id,
         "start": start,
         "end": end,
         "cell": float(cell_s),
     }
-    return con.execute(sql, params).df()
 
 
 def person_cells_sql(by_clock: bool) -> str:
@@ -141,11 +151,4 @@ WHERE s.stimulus_id = $stimulus AND ($source IS NULL OR j.source_id = $source)
   {"AND f.ts IS NOT NULL" if by_clock else ""}
 GROUP BY ALL
 """
-    params = {
-        "stimulus": stimulus_id,
-        "source": source_id,
-        "start": start,
-        "end": end,
-        "cell": float(cell_s),
-    }
-    return con.execute(sql, params).df()
+    return con.execute(sql, _params(stimulus_id, cell_s, source_id, start, end)).df()

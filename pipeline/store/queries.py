@@ -42,9 +42,15 @@ def sources(con: duckdb.DuckDBPyConnection, stimulus_id: int) -> pd.DataFrame:
     ).df()
 
 
+def stimulus_ids(con: duckdb.DuckDBPyConnection, campaign_id: int) -> list[int]:
+    rows = con.execute("SELECT stimulus_id FROM stimuli WHERE campaign_id = ?", [campaign_id])
+    return [int(r[0]) for r in rows.fetchall()]
+
+
 def segments(con: duckdb.DuckDBPyConnection, stimulus_id: int) -> pd.DataFrame:
+    """A stimulus's segments in the order the rollups number them (start, then name)."""
     return con.execute(
-        "SELECT name, start_s, end_s FROM segments WHERE stimulus_id = ? ORDER BY start_s",
+        "SELECT name, start_s, end_s FROM segments WHERE stimulus_id = ? ORDER BY start_s, name",
         [stimulus_id],
     ).df()
 
