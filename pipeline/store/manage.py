@@ -70,8 +70,11 @@ def rename_campaign(con: duckdb.DuckDBPyConnection, old: str, new: str) -> catal
     if taken:
         raise InputError("Campaign exists", f"A campaign named {new!r} already exists.")
     stimuli = [s.stimulus_id for s in catalog.list_stimuli(con, campaign)]
-    _refuse_if_busy(con, stimuli, f"Campaign {campaign.name!r}")
-    con.execute("UPDATE campaigns SET name = ? WHERE campaign_id = ?", [new, campaign.campaign_id])
+    with transaction(con):  # the busy check and the rename see the same jobs, as for stimuli
+        _refuse_if_busy(con, stimuli, f"Campaign {campaign.name!r}")
+        con.execute(
+            "UPDATE campaigns SET name = ? WHERE campaign_id = ?", [new, campaign.campaign_id]
+        )
     return catalog.Campaign(campaign.campaign_id, new, campaign.description)
 
 
