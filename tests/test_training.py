@@ -29,6 +29,10 @@ def test_train_resume_and_export(ferplus_valid, tmp_path: Path) -> None:
         "8,16,16,16",
         "--blocks",
         "1",
+        "--mix-prob",
+        "0.5",
+        "--ema-decay",
+        "0.9",
     ]
     main([*common, "--epochs", "1"])
     first = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
@@ -37,12 +41,23 @@ def test_train_resume_and_export(ferplus_valid, tmp_path: Path) -> None:
     main([*common, "--epochs", "2"])  # resumes at epoch 1, runs only epoch 2
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in log] == [1, 2]
+    # The averaged weights are scored beside the live ones, and resumed with them.
+    assert all(0.0 < r["valid_acc_ema"] < 1.0 and r["weights"] in {"live", "ema"} for r in log)
     model = export_checkpoint(out / "best.pt", tmp_path / "model")
     classifier = ExpressionClassifier(model)
     probs = classifier.predict_proba(list(ferplus_valid.images[:5]))
     assert probs.shape == (5, 8)
     manifest = json.loads((tmp_path / "model" / "emotion.json").read_text())
     assert manifest["validation"]["faces"] == 3191
+    # Flip averaging is measured both ways at export; the mirrored graph is the one that ships.
+    flip = manifest["flip_averaging"]
+    assert flip["with_flip"]["accuracy"] == pytest.approx(manifest["validation"]["accuracy"])
+    assert 0.0 < flip["without_flip"]["accuracy"] < 1.0
+    assert flip["accuracy_gain_points"] == pytest.approx(
+        100 * (flip["with_flip"]["accuracy"] - flip["without_flip"]["accuracy"])
+    )
+    card = (tmp_path / "model" / "MODEL_CARD.md").read_text()
+    assert f"{flip['without_flip']['accuracy']:.2%} without" in card
     # Trained without the held-out fold (the default), so the rare-class adjustment is chosen
     # on it and baked into the graph: the same as adding the bias to the plain model's logits.
     import numpy as np
@@ -58,3 +73,24 @@ def test_train_resume_and_export(ferplus_valid, tmp_path: Path) -> None:
     expected = adjust_probabilities(ExpressionClassifier(plain).predict_proba(faces), bias)
     assert np.allclose(classifier.predict_proba(faces), expected, atol=1e-4)
     assert json.loads((tmp_path / "plain" / "emotion.json").read_text())["logit_adjustment"] is None
+
+
+def test_mixed_faces_carry_the_share_of_votes_they_show() -> None:
+    """CutMix and mixup: each face's target weights the votes of the two faces it was made of
+    by the share each contributes, so the pixel mean of a face made of flat faces is the
+    target-weighted mean of their grey levels."""
+    from pipeline.emotion.augment import mix_batch
+
+    n = 8
+    grey = torch.linspace(0.05, 0.95, n)
+    x = grey.view(n, 1, 1, 1).expand(n, 1, 48, 48).clone()
+    y = torch.eye(n)
+    branches = set()
+    for seed in range(12):
+        mixed_x, mixed_y = mix_batch(x, y, torch.Generator().manual_seed(seed))
+        assert mixed_x.shape == x.shape and mixed_y.shape == y.shape
+        assert torch.allclose(mixed_y.sum(dim=1), torch.ones(n))
+        assert torch.allclose(mixed_x.mean(dim=(1, 2, 3)), mixed_y @ grey, atol=1e-5)
+        flat = bool((mixed_x.amax(dim=(1, 2, 3)) - mixed_x.amin(dim=(1, 2, 3)) < 1e-6).all())
+        branches.add("mixup" if flat else "cutmix")
+    assert branches == {"mixup", "cutmix"}

@@ -226,6 +226,20 @@ def _adjustment_text(manifest: dict[str, Any]) -> str:
     )
 
 
+def _flip_text(manifest: dict[str, Any]) -> str:
+    found = manifest.get("flip_averaging")
+    if not found:
+        return ""
+    with_flip, without = found["with_flip"], found["without_flip"]
+    return (
+        f" Flip averaging measured at export: validation accuracy {with_flip['accuracy']:.2%} "
+        f"with the mirrored pass, {without['accuracy']:.2%} without; "
+        f"{with_flip['ms_per_face']:.2f} vs {without['ms_per_face']:.2f} ms per face "
+        f"({found['accuracy_gain_points']:+.2f} points for "
+        f"{found['extra_ms_per_face']:+.2f} ms)."
+    )
+
+
 def render_model_card(manifest: dict[str, Any]) -> str:
     """Short human-readable card; the dashboard's About page shows the same facts."""
     validation = manifest["validation"]
@@ -246,7 +260,7 @@ are computed.
 **Input.** {manifest["input"]["layout"]}, {manifest["input"]["colour"]},
 {manifest["input"]["scaling"]}. Crop: {manifest["input"]["crop"]}.
 **Output.** {manifest["output"]["meaning"]}, columns in the label order above; flip-averaged,
-temperature {manifest["temperature"]:.3f}.
+temperature {manifest["temperature"]:.3f}.{_flip_text(manifest)}
 
 **Architecture.** {manifest["architecture"]["kind"]}, widths {manifest["architecture"]["widths"]},
 {manifest["architecture"]["blocks"]} block(s) per stage,

@@ -24,6 +24,7 @@ from pipeline.emotion.adjust import (
 )
 from pipeline.emotion.card import publish
 from pipeline.emotion.ferplus import default_dataset_dir, load_split
+from pipeline.emotion.flip_check import compare_flip
 from pipeline.emotion.holdout import RARE_CLASSES, holdout_mask
 from pipeline.emotion.labels import LABELS
 from pipeline.emotion.manifest import sha256_of
@@ -139,6 +140,11 @@ def export_checkpoint(
         "sha256": sha256_of(model_path),
         "size_bytes": model_path.stat().st_size,
     }
+    manifest["flip_averaging"] = compare_flip(
+        lambda flip, path: _write_onnx(ExportWrapper(net, temperature, flip=flip, bias=bias), path),
+        manifest,
+        valid,
+    )
     # Measure the file that ships, through the same code path as inference.
     publish(model_path, manifest, data_dir)
     print(

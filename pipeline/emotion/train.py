@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from pipeline.emotion.augment import augment_batch
+from pipeline.emotion.augment import augment_batch, mix_batch
 from pipeline.emotion.ferplus import default_dataset_dir, load_split
 from pipeline.emotion.holdout import training_rows
 from pipeline.emotion.network import ExpressionNet
@@ -41,6 +41,19 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--widths", type=str, default="32,64,128,256")
     parser.add_argument("--blocks", type=int, default=2)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--mix-prob",
+        type=float,
+        default=0.0,
+        help="share of batches blended by CutMix or mixup (pipeline/emotion/augment.py)",
+    )
+    parser.add_argument(
+        "--ema-decay",
+        type=float,
+        default=0.0,
+        help="if > 0, also keep an exponential moving average of the weights; the better of "
+        "it and the live weights on validation is the epoch's candidate for best.pt",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
         "--include-holdout",
@@ -66,7 +79,7 @@ def _device() -> torch.device:
 
 @torch.no_grad()
 def predict_logits(
-    net: ExpressionNet, images: np.ndarray, device: torch.device, batch_size: int = 512
+    net: torch.nn.Module, images: np.ndarray, device: torch.device, batch_size: int = 512
 ) -> np.ndarray:
     """Flip-averaged logits (N, 8) for uint8 (N, 48, 48) faces, as the export computes them."""
     net.eval()
@@ -76,6 +89,17 @@ def predict_logits(
         logits = 0.5 * (net(x) + net(torch.flip(x, dims=[3])))
         chunks.append(logits.float().cpu().numpy())
     return np.concatenate(chunks)
+
+
+def _valid_accuracy(
+    net: torch.nn.Module,
+    images: np.ndarray,
+    labels: np.ndarray,
+    mask: np.ndarray,
+    device: torch.device,
+) -> float:
+    logits = predict_logits(net, images, device)
+    return float((logits[mask].argmax(1) == labels[mask]).mean())
 
 
 def _lr_at(progress: float, base_lr: float, warmup: float = 0.03) -> float:
@@ -103,6 +127,15 @@ def train(args: argparse.Namespace) -> Path:
 
     widths = tuple(int(w) for w in args.widths.split(","))
     net = ExpressionNet(widths, args.blocks).to(device).to(memory_format=torch.channels_last)
+    ema = (
+        torch.optim.swa_utils.AveragedModel(
+            net,
+            multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(args.ema_decay),
+            use_buffers=True,
+        )
+        if args.ema_decay > 0
+        else None
+    )
     optimizer = torch.optim.SGD(
         net.parameters(), lr=args.lr, momentum=0.9, nesterov=True, weight_decay=args.weight_decay
     )
@@ -117,6 +150,8 @@ def train(args: argparse.Namespace) -> Path:
         checkpoint = torch.load(last_path, map_location=device, weights_only=False)
         net.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
+        if ema is not None and checkpoint.get("ema") is not None:
+            ema.load_state_dict(checkpoint["ema"])
         state = checkpoint["state"]
         torch.set_rng_state(checkpoint["rng"])
         print(f"resumed at epoch {state['epoch']} ({state['elapsed_s'] / 60:.1f} min done)")
@@ -143,6 +178,8 @@ def train(args: argparse.Namespace) -> Path:
             x = augment_batch(train_images[idx].float().div_(255.0).unsqueeze(1), generator)
             x = x.to(device).contiguous(memory_format=torch.channels_last)
             y = train_targets[idx].to(device)
+            if args.mix_prob > 0 and float(torch.rand(1, generator=generator)) < args.mix_prob:
+                x, y = mix_batch(x, y, generator)
             with torch.autocast(device.type, dtype=autocast_dtype):
                 logits = net(x)
             loss = -(y * F.log_softmax(logits.float(), dim=1)).sum(dim=1).mean()
@@ -150,15 +187,26 @@ def train(args: argparse.Namespace) -> Path:
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
+            if ema is not None:
+                ema.update_parameters(net)
             total_loss += float(loss.detach())
         state["epoch"] += 1
         state["elapsed_s"] += time.perf_counter() - epoch_start
-        logits = predict_logits(net, valid_split.images, device)
-        accuracy = float((logits[valid_mask].argmax(1) == valid_labels[valid_mask]).mean())
+        candidates: dict[str, torch.nn.Module] = {"live": net}
+        if ema is not None:
+            candidates["ema"] = ema.module
+        scores = {
+            name: _valid_accuracy(model, valid_split.images, valid_labels, valid_mask, device)
+            for name, model in candidates.items()
+        }
+        chosen = max(scores, key=lambda name: scores[name])
+        accuracy = scores[chosen]
         record = {
             "epoch": state["epoch"],
             "train_loss": total_loss / steps_per_epoch,
             "valid_majority_acc": accuracy,
+            "weights": chosen,
+            **{f"valid_acc_{name}": score for name, score in scores.items()},
             "lr": optimizer.param_groups[0]["lr"],
             "epoch_s": time.perf_counter() - epoch_start,
             "elapsed_min": state["elapsed_s"] / 60,
@@ -171,11 +219,19 @@ def train(args: argparse.Namespace) -> Path:
             "blocks": args.blocks,
             "seed": args.seed,
             "holdout_in_training": bool(args.include_holdout),
+            "mix_prob": args.mix_prob,
+            "ema_decay": args.ema_decay,
         }
         if accuracy > state["best_acc"]:
             state["best_acc"] = accuracy
+            best_weights = candidates[chosen].state_dict()
             torch.save(
-                {"model": net.state_dict(), "config": config, "state": dict(state)}, best_path
+                {
+                    "model": best_weights,
+                    "config": {**config, "weights": chosen},
+                    "state": dict(state),
+                },
+                best_path,
             )
         torch.save(
             {
@@ -183,6 +239,7 @@ def train(args: argparse.Namespace) -> Path:
                 "optimizer": optimizer.state_dict(),
                 "state": state,
                 "rng": torch.get_rng_state(),
+                "ema": None if ema is None else ema.state_dict(),
                 "config": config,
             },
             last_path,
