@@ -62,7 +62,7 @@ format: $(DEV_STAMP)
 check: lint test
 
 train: $(TRAIN_STAMP)
-	$(PY) -m pipeline.emotion.train --out runs/emotion --time-budget-min 62 --epochs 80 \
+	$(PY) -m pipeline.emotion.train --out runs/emotion --time-budget-min 65 --epochs 400 \
 		--export pipeline/models
 
 benchmarks: $(RUNTIME_STAMP)

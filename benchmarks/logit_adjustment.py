@@ -82,6 +82,14 @@ def main() -> None:
                 )
                 for n in RARE_CLASSES
             ],
+            *[
+                (
+                    f"precision {n}",
+                    f"{base['per_class_precision'][n]:.1%}",
+                    f"{chosen_valid['per_class_precision'][n]:.1%}",
+                )
+                for n in RARE_CLASSES
+            ],
         ],
         ("measure", "tau 0 (shipped)", f"tau {tau:.2f}"),
     )

@@ -17,9 +17,9 @@ from pipeline.emotion.metrics import classification_report
 from pipeline.settings import PROJECT_ROOT
 
 MODEL = PROJECT_ROOT / "pipeline" / "models" / "emotion.onnx"
-# Validation accuracy is 87.4 % (benchmarks/model_accuracy.py) and 86.5 % on this fixed sample;
+# Validation accuracy is 88.4 % (benchmarks/model_accuracy.py) and 88.0 % on this fixed sample;
 # the floor sits a few points under, so it fails only when the model or preprocessing regresses.
-ACCURACY_FLOOR = 0.83
+ACCURACY_FLOOR = 0.85
 
 
 def test_manifest_agrees_with_model_file() -> None:

@@ -58,21 +58,24 @@ def test_train_resume_and_export(ferplus_valid, tmp_path: Path) -> None:
     )
     card = (tmp_path / "model" / "MODEL_CARD.md").read_text()
     assert f"{flip['without_flip']['accuracy']:.2%} without" in card
-    # Trained without the held-out fold (the default), so the rare-class adjustment is chosen
-    # on it and baked into the graph: the same as adding the bias to the plain model's logits.
+    # Plain by default; asked for, the rare-class adjustment is chosen on the held-out fold
+    # (this model trained without it) and baked into the graph: the same as adding the bias
+    # to the plain model's logits.
     import numpy as np
 
     from pipeline.emotion.adjust import TAU_GRID, adjust_probabilities
 
     assert manifest["training"]["holdout_in_training"] is False
-    adjustment = manifest["logit_adjustment"]
+    assert manifest["logit_adjustment"] is None
+    adjusted = export_checkpoint(out / "best.pt", tmp_path / "adjusted", adjust_rare=True)
+    adjustment = json.loads((tmp_path / "adjusted" / "emotion.json").read_text())[
+        "logit_adjustment"
+    ]
     assert adjustment["tau"] in TAU_GRID.tolist()
-    plain = export_checkpoint(out / "best.pt", tmp_path / "plain", adjust_rare=False)
     faces = list(ferplus_valid.images[:32])
     bias = np.array([adjustment["bias"][name] for name in manifest["labels"]])
-    expected = adjust_probabilities(ExpressionClassifier(plain).predict_proba(faces), bias)
-    assert np.allclose(classifier.predict_proba(faces), expected, atol=1e-4)
-    assert json.loads((tmp_path / "plain" / "emotion.json").read_text())["logit_adjustment"] is None
+    expected = adjust_probabilities(classifier.predict_proba(faces), bias)
+    assert np.allclose(ExpressionClassifier(adjusted).predict_proba(faces), expected, atol=1e-4)
 
 
 def test_mixed_faces_carry_the_share_of_votes_they_show() -> None:

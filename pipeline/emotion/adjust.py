@@ -12,6 +12,12 @@ whose fold recall reaches ``TARGET_RECALL`` for each of contempt, disgust and fe
 none does, the tau with the highest of the three's minimum. A model that trained on the fold
 (``--include-holdout``, or the model 2026.11.24) sees it too optimistically for that choice:
 export skips the adjustment then.
+
+Export bakes it in only when asked (``--rare-adjustment``): the product averages the
+probabilities over people, so calibrated probabilities matter more to it than argmax recall,
+and for the model 2026.12.01 the rule's tau 0.85 halves contempt and disgust precision
+(0.83 -> 0.43, 0.82 -> 0.41) and costs 1.3 points of validation accuracy
+(benchmarks/logit_adjustment.py shows the trade on the installed model).
 """
 
 from __future__ import annotations

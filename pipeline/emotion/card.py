@@ -210,6 +210,20 @@ def _alignment_section(manifest: dict[str, Any]) -> str:
     )
 
 
+def _recipe_text(training: dict[str, Any]) -> str:
+    """CutMix/mixup and weight averaging, when the model was trained with them."""
+    parts = []
+    if training.get("mix_prob"):
+        parts.append(f"CutMix or mixup on {training['mix_prob']:.0%} of batches")
+    if training.get("ema_decay"):
+        chosen = "averaged" if training.get("weights") == "ema" else "live"
+        parts.append(
+            f"weights averaged with decay {training['ema_decay']} (the {chosen} weights ship)"
+        )
+    text = "; ".join(parts)
+    return f" {text[:1].upper()}{text[1:]}." if parts else ""
+
+
 def _adjustment_text(manifest: dict[str, Any]) -> str:
     adjustment = manifest.get("logit_adjustment")
     if not adjustment:
@@ -217,7 +231,8 @@ def _adjustment_text(manifest: dict[str, Any]) -> str:
             " No rare-expression logit adjustment (pipeline/emotion/adjust.py): it is chosen on "
             "the held-out fold, which this model saw in training."
             if manifest["training"].get("holdout_in_training", True)
-            else " No rare-expression logit adjustment."
+            else " No rare-expression logit adjustment: the probabilities stay calibrated "
+            "(benchmarks/logit_adjustment.py measures what it would trade)."
         )
     bias = ", ".join(f"{k} {v:+.2f}" for k, v in adjustment["bias"].items())
     return (
@@ -250,6 +265,7 @@ def render_model_card(manifest: dict[str, Any]) -> str:
         if speed
         else ""
     )
+    recipe = _recipe_text(manifest["training"])
     return f"""# Model card: {manifest["name"]} {manifest["version"]}
 
 **What it does.** Scores a face crop on eight facial *expressions*
@@ -268,7 +284,7 @@ temperature {manifest["temperature"]:.3f}.{_flip_text(manifest)}
 
 **Training.** {manifest["training"]["data"]}; {manifest["training"]["loss"]};
 {manifest["training"]["epochs"]} epochs ({manifest["training"]["train_minutes"]} min on 2 CPU
-cores), seed {manifest["training"]["seed"]}.{_adjustment_text(manifest)}
+cores), seed {manifest["training"]["seed"]}.{recipe}{_adjustment_text(manifest)}
 
 **Validation** ({validation["split"]}, {validation["faces"]} faces): accuracy
 **{validation["accuracy"]:.1%}**, expected calibration error {validation["ece"]:.3f},

@@ -78,7 +78,7 @@ def export_checkpoint(
     checkpoint_path: Path,
     out_dir: Path,
     data_dir: Path | None = None,
-    adjust_rare: bool = True,
+    adjust_rare: bool = False,
 ) -> Path:
     """Write ``emotion.onnx``, ``emotion.json`` and ``MODEL_CARD.md`` into out_dir."""
     checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
@@ -130,6 +130,9 @@ def export_checkpoint(
             "train_minutes": round(checkpoint["state"]["elapsed_s"] / 60, 1),
             "seed": config["seed"],
             "holdout_in_training": seen_fold,
+            "mix_prob": config.get("mix_prob", 0.0),
+            "ema_decay": config.get("ema_decay", 0.0),
+            "weights": config.get("weights", "live"),
         },
         "logit_adjustment": adjustment,
         "licence": {
@@ -168,12 +171,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "models")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument(
-        "--no-rare-adjustment",
+        "--rare-adjustment",
         action="store_true",
-        help="ship the calibrated model without the logit adjustment chosen on the fold",
+        help="bake in the rare-expression logit adjustment chosen on the held-out fold "
+        "(pipeline/emotion/adjust.py); off by default: it buys rare-class recall with "
+        "calibration and rare-class precision (benchmarks/logit_adjustment.py)",
     )
     args = parser.parse_args(argv)
-    export_checkpoint(args.checkpoint, args.out, args.data_dir, not args.no_rare_adjustment)
+    export_checkpoint(args.checkpoint, args.out, args.data_dir, args.rare_adjustment)
 
 
 if __name__ == "__main__":

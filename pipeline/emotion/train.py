@@ -44,13 +44,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--mix-prob",
         type=float,
-        default=0.0,
+        default=0.4,
         help="share of batches blended by CutMix or mixup (pipeline/emotion/augment.py)",
     )
     parser.add_argument(
         "--ema-decay",
         type=float,
-        default=0.0,
+        default=0.999,
         help="if > 0, also keep an exponential moving average of the weights; the better of "
         "it and the live weights on validation is the epoch's candidate for best.pt",
     )
