@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from pipeline.reports.charts import heat_cells, plain
+from pipeline.reports.charts import heat_cells, interval_bars, plain
 from pipeline.reports.palette import SUPPRESSED_COLOUR, VALENCE_COLOUR
 
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -182,13 +182,7 @@ def verdict_figure(table: pd.DataFrame, metric: str = "valence index") -> go.Fig
             y=labels,
             mode="markers",
             marker={"size": 11, "color": colours, "line": {"color": "#333333", "width": 1}},
-            error_x={
-                "type": "data",
-                "symmetric": False,
-                "array": (rows["high"] - rows["difference"]).to_numpy(),
-                "arrayminus": (rows["difference"] - rows["low"]).to_numpy(),
-                "color": "#555555",
-            },
+            error_x=interval_bars(rows["difference"], rows["low"], rows["high"], "#555555"),
             customdata=np.stack([rows["low"], rows["high"]], axis=-1),
             hovertemplate=(
                 "%{y}: %{x:+.2f} [%{customdata[0]:+.2f}, %{customdata[1]:+.2f}]<extra></extra>"

@@ -83,8 +83,7 @@ def mix_batch(
     top = int(torch.randint(0, height - cut_h + 1, (1,), generator=generator))
     left = int(torch.randint(0, width - cut_w + 1, (1,), generator=generator))
     mixed = x.clone()
-    mixed[..., top : top + cut_h, left : left + cut_w] = x[partner][
-        ..., top : top + cut_h, left : left + cut_w
-    ]
+    patch = (slice(None), slice(top, top + cut_h), slice(left, left + cut_w))
+    mixed[(slice(None), *patch)] = x[(partner, *patch)]
     kept = 1 - cut_h * cut_w / (height * width)
     return mixed, kept * y + (1 - kept) * y[partner]

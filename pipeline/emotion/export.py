@@ -27,7 +27,7 @@ from pipeline.emotion.ferplus import default_dataset_dir, load_split
 from pipeline.emotion.flip_check import compare_flip
 from pipeline.emotion.holdout import RARE_CLASSES, holdout_mask
 from pipeline.emotion.labels import LABELS
-from pipeline.emotion.manifest import sha256_of
+from pipeline.emotion.manifest import manifest_path_for, sha256_of
 from pipeline.emotion.metrics import fit_temperature
 from pipeline.emotion.network import ExportWrapper, ExpressionNet
 from pipeline.emotion.preprocess import INPUT_SIZE
@@ -143,8 +143,11 @@ def export_checkpoint(
         "sha256": sha256_of(model_path),
         "size_bytes": model_path.stat().st_size,
     }
+    # The shipped file's manifest must exist before it can be loaded for the comparison.
+    manifest_path_for(model_path).write_text(json.dumps(manifest))
     manifest["flip_averaging"] = compare_flip(
-        lambda flip, path: _write_onnx(ExportWrapper(net, temperature, flip=flip, bias=bias), path),
+        model_path,
+        lambda path: _write_onnx(ExportWrapper(net, temperature, flip=False, bias=bias), path),
         manifest,
         valid,
     )

@@ -37,26 +37,28 @@ def _measure(model_path: Path, valid: FerplusSplit) -> dict[str, float]:
 
 
 def compare_flip(
-    write_graph: Callable[[bool, Path], None], manifest: dict[str, Any], valid: FerplusSplit
+    model_path: Path,
+    write_plain_graph: Callable[[Path], None],
+    manifest: dict[str, Any],
+    valid: FerplusSplit,
 ) -> dict[str, Any]:
-    """Both graphs written by ``write_graph(flip, path)``, measured one after the other.
+    """The shipped flip-averaged file against the graph ``write_plain_graph(path)`` writes
+    without the mirrored pass, measured one after the other.
 
     Both carry the same temperature and bias, so only accuracy and speed are compared.
     """
-    results = {}
     with tempfile.TemporaryDirectory() as folder:
-        for flip in (True, False):
-            path = Path(folder) / f"flip-{flip}.onnx"
-            write_graph(flip, path)
-            manifest_path_for(path).write_text(
-                json.dumps({**manifest, "sha256": sha256_of(path), "flip_averaged": flip})
-            )
-            results["with_flip" if flip else "without_flip"] = _measure(path, valid)
-    with_flip, without = results["with_flip"], results["without_flip"]
+        plain_path = Path(folder) / model_path.name
+        write_plain_graph(plain_path)
+        manifest_path_for(plain_path).write_text(
+            json.dumps({**manifest, "sha256": sha256_of(plain_path), "flip_averaged": False})
+        )
+        with_flip, without = _measure(model_path, valid), _measure(plain_path, valid)
     gain = with_flip["accuracy"] - without["accuracy"]
     extra_ms = with_flip["ms_per_face"] - without["ms_per_face"]
     return {
-        **results,
+        "with_flip": with_flip,
+        "without_flip": without,
         "accuracy_gain_points": 100 * gain,
         "extra_ms_per_face": extra_ms,
         "points_per_extra_ms": float(100 * gain / extra_ms) if extra_ms > 0 else float(np.nan),

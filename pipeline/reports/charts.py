@@ -35,6 +35,20 @@ OFFSET_AXIS = "seconds since the start of the footage"
 _CLOCK_AXIS = "clock time"
 
 
+def interval_bars(
+    value: pd.Series, low: pd.Series, high: pd.Series, colour: str
+) -> dict[str, object]:
+    """Plotly error bars that draw the interval [low, high] around ``value``: Plotly wants
+    the two arms' lengths, not the ends, and they differ for an asymmetric interval."""
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": (high - value).to_numpy(),
+        "arrayminus": (value - low).to_numpy(),
+        "color": colour,
+    }
+
+
 def plain(text: object) -> str:
     """A user-supplied name as Plotly text: Plotly renders tags like <a href> and <b>."""
     return html.escape(str(text), quote=False)
@@ -416,13 +430,9 @@ def compare_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
         go.Bar(
             x=shown["name"].map(plain),
             y=shown["valence"],
-            error_y={
-                "type": "data",
-                "symmetric": False,
-                "array": (shown["valence_high"] - shown["valence"]).to_numpy(),
-                "arrayminus": (shown["valence"] - shown["valence_low"]).to_numpy(),
-                "color": "#333333",
-            },
+            error_y=interval_bars(
+                shown["valence"], shown["valence_low"], shown["valence_high"], "#333333"
+            ),
             marker={"color": VALENCE_COLOUR},
             name="valence index",
             hovertemplate="%{x}: %{y:+.2f}<extra></extra>",
