@@ -27,22 +27,29 @@ def is_live(db: str, stimulus_id: int) -> bool:
 
 
 def panel(
-    db: str, stimulus_id: int, min_crowd: int, source: int | None, time_title: str, name: str
+    db: str,
+    stimulus_id: int,
+    min_crowd: int,
+    source: int | None,
+    clock: tuple[str, str],
+    name: str,
 ) -> None:
+    """clock: the time axis's title and the zone it is in (pipeline/audience/clock.py), as the
+    page above the panel words them."""
     with st.container(border=True, key="live_panel"):
         st.subheader("Live: the last hour", anchor=False)
-        _refreshing(db, stimulus_id, min_crowd, source, time_title, name)
+        _refreshing(db, stimulus_id, min_crowd, source, clock, name)
 
 
 @st.fragment(run_every=LIVE_REFRESH_S)
 def _refreshing(
-    db: str, stimulus_id: int, min_crowd: int, source: int | None, time_title: str, name: str
+    db: str, stimulus_id: int, min_crowd: int, source: int | None, clock: tuple[str, str], name: str
 ) -> None:
+    time_title, zone = clock
     _, newest = data.local_time_range(db, stimulus_id, ttl_cached=False)
     if newest is None:
         st.caption("The camera is running; waiting for its first faces.")
         return
-    zone = time_title[time_title.index("(") + 1 : -1]
     st.metric(
         f"Newest data ({zone})",
         f"{newest:%H:%M:%S}",

@@ -78,6 +78,63 @@ def test_train_resume_and_export(ferplus_valid, tmp_path: Path) -> None:
     assert np.allclose(ExpressionClassifier(adjusted).predict_proba(faces), expected, atol=1e-4)
 
 
+def test_ensemble_export_averages_the_members_logits(ferplus_valid, tmp_path: Path) -> None:
+    """Two seeds of one recipe ship as one graph: its probabilities are the softmax of the
+    members' mean flip-averaged logits over the fitted temperature, its weights are stored in
+    float16 (half the bytes) and computed in float32, and the card shows each member alone.
+    Members of different recipes are refused."""
+    import numpy as np
+
+    from pipeline.emotion.classifier import ExpressionClassifier
+    from pipeline.emotion.export import export_checkpoint
+    from pipeline.emotion.network import ExpressionNet
+    from pipeline.emotion.train import main, predict_logits
+
+    common = ["--limit", "128", "--batch-size", "64", "--widths", "8,16,16,16", "--blocks", "1"]
+    common += ["--epochs", "1", "--mix-prob", "0.5", "--ema-decay", "0.9"]
+    runs = [tmp_path / "seed-1", tmp_path / "seed-2"]
+    for seed, run in enumerate(runs, start=1):
+        main([*common, "--out", str(run), "--seed", str(seed)])
+    model = export_checkpoint([run / "best.pt" for run in runs], tmp_path / "model")
+    manifest = json.loads((tmp_path / "model" / "emotion.json").read_text())
+    assert manifest["architecture"]["members"] == 2
+    # Two models exported the same day get different versions (jobs are keyed by version).
+    assert manifest["version"].endswith("-" + manifest["sha256"][:8])
+    assert [m["seed"] for m in manifest["training"]["members"]] == [1, 2]
+
+    faces = ferplus_valid.images[:64]
+    nets = []
+    for run in runs:
+        checkpoint = torch.load(run / "best.pt", map_location="cpu", weights_only=False)
+        net = ExpressionNet((8, 16, 16, 16), 1)
+        net.load_state_dict(checkpoint["model"])
+        nets.append(net)
+    member_logits = [predict_logits(net, faces, torch.device("cpu")) for net in nets]
+    assert not np.allclose(member_logits[0], member_logits[1], atol=1e-2)  # two networks
+    expected = torch.softmax(
+        torch.from_numpy(np.mean(member_logits, axis=0) / manifest["temperature"]), dim=1
+    ).numpy()
+    assert np.allclose(ExpressionClassifier(model).predict_proba(list(faces)), expected, atol=2e-3)
+    parameters = manifest["architecture"]["parameters"]
+    assert parameters == 2 * sum(p.numel() for p in nets[0].parameters())
+    import onnx
+
+    from pipeline.emotion.half_weights import MIN_ELEMENTS
+
+    stored = onnx.load(str(model)).graph.initializer
+    weights = [w for w in stored if np.prod(w.dims) >= MIN_ELEMENTS]
+    assert weights and all(w.data_type == onnx.TensorProto.FLOAT16 for w in weights)
+    card = (tmp_path / "model" / "MODEL_CARD.md").read_text()
+    alone = manifest["training"]["members"][1]["valid_accuracy"]
+    assert "seed 2, 1 epoch in" in card and f"validation {alone:.2%} alone" in card
+
+    other = torch.load(runs[1] / "best.pt", map_location="cpu", weights_only=False)
+    other["config"]["mix_prob"] = 0.0
+    torch.save(other, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="share one recipe"):
+        export_checkpoint([runs[0] / "best.pt", tmp_path / "other.pt"], tmp_path / "refused")
+
+
 def test_mixed_faces_carry_the_share_of_votes_they_show() -> None:
     """CutMix and mixup: each face's target weights the votes of the two faces it was made of
     by the share each contributes, so the pixel mean of a face made of flat faces is the

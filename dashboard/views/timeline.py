@@ -164,7 +164,9 @@ def main() -> None:
             bind=URL,
         )
         if by_clock and live.is_live(db, stimulus_id):
-            live.panel(db, stimulus_id, min_crowd, source, time_title, str(stimulus["name"]))
+            live.panel(
+                db, stimulus_id, min_crowd, source, (time_title, zone), str(stimulus["name"])
+            )
         raw = data.series(db, stimulus_id, float(bucket), by_clock, min_crowd, source, start, end)
         if raw.empty:
             st.info("No faces were found in this selection yet.")

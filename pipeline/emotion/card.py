@@ -224,6 +224,30 @@ def _recipe_text(training: dict[str, Any]) -> str:
     return f" {text[:1].upper()}{text[1:]}." if parts else ""
 
 
+def _members_text(training: dict[str, Any]) -> str:
+    """How each network was trained and, for an ensemble, how each scores alone (manifests
+    written before ensembles name one network's seed, epochs and minutes at the top level)."""
+    members = training.get("members") or [
+        {k: training[k] for k in ("seed", "epochs", "train_minutes")}
+    ]
+    if len(members) == 1:
+        (only,) = members
+        return (
+            f"{only['epochs']} epochs ({only['train_minutes']} min on 2 CPU cores), "
+            f"seed {only['seed']}."
+        )
+    each = "; ".join(
+        f"seed {m['seed']}, {m['epochs']} epoch{'s' if m['epochs'] != 1 else ''} in "
+        f"{m['train_minutes']} min, "
+        f"validation {m['valid_accuracy']:.2%} alone"
+        for m in members
+    )
+    return (
+        f"{len(members)} networks of this recipe trained from different seeds, their logits "
+        f"averaged ({each}; {training['train_minutes']} min on 2 CPU cores in all)."
+    )
+
+
 def _adjustment_text(manifest: dict[str, Any]) -> str:
     adjustment = manifest.get("logit_adjustment")
     if not adjustment:
@@ -280,11 +304,11 @@ temperature {manifest["temperature"]:.3f}.{_flip_text(manifest)}
 
 **Architecture.** {manifest["architecture"]["kind"]}, widths {manifest["architecture"]["widths"]},
 {manifest["architecture"]["blocks"]} block(s) per stage,
-{manifest["architecture"]["parameters"]:,} parameters, {manifest["size_bytes"] / 1e6:.1f} MB ONNX.
+{manifest["architecture"]["parameters"]:,} parameters, {manifest["size_bytes"] / 1e6:.1f} MB ONNX
+({manifest["architecture"].get("stored", "weights in float32")}).
 
 **Training.** {manifest["training"]["data"]}; {manifest["training"]["loss"]};
-{manifest["training"]["epochs"]} epochs ({manifest["training"]["train_minutes"]} min on 2 CPU
-cores), seed {manifest["training"]["seed"]}.{recipe}{_adjustment_text(manifest)}
+{_members_text(manifest["training"])}{recipe}{_adjustment_text(manifest)}
 
 **Validation** ({validation["split"]}, {validation["faces"]} faces): accuracy
 **{validation["accuracy"]:.1%}**, expected calibration error {validation["ece"]:.3f},

@@ -1,9 +1,10 @@
-"""Export a trained checkpoint: temperature fit on validation, ONNX graph, manifest, model card
+"""Export trained checkpoints: temperature fit on validation, ONNX graph, manifest, model card
 (the measuring and the card are pipeline/emotion/card.py).
 
-Run: ``python -m pipeline.emotion.export runs/emotion/best.pt --out pipeline/models``.
-Metrics in the manifest are measured on the exported ONNX file itself through onnxruntime,
-so they describe exactly what ships.
+Run: ``python -m pipeline.emotion.export runs/emotion/best.pt --out pipeline/models``; with
+several checkpoints (seeds of the same recipe) the graph averages their logits, an ensemble
+(``make train`` ships two). Metrics in the manifest are measured on the exported ONNX file
+itself through onnxruntime, so they describe exactly what ships.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -23,13 +26,14 @@ from pipeline.emotion.adjust import (
     training_prior,
 )
 from pipeline.emotion.card import publish
-from pipeline.emotion.ferplus import default_dataset_dir, load_split
+from pipeline.emotion.ferplus import FerplusSplit, default_dataset_dir, load_split
 from pipeline.emotion.flip_check import compare_flip
+from pipeline.emotion.half_weights import store_weights_as_half
 from pipeline.emotion.holdout import RARE_CLASSES, holdout_mask
 from pipeline.emotion.labels import LABELS
 from pipeline.emotion.manifest import manifest_path_for, sha256_of
 from pipeline.emotion.metrics import fit_temperature
-from pipeline.emotion.network import ExportWrapper, ExpressionNet
+from pipeline.emotion.network import ExportWrapper, ExpressionNet, LogitAverage
 from pipeline.emotion.preprocess import INPUT_SIZE
 from pipeline.emotion.train import predict_logits
 
@@ -49,10 +53,48 @@ def _write_onnx(wrapper: ExportWrapper, path: Path) -> None:
         output_names=["probabilities"],
         dynamic_axes={INPUT_NAME: {0: "batch"}, "probabilities": {0: "batch"}},
     )
+    store_weights_as_half(path)
+
+
+def _load_member(checkpoint_path: Path) -> tuple[ExpressionNet, dict[str, Any]]:
+    """One trained network (eval mode) and what its checkpoint says about its training."""
+    checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
+    config = checkpoint["config"]
+    net = ExpressionNet(tuple(config["widths"]), config["blocks"])
+    net.load_state_dict(checkpoint["model"])
+    net.eval()
+    return net, {**config, "state": checkpoint["state"]}
+
+
+def _member_record(net: ExpressionNet, config: dict[str, Any], valid: FerplusSplit) -> dict:
+    """A member's line in the manifest, with its own validation accuracy (flip-averaged, as
+    shipped) so that the card shows what averaging the members adds."""
+    labels = valid.majority_labels()
+    mask = labels >= 0
+    logits = predict_logits(net, valid.images, torch.device("cpu"))
+    return {
+        "seed": config["seed"],
+        "epochs": config["state"]["epoch"],
+        "train_minutes": round(config["state"]["elapsed_s"] / 60, 1),
+        "weights": config.get("weights", "live"),
+        "valid_accuracy": float((logits[mask].argmax(1) == labels[mask]).mean()),
+    }
+
+
+def _shared_recipe(configs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The recipe every member was trained with; members of different recipes are refused
+    (the manifest describes one architecture and one recipe)."""
+    keys = ("widths", "blocks", "mix_prob", "ema_decay")
+    recipes = [
+        {key: list(c[key]) if key == "widths" else c.get(key, 0.0) for key in keys} for c in configs
+    ]
+    if any(recipe != recipes[0] for recipe in recipes):
+        raise ValueError(f"an ensemble's members must share one recipe, got {recipes}")
+    return recipes[0]
 
 
 def _rare_adjustment(
-    net: ExpressionNet, temperature: float, folder: Path, seen_fold: bool
+    net: ExpressionNet | LogitAverage, temperature: float, folder: Path, seen_fold: bool
 ) -> dict[str, object] | None:
     """The logit adjustment chosen on the held-out fold (pipeline/emotion/adjust.py), or None
     when the model trained on the fold (its fold probabilities are too optimistic to choose
@@ -75,23 +117,28 @@ def _rare_adjustment(
 
 
 def export_checkpoint(
-    checkpoint_path: Path,
+    checkpoint_paths: Path | Sequence[Path],
     out_dir: Path,
     data_dir: Path | None = None,
     adjust_rare: bool = False,
 ) -> Path:
-    """Write ``emotion.onnx``, ``emotion.json`` and ``MODEL_CARD.md`` into out_dir."""
-    checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
-    config = checkpoint["config"]
-    net = ExpressionNet(tuple(config["widths"]), config["blocks"])
-    net.load_state_dict(checkpoint["model"])
-    net.eval()
+    """Write ``emotion.onnx``, ``emotion.json`` and ``MODEL_CARD.md`` into out_dir.
+
+    One checkpoint ships as it is; several ship as one graph that averages their logits.
+    """
+    paths = [checkpoint_paths] if isinstance(checkpoint_paths, Path) else list(checkpoint_paths)
+    loaded = [_load_member(path) for path in paths]
+    recipe = _shared_recipe([config for _, config in loaded])
     folder = data_dir or default_dataset_dir()
     valid = load_split("valid", folder)
     labels = valid.majority_labels()
+    members = [_member_record(member, config, valid) for member, config in loaded]
+    nets = [member for member, _ in loaded]
+    net: ExpressionNet | LogitAverage = nets[0] if len(nets) == 1 else LogitAverage(nets)
+    net.eval()
     temperature = fit_temperature(predict_logits(net, valid.images, torch.device("cpu")), labels)
     # Checkpoints made before the fold existed trained on it.
-    seen_fold = bool(config.get("holdout_in_training", True))
+    seen_fold = any(bool(c.get("holdout_in_training", True)) for _, c in loaded)
     adjustment = _rare_adjustment(net, temperature, folder, seen_fold) if adjust_rare else None
     bias = None
     if adjustment is not None:
@@ -100,9 +147,12 @@ def export_checkpoint(
     out_dir.mkdir(parents=True, exist_ok=True)
     model_path = out_dir / MODEL_FILE
     _write_onnx(ExportWrapper(net, temperature, bias=bias), model_path)
+    sha256 = sha256_of(model_path)
     manifest = {
         "name": "reaction-expressions",
-        "version": dt.date.today().strftime("%Y.%m.%d"),
+        # Jobs are keyed by model version, so two models exported the same day must differ:
+        # the date says when, the start of the file's sha256 says which.
+        "version": f"{dt.date.today():%Y.%m.%d}-{sha256[:8]}",
         "labels": list(LABELS),
         "input": {
             "name": INPUT_NAME,
@@ -117,22 +167,22 @@ def export_checkpoint(
         "flip_averaged": True,
         "temperature": temperature,
         "architecture": {
-            "kind": "ResNet",
-            "widths": config["widths"],
-            "blocks": config["blocks"],
-            "seed": config["seed"],
+            "kind": "ResNet" if len(nets) == 1 else f"ensemble of {len(nets)} ResNets",
+            "widths": recipe["widths"],
+            "blocks": recipe["blocks"],
+            "members": len(nets),
+            "combined": "mean of the members' logits" if len(nets) > 1 else None,
             "parameters": sum(p.numel() for p in net.parameters()),
+            "stored": "weights in float16, computed in float32 (pipeline/emotion/half_weights.py)",
         },
         "training": {
             "data": "FER+ train split (FER2013 Training rows), annotator vote distributions",
             "loss": "cross-entropy against the 8-emotion vote distribution (votes <= 1 removed)",
-            "epochs": checkpoint["state"]["epoch"],
-            "train_minutes": round(checkpoint["state"]["elapsed_s"] / 60, 1),
-            "seed": config["seed"],
+            "members": members,
+            "train_minutes": round(sum(m["train_minutes"] for m in members), 1),
             "holdout_in_training": seen_fold,
-            "mix_prob": config.get("mix_prob", 0.0),
-            "ema_decay": config.get("ema_decay", 0.0),
-            "weights": config.get("weights", "live"),
+            "mix_prob": recipe["mix_prob"],
+            "ema_decay": recipe["ema_decay"],
         },
         "logit_adjustment": adjustment,
         "licence": {
@@ -140,7 +190,7 @@ def export_checkpoint(
             "labels": "FER+ annotations (Microsoft, MIT licence)",
             "model": "weights derived from the above; check both before commercial use",
         },
-        "sha256": sha256_of(model_path),
+        "sha256": sha256,
         "size_bytes": model_path.stat().st_size,
     }
     # The shipped file's manifest must exist before it can be loaded for the comparison.
@@ -170,7 +220,12 @@ def export_checkpoint(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument(
+        "checkpoints",
+        type=Path,
+        nargs="+",
+        help="best.pt of each run; several are averaged into one graph (an ensemble)",
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "models")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument(
@@ -181,7 +236,7 @@ def main(argv: list[str] | None = None) -> None:
         "calibration and rare-class precision (benchmarks/logit_adjustment.py)",
     )
     args = parser.parse_args(argv)
-    export_checkpoint(args.checkpoint, args.out, args.data_dir, args.rare_adjustment)
+    export_checkpoint(args.checkpoints, args.out, args.data_dir, args.rare_adjustment)
 
 
 if __name__ == "__main__":
