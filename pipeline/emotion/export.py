@@ -3,8 +3,9 @@
 
 Run: ``python -m pipeline.emotion.export runs/emotion/best.pt --out pipeline/models``; with
 several checkpoints (seeds of the same recipe) the graph averages their logits, an ensemble
-(``make train`` ships two). Metrics in the manifest are measured on the exported ONNX file
-itself through onnxruntime, so they describe exactly what ships.
+(the README has what a pair measured against one network). Metrics in the manifest are
+measured on the exported ONNX file itself through onnxruntime, so they describe exactly what
+ships.
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ def _load_member(checkpoint_path: Path) -> tuple[ExpressionNet, dict[str, Any]]:
     return net, {**config, "state": checkpoint["state"]}
 
 
-def _member_record(net: ExpressionNet, config: dict[str, Any], valid: FerplusSplit) -> dict:
+def _member_record(
+    net: ExpressionNet, config: dict[str, Any], valid: FerplusSplit
+) -> dict[str, Any]:
     """A member's line in the manifest, with its own validation accuracy (flip-averaged, as
     shipped) so that the card shows what averaging the members adds."""
     labels = valid.majority_labels()
