@@ -92,6 +92,7 @@ def test_ensemble_export_averages_the_members_logits(ferplus_valid, tmp_path: Pa
 
     common = ["--limit", "128", "--batch-size", "64", "--widths", "8,16,16,16", "--blocks", "1"]
     common += ["--epochs", "1", "--mix-prob", "0.5", "--ema-decay", "0.9"]
+    common += ["--balance-beta", "0.5", "--balance-from", "0.5"]
     runs = [tmp_path / "seed-1", tmp_path / "seed-2"]
     for seed, run in enumerate(runs, start=1):
         main([*common, "--out", str(run), "--seed", str(seed)])
@@ -126,6 +127,8 @@ def test_ensemble_export_averages_the_members_logits(ferplus_valid, tmp_path: Pa
     assert weights and all(w.data_type == onnx.TensorProto.FLOAT16 for w in weights)
     card = (tmp_path / "model" / "MODEL_CARD.md").read_text()
     alone = manifest["training"]["members"][1]["valid_accuracy"]
+    assert manifest["training"]["balance_beta"] == 0.5
+    assert "loss weighted by (n_max / n_class) ^ 0.5 from 50% of the schedule on" in card
     assert "seed 2, 1 epoch in" in card and f"validation {alone:.2%} alone" in card
 
     other = torch.load(runs[1] / "best.pt", map_location="cpu", weights_only=False)
@@ -154,3 +157,29 @@ def test_mixed_faces_carry_the_share_of_votes_they_show() -> None:
         flat = bool((mixed_x.amax(dim=(1, 2, 3)) - mixed_x.amin(dim=(1, 2, 3)) < 1e-6).all())
         branches.add("mixup" if flat else "cutmix")
     assert branches == {"mixup", "cutmix"}
+
+
+def test_class_balanced_loss_weights_each_face_by_its_votes() -> None:
+    """Deferred re-weighting's loss: class weights (n_max / n_c) ** beta from the majority
+    labels; a face counts by its vote distribution's weight; beta 0 is the plain loss."""
+    import numpy as np
+
+    from pipeline.emotion.balance import class_weights, soft_cross_entropy
+
+    labels = np.array([0] * 90 + [1] * 10 + [-1] * 5)
+    weights = class_weights(labels, beta=1.0)
+    assert weights[0] == 1.0 and weights[1] == 9.0 and weights[2] == 90.0  # unseen: count 1
+    assert torch.equal(class_weights(labels, beta=0.0), torch.ones(8))
+    assert torch.allclose(class_weights(labels, beta=0.5)[1], torch.tensor(3.0))
+
+    logits = torch.randn(3, 8, generator=torch.Generator().manual_seed(0))
+    targets = torch.zeros(3, 8)
+    targets[0, 0] = 1.0
+    targets[1, 1] = 1.0
+    targets[2, 0] = targets[2, 1] = 0.5
+    per_face = -(targets * torch.log_softmax(logits, dim=1)).sum(dim=1)
+    assert torch.allclose(soft_cross_entropy(logits, targets), per_face.mean())
+    assert torch.allclose(soft_cross_entropy(logits, targets, torch.ones(8)), per_face.mean())
+    face_weights = torch.tensor([1.0, 9.0, 5.0])
+    expected = (per_face * face_weights).sum() / face_weights.sum()
+    assert torch.allclose(soft_cross_entropy(logits, targets, weights), expected)

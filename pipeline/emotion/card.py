@@ -211,7 +211,8 @@ def _alignment_section(manifest: dict[str, Any]) -> str:
 
 
 def _recipe_text(training: dict[str, Any]) -> str:
-    """CutMix/mixup and weight averaging, when the model was trained with them."""
+    """CutMix/mixup, weight averaging and class-balanced weights, when the model was trained
+    with them."""
     parts = []
     if training.get("mix_prob"):
         parts.append(f"CutMix or mixup on {training['mix_prob']:.0%} of batches")
@@ -219,6 +220,11 @@ def _recipe_text(training: dict[str, Any]) -> str:
         chosen = "averaged" if training.get("weights") == "ema" else "live"
         parts.append(
             f"weights averaged with decay {training['ema_decay']} (the {chosen} weights ship)"
+        )
+    if training.get("balance_beta"):
+        parts.append(
+            f"loss weighted by (n_max / n_class) ^ {training['balance_beta']:g} from "
+            f"{training['balance_from']:.0%} of the schedule on"
         )
     text = "; ".join(parts)
     return f" {text[:1].upper()}{text[1:]}." if parts else ""

@@ -87,10 +87,13 @@ def _member_record(
 def _shared_recipe(configs: list[dict[str, Any]]) -> dict[str, Any]:
     """The recipe every member was trained with; members of different recipes are refused
     (the manifest describes one architecture and one recipe)."""
-    keys = ("widths", "blocks", "mix_prob", "ema_decay")
+    keys = ("widths", "blocks", "mix_prob", "ema_decay", "balance_beta")
     recipes = [
         {key: list(c[key]) if key == "widths" else c.get(key, 0.0) for key in keys} for c in configs
     ]
+    for recipe, config in zip(recipes, configs, strict=True):
+        # When re-weighting took over matters only when there was re-weighting.
+        recipe["balance_from"] = config.get("balance_from") if recipe["balance_beta"] else None
     if any(recipe != recipes[0] for recipe in recipes):
         raise ValueError(f"an ensemble's members must share one recipe, got {recipes}")
     return recipes[0]
@@ -186,6 +189,8 @@ def export_checkpoint(
             "holdout_in_training": seen_fold,
             "mix_prob": recipe["mix_prob"],
             "ema_decay": recipe["ema_decay"],
+            "balance_beta": recipe["balance_beta"],
+            "balance_from": recipe["balance_from"],
         },
         "logit_adjustment": adjustment,
         "licence": {

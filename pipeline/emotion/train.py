@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from pipeline.emotion.augment import augment_batch, mix_batch
+from pipeline.emotion.balance import class_weights, soft_cross_entropy
 from pipeline.emotion.ferplus import default_dataset_dir, load_split
 from pipeline.emotion.holdout import training_rows
 from pipeline.emotion.network import ExpressionNet
@@ -53,6 +53,19 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=0.999,
         help="if > 0, also keep an exponential moving average of the weights; the better of "
         "it and the live weights on validation is the epoch's candidate for best.pt",
+    )
+    parser.add_argument(
+        "--balance-beta",
+        type=float,
+        default=0.0,
+        help="if > 0, weight each face's loss by (n_max / n_class) ** beta of its votes' classes "
+        "(pipeline/emotion/balance.py)",
+    )
+    parser.add_argument(
+        "--balance-from",
+        type=float,
+        default=0.5,
+        help="share of the schedule after which --balance-beta applies (deferred re-weighting)",
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
@@ -124,6 +137,7 @@ def train(args: argparse.Namespace) -> Path:
     train_targets = torch.from_numpy(train_split.vote_distribution()[keep])
     valid_labels = valid_split.majority_labels()
     valid_mask = valid_labels >= 0
+    balance = class_weights(train_split.majority_labels()[keep], args.balance_beta).to(device)
 
     widths = tuple(int(w) for w in args.widths.split(","))
     net = ExpressionNet(widths, args.blocks).to(device).to(memory_format=torch.channels_last)
@@ -182,7 +196,8 @@ def train(args: argparse.Namespace) -> Path:
                 x, y = mix_batch(x, y, generator)
             with torch.autocast(device.type, dtype=autocast_dtype):
                 logits = net(x)
-            loss = -(y * F.log_softmax(logits.float(), dim=1)).sum(dim=1).mean()
+            balanced = args.balance_beta > 0 and progress >= args.balance_from
+            loss = soft_cross_entropy(logits, y, balance if balanced else None)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
@@ -221,6 +236,8 @@ def train(args: argparse.Namespace) -> Path:
             "holdout_in_training": bool(args.include_holdout),
             "mix_prob": args.mix_prob,
             "ema_decay": args.ema_decay,
+            "balance_beta": args.balance_beta,
+            "balance_from": args.balance_from,
         }
         if accuracy > state["best_acc"]:
             state["best_acc"] = accuracy
