@@ -131,6 +131,12 @@ def test_ensemble_export_averages_the_members_logits(ferplus_valid, tmp_path: Pa
     assert "loss weighted by (n_max / n_class) ^ 0.5 from 50% of the schedule on" in card
     assert "seed 2, 1 epoch in" in card and f"validation {alone:.2%} alone" in card
 
+    # The weighting is applied: the same seed without it ends with other weights.
+    unweighted = tmp_path / "seed-1-unweighted"
+    main([*common, "--balance-beta", "0", "--out", str(unweighted), "--seed", "1"])
+    plain_net = torch.load(unweighted / "best.pt", map_location="cpu", weights_only=False)
+    assert not torch.allclose(plain_net["model"]["head.weight"], nets[0].head.weight)
+
     other = torch.load(runs[1] / "best.pt", map_location="cpu", weights_only=False)
     other["config"]["mix_prob"] = 0.0
     torch.save(other, tmp_path / "other.pt")

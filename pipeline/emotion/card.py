@@ -230,6 +230,10 @@ def _recipe_text(training: dict[str, Any]) -> str:
     return f" {text[:1].upper()}{text[1:]}." if parts else ""
 
 
+def _epochs(count: int) -> str:
+    return f"{count} epoch{'' if count == 1 else 's'}"
+
+
 def _members_text(training: dict[str, Any]) -> str:
     """How each network was trained and, for an ensemble, how each scores alone (manifests
     written before ensembles name one network's seed, epochs and minutes at the top level)."""
@@ -239,12 +243,11 @@ def _members_text(training: dict[str, Any]) -> str:
     if len(members) == 1:
         (only,) = members
         return (
-            f"{only['epochs']} epochs ({only['train_minutes']} min on 2 CPU cores), "
+            f"{_epochs(only['epochs'])} ({only['train_minutes']} min on 2 CPU cores), "
             f"seed {only['seed']}."
         )
     each = "; ".join(
-        f"seed {m['seed']}, {m['epochs']} epoch{'s' if m['epochs'] != 1 else ''} in "
-        f"{m['train_minutes']} min, "
+        f"seed {m['seed']}, {_epochs(m['epochs'])} in {m['train_minutes']} min, "
         f"validation {m['valid_accuracy']:.2%} alone"
         for m in members
     )

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from pipeline.emotion.adjust import (
@@ -27,7 +28,7 @@ from pipeline.emotion.adjust import (
     training_prior,
 )
 from pipeline.emotion.card import publish
-from pipeline.emotion.ferplus import FerplusSplit, default_dataset_dir, load_split
+from pipeline.emotion.ferplus import default_dataset_dir, load_split
 from pipeline.emotion.flip_check import compare_flip
 from pipeline.emotion.half_weights import store_weights_as_half
 from pipeline.emotion.holdout import RARE_CLASSES, holdout_mask
@@ -68,19 +69,17 @@ def _load_member(checkpoint_path: Path) -> tuple[ExpressionNet, dict[str, Any]]:
 
 
 def _member_record(
-    net: ExpressionNet, config: dict[str, Any], valid: FerplusSplit
+    config: dict[str, Any], valid_logits: np.ndarray, labels: np.ndarray
 ) -> dict[str, Any]:
     """A member's line in the manifest, with its own validation accuracy (flip-averaged, as
     shipped) so that the card shows what averaging the members adds."""
-    labels = valid.majority_labels()
     mask = labels >= 0
-    logits = predict_logits(net, valid.images, torch.device("cpu"))
     return {
         "seed": config["seed"],
         "epochs": config["state"]["epoch"],
         "train_minutes": round(config["state"]["elapsed_s"] / 60, 1),
         "weights": config.get("weights", "live"),
-        "valid_accuracy": float((logits[mask].argmax(1) == labels[mask]).mean()),
+        "valid_accuracy": float((valid_logits[mask].argmax(1) == labels[mask]).mean()),
     }
 
 
@@ -138,11 +137,16 @@ def export_checkpoint(
     folder = data_dir or default_dataset_dir()
     valid = load_split("valid", folder)
     labels = valid.majority_labels()
-    members = [_member_record(member, config, valid) for member, config in loaded]
     nets = [member for member, _ in loaded]
+    # Each member's flip-averaged logits, once: their mean is the ensemble's logits.
+    member_logits = [predict_logits(member, valid.images, torch.device("cpu")) for member in nets]
+    members = [
+        _member_record(config, logits, labels)
+        for (_, config), logits in zip(loaded, member_logits, strict=True)
+    ]
     net: ExpressionNet | LogitAverage = nets[0] if len(nets) == 1 else LogitAverage(nets)
     net.eval()
-    temperature = fit_temperature(predict_logits(net, valid.images, torch.device("cpu")), labels)
+    temperature = fit_temperature(np.mean(member_logits, axis=0), labels)
     # Checkpoints made before the fold existed trained on it.
     seen_fold = any(bool(c.get("holdout_in_training", True)) for _, c in loaded)
     adjustment = _rare_adjustment(net, temperature, folder, seen_fold) if adjust_rare else None

@@ -6,6 +6,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from pipeline.emotion.labels import LABELS
+
 
 class _Standardize(nn.Module):
     """Per-image zero mean / unit variance, inside the graph so that inference needs no stats."""
@@ -109,7 +111,7 @@ class ExportWrapper(nn.Module):
         temperature: float,
         flip: bool = True,
         bias: torch.Tensor | None = None,
-        num_classes: int = 8,
+        num_classes: int = len(LABELS),
     ) -> None:
         super().__init__()
         self.net = net
