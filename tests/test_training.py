@@ -144,6 +144,20 @@ def test_ensemble_export_averages_the_members_logits(ferplus_valid, tmp_path: Pa
         export_checkpoint([runs[0] / "best.pt", tmp_path / "other.pt"], tmp_path / "refused")
 
 
+def test_weighted_run_ships_its_last_epoch(tmp_path: Path) -> None:
+    """With class-balanced weights best.pt holds the last epoch, trained with the weighting,
+    not the most accurate one (for this seed, epoch 2: before the weighting began)."""
+    from pipeline.emotion.train import main
+
+    args = ["--limit", "128", "--batch-size", "64", "--widths", "8,16,16,16", "--blocks", "1"]
+    args += ["--epochs", "3", "--balance-beta", "1", "--balance-from", "0.6", "--seed", "3"]
+    main([*args, "--out", str(tmp_path)])
+    best = torch.load(tmp_path / "best.pt", map_location="cpu", weights_only=False)
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert best["state"]["epoch"] == 3
+    assert best["state"]["best_acc"] == log[-1]["valid_majority_acc"]
+
+
 def test_mixed_faces_carry_the_share_of_votes_they_show() -> None:
     """CutMix and mixup: each face's target weights the votes of the two faces it was made of
     by the share each contributes, so the pixel mean of a face made of flat faces is the

@@ -2,11 +2,13 @@
 
 Why: contempt and disgust are under 1 % of the FER+ training faces, and post-hoc rules on a
 network trained without weights (logit adjustment, a re-trained classifier) did not lift
-held-out contempt recall past 0.41: the features themselves must learn to separate the rare
-expressions. Weighting each face's loss by ``(n_max / n_class) ** beta`` does that; applied
-only in the later part of the schedule (Cao et al. 2019, "deferred re-weighting") it lets the
-features form on the natural mix first. A face's weight follows its vote distribution, so a
-face half the annotators called contempt gets half contempt's weight.
+held-out contempt recall past 0.41, so the features themselves have to learn to separate
+the rare expressions. Weighting each face's loss by ``(n_max / n_class) ** beta`` while
+training is the standard way to try; applied only in the later part of the schedule (Cao et
+al. 2019, "deferred re-weighting") it lets the features form on the natural mix first.
+Measured (README): a full run with beta 1 did not lift held-out contempt past 0.41 either,
+at 2.5 points of accuracy. A face's weight follows its vote distribution, so a face half the
+annotators called contempt gets half contempt's weight.
 """
 
 from __future__ import annotations
