@@ -107,6 +107,16 @@ def test_card_reports_intervals_precision_confusion_and_fold() -> None:
         assert "trained on these faces" in card
 
 
+def test_shipped_card_is_what_its_manifest_renders() -> None:
+    """The committed card is rendered from the committed manifest by today's code, so a
+    manifest written by an older export (no ensemble members, no float16 note) still renders."""
+    from pipeline.emotion.card import render_model_card
+
+    models = PROJECT_ROOT / "pipeline" / "models"
+    manifest = json.loads((models / "emotion.json").read_text())
+    assert render_model_card(manifest) == (models / "MODEL_CARD.md").read_text()
+
+
 def test_card_shows_the_alignment_comparison_it_was_given() -> None:
     models = PROJECT_ROOT / "pipeline" / "models"
     manifest = json.loads((models / "emotion.json").read_text())

@@ -123,19 +123,27 @@ def test_ensemble_export_averages_the_members_logits(ferplus_valid, tmp_path: Pa
     from pipeline.emotion.half_weights import MIN_ELEMENTS
 
     stored = onnx.load(str(model)).graph.initializer
-    weights = [w for w in stored if np.prod(w.dims) >= MIN_ELEMENTS]
+    weights = [w for w in stored if len(w.dims) >= 2 and np.prod(w.dims) >= MIN_ELEMENTS]
     assert weights and all(w.data_type == onnx.TensorProto.FLOAT16 for w in weights)
+    assert all(w.data_type != onnx.TensorProto.FLOAT16 for w in stored if len(w.dims) < 2)
     card = (tmp_path / "model" / "MODEL_CARD.md").read_text()
     alone = manifest["training"]["members"][1]["valid_accuracy"]
     assert manifest["training"]["balance_beta"] == 0.5
     assert "loss weighted by (n_max / n_class) ^ 0.5 from 50% of the schedule on" in card
     assert "seed 2, 1 epoch in" in card and f"validation {alone:.2%} alone" in card
+    kinds = {m["weights"] for m in manifest["training"]["members"]}
+    shipped = " and ".join(n for k, n in (("ema", "averaged"), ("live", "live")) if k in kinds)
+    assert f"(the {shipped} weights ship)" in card
 
-    # The weighting is applied: the same seed without it ends with other weights.
+    # The weighting is applied: the same seed without it ends with other live weights
+    # (last.pt, so that choosing live or averaged weights for best.pt cannot be the cause).
     unweighted = tmp_path / "seed-1-unweighted"
     main([*common, "--balance-beta", "0", "--out", str(unweighted), "--seed", "1"])
-    plain_net = torch.load(unweighted / "best.pt", map_location="cpu", weights_only=False)
-    assert not torch.allclose(plain_net["model"]["head.weight"], nets[0].head.weight)
+    plain_net = torch.load(unweighted / "last.pt", map_location="cpu", weights_only=False)
+    weighted_net = torch.load(runs[0] / "last.pt", map_location="cpu", weights_only=False)
+    assert not torch.allclose(
+        plain_net["model"]["head.weight"], weighted_net["model"]["head.weight"]
+    )
 
     other = torch.load(runs[1] / "best.pt", map_location="cpu", weights_only=False)
     other["config"]["mix_prob"] = 0.0
@@ -146,7 +154,7 @@ def test_ensemble_export_averages_the_members_logits(ferplus_valid, tmp_path: Pa
 
 def test_weighted_run_ships_its_last_epoch(tmp_path: Path) -> None:
     """With class-balanced weights best.pt holds the last epoch, trained with the weighting,
-    not the most accurate one (for this seed, epoch 2: before the weighting began)."""
+    not the first most accurate one (for this seed, epoch 2: before the weighting began)."""
     from pipeline.emotion.train import main
 
     args = ["--limit", "128", "--batch-size", "64", "--widths", "8,16,16,16", "--blocks", "1"]
@@ -156,6 +164,19 @@ def test_weighted_run_ships_its_last_epoch(tmp_path: Path) -> None:
     log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert best["state"]["epoch"] == 3
     assert best["state"]["best_acc"] == log[-1]["valid_majority_acc"]
+    # An earlier, unweighted epoch scores at least as well: choosing by accuracy keeps it.
+    assert max(r["valid_majority_acc"] for r in log[:-1]) >= log[-1]["valid_majority_acc"]
+
+    # Resuming the finished run trains nothing more; resuming it with other settings is
+    # refused with a one-line error (exit 2) instead of training the rest another way.
+    main([*args, "--out", str(tmp_path)])
+    assert len((tmp_path / "log.jsonl").read_text().splitlines()) == 3
+    with pytest.raises(SystemExit) as refused:
+        main([*args, "--balance-beta", "0", "--out", str(tmp_path)])
+    assert refused.value.code == 2
+    with pytest.raises(SystemExit) as invalid:
+        main([*args, "--balance-from", "1", "--out", str(tmp_path / "other")])
+    assert invalid.value.code == 2
 
 
 def test_mixed_faces_carry_the_share_of_votes_they_show() -> None:
@@ -203,3 +224,50 @@ def test_class_balanced_loss_weights_each_face_by_its_votes() -> None:
     face_weights = torch.tensor([1.0, 9.0, 5.0])
     expected = (per_face * face_weights).sum() / face_weights.sum()
     assert torch.allclose(soft_cross_entropy(logits, targets, weights), expected)
+
+
+def test_half_weights_shrink_matrices_only_and_keep_what_float16_cannot_hold(
+    tmp_path: Path,
+) -> None:
+    """Weight matrices are stored as float16 and widened on load; vectors (a 300-long bias
+    here) and a matrix beyond float16's range stay float32, and the graph computes the same."""
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from pipeline.emotion.half_weights import store_weights_as_half
+
+    rng = np.random.default_rng(0)
+    tensors = {
+        "bias": rng.normal(size=300).astype(np.float32),
+        "w": rng.normal(size=(300, 4)).astype(np.float32),
+        "huge": np.full((4, 80), 1e6, dtype=np.float32),
+    }
+    nodes = [
+        helper.make_node("Add", ["x", "bias"], ["h"]),
+        helper.make_node("MatMul", ["h", "w"], ["z"]),
+        helper.make_node("MatMul", ["z", "huge"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 300])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 80])],
+        [numpy_helper.from_array(v, k) for k, v in tensors.items()],
+    )
+    path = tmp_path / "g.onnx"
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    onnx.save(model, str(path))
+    x = rng.normal(size=(1, 300)).astype(np.float32)
+    before = ort.InferenceSession(str(path)).run(None, {"x": x})[0]
+
+    assert store_weights_as_half(path) == 1
+    stored = {w.name: w.data_type for w in onnx.load(str(path)).graph.initializer}
+    assert stored == {
+        "bias": TensorProto.FLOAT,
+        "w_float16": TensorProto.FLOAT16,
+        "huge": TensorProto.FLOAT,
+    }
+    after = ort.InferenceSession(str(path)).run(None, {"x": x})[0]
+    assert np.allclose(after, before, rtol=2e-3)

@@ -217,9 +217,14 @@ def _recipe_text(training: dict[str, Any]) -> str:
     if training.get("mix_prob"):
         parts.append(f"CutMix or mixup on {training['mix_prob']:.0%} of batches")
     if training.get("ema_decay"):
-        chosen = "averaged" if training.get("weights") == "ema" else "live"
+        # Each member records which of its weights ship; manifests before ensembles, the one.
+        kinds = {m.get("weights") for m in training.get("members") or [training]}
+        chosen = " and ".join(
+            name for kind, name in (("ema", "averaged"), ("live", "live")) if kind in kinds
+        )
         parts.append(
-            f"weights averaged with decay {training['ema_decay']} (the {chosen} weights ship)"
+            f"weights averaged with decay {training['ema_decay']} "
+            f"(the {chosen or 'live'} weights ship)"
         )
     if training.get("balance_beta"):
         parts.append(

@@ -122,7 +122,7 @@ def _rare_adjustment(
 
 
 def export_checkpoint(
-    checkpoint_paths: Path | Sequence[Path],
+    checkpoint_paths: str | Path | Sequence[str | Path],
     out_dir: Path,
     data_dir: Path | None = None,
     adjust_rare: bool = False,
@@ -131,7 +131,8 @@ def export_checkpoint(
 
     One checkpoint ships as it is; several ship as one graph that averages their logits.
     """
-    paths = [checkpoint_paths] if isinstance(checkpoint_paths, Path) else list(checkpoint_paths)
+    one = isinstance(checkpoint_paths, (str, Path))
+    paths = [Path(checkpoint_paths)] if one else [Path(p) for p in checkpoint_paths]
     loaded = [_load_member(path) for path in paths]
     recipe = _shared_recipe([config for _, config in loaded])
     folder = data_dir or default_dataset_dir()

@@ -15,7 +15,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-# Scalars and per-class vectors (temperature, bias) stay exact; only weight tensors shrink.
+# Only weight matrices and kernels shrink; vectors (biases, the temperature, the logit
+# adjustment) and tiny tensors stay exact.
 MIN_ELEMENTS = 256
 HALF_SUFFIX = "_float16"
 
@@ -28,10 +29,15 @@ def store_weights_as_half(path: Path, min_elements: int = MIN_ELEMENTS) -> int:
     widen: list[onnx.NodeProto] = []
     for weight in graph.initializer:
         values = numpy_helper.to_array(weight)
-        if values.dtype != np.float32 or values.size < min_elements:
+        if values.dtype != np.float32 or values.ndim < 2 or values.size < min_elements:
             kept.append(weight)
             continue
-        half = numpy_helper.from_array(values.astype(np.float16), weight.name + HALF_SUFFIX)
+        with np.errstate(over="ignore"):
+            halved = values.astype(np.float16)
+        if not np.isfinite(halved).all():  # beyond float16's range: keep it exact
+            kept.append(weight)
+            continue
+        half = numpy_helper.from_array(halved, weight.name + HALF_SUFFIX)
         kept.append(half)
         widen.append(helper.make_node("Cast", [half.name], [weight.name], to=TensorProto.FLOAT))
     nodes = [*widen, *graph.node]

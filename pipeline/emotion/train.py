@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -83,7 +84,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="write the calibrated ONNX model + manifest here at the end",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.balance_beta < 0 or not 0 <= args.balance_from < 1:
+        parser.error("--balance-beta must be >= 0 and --balance-from in [0, 1)")
+    return args
 
 
 def _device() -> torch.device:
@@ -121,8 +125,24 @@ def _lr_at(progress: float, base_lr: float, warmup: float = 0.03) -> float:
     return 0.5 * base_lr * (1 + math.cos(math.pi * min(1.0, (progress - warmup) / (1 - warmup))))
 
 
+class ResumeMismatch(ValueError):
+    """A run's folder holds a checkpoint trained with other settings than those asked for."""
+
+
+def _check_resumable(saved: dict[str, object], wanted: dict[str, object], path: Path) -> None:
+    """Refuse to resume a run with other settings: the rest of it would train another recipe
+    than the one its checkpoints and card record."""
+    changed = [key for key, value in wanted.items() if key in saved and saved[key] != value]
+    if changed:
+        differences = ", ".join(f"{key} {saved[key]} -> {wanted[key]}" for key in changed)
+        raise ResumeMismatch(
+            f"{path} was trained with other settings ({differences}); use another --out"
+        )
+
+
 def train(args: argparse.Namespace) -> Path:
-    """Train (or resume) and return the path of the best checkpoint by validation accuracy."""
+    """Train (or resume) and return the path of best.pt: the epoch with the best validation
+    accuracy, or with class-balanced weights the last epoch."""
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -159,9 +179,20 @@ def train(args: argparse.Namespace) -> Path:
         args.out / "best.pt",
         args.out / "log.jsonl",
     )
+    config = {
+        "widths": list(widths),
+        "blocks": args.blocks,
+        "seed": args.seed,
+        "holdout_in_training": bool(args.include_holdout),
+        "mix_prob": args.mix_prob,
+        "ema_decay": args.ema_decay,
+        "balance_beta": args.balance_beta,
+        "balance_from": args.balance_from,
+    }
     state = {"epoch": 0, "elapsed_s": 0.0, "best_acc": 0.0}
     if last_path.exists():
         checkpoint = torch.load(last_path, map_location=device, weights_only=False)
+        _check_resumable(checkpoint.get("config", {}), config, last_path)
         net.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         if ema is not None and checkpoint.get("ema") is not None:
@@ -175,7 +206,8 @@ def train(args: argparse.Namespace) -> Path:
     steps_per_epoch = math.ceil(len(train_images) / args.batch_size)
     autocast_dtype = torch.bfloat16 if device.type == "cpu" else torch.float16
     scaler = torch.amp.GradScaler(enabled=device.type == "cuda")
-    done = False
+    # A finished run resumed stays finished (another epoch would move the averaged weights).
+    done = state["epoch"] >= args.epochs or (budget_s > 0 and state["elapsed_s"] >= budget_s)
     while not done:
         net.train()
         epoch_start = time.perf_counter()
@@ -229,20 +261,10 @@ def train(args: argparse.Namespace) -> Path:
         print(json.dumps(record), flush=True)
         with log_path.open("a") as log:
             log.write(json.dumps(record) + "\n")
-        config = {
-            "widths": list(widths),
-            "blocks": args.blocks,
-            "seed": args.seed,
-            "holdout_in_training": bool(args.include_holdout),
-            "mix_prob": args.mix_prob,
-            "ema_decay": args.ema_decay,
-            "balance_beta": args.balance_beta,
-            "balance_from": args.balance_from,
-        }
         done = state["epoch"] >= args.epochs or (budget_s > 0 and state["elapsed_s"] >= budget_s)
         # A weighted run ships its last epoch: choosing by validation accuracy would pick an
         # epoch from before the weighting moved decisions toward the rare expressions (the
-        # weighted run of 2026-12-01 scored 86.9 % before it began and 85.9 % at the end).
+        # weighted run of 2026-12-01 scored 86.9 % as it began and 85.8 % at the end).
         if done if args.balance_beta > 0 else accuracy > state["best_acc"]:
             state["best_acc"] = accuracy
             best_weights = candidates[chosen].state_dict()
@@ -270,7 +292,11 @@ def train(args: argparse.Namespace) -> Path:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parse_args(argv)
-    best = train(args)
+    try:
+        best = train(args)
+    except ResumeMismatch as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
     if args.export is not None:
         from pipeline.emotion.export import export_checkpoint
 
