@@ -117,6 +117,21 @@ def test_shipped_card_is_what_its_manifest_renders() -> None:
     assert render_model_card(manifest) == (models / "MODEL_CARD.md").read_text()
 
 
+def test_card_names_the_weights_each_member_ships() -> None:
+    """Averaged or live weights: read from each ensemble member, or from the top of a manifest
+    written before ensembles."""
+    from pipeline.emotion.card import _recipe_text
+
+    def members(*kinds: str) -> dict[str, object]:
+        return {"ema_decay": 0.999, "members": [{"weights": kind} for kind in kinds]}
+
+    assert "(the averaged weights ship)" in _recipe_text(members("ema", "ema"))
+    assert "(the live weights ship)" in _recipe_text(members("live"))
+    assert "(the averaged and live weights ship)" in _recipe_text(members("live", "ema"))
+    assert "(the averaged weights ship)" in _recipe_text({"ema_decay": 0.999, "weights": "ema"})
+    assert "weights ship" not in _recipe_text({"ema_decay": 0.0, "weights": "ema"})
+
+
 def test_card_shows_the_alignment_comparison_it_was_given() -> None:
     models = PROJECT_ROOT / "pipeline" / "models"
     manifest = json.loads((models / "emotion.json").read_text())

@@ -218,13 +218,13 @@ def _recipe_text(training: dict[str, Any]) -> str:
         parts.append(f"CutMix or mixup on {training['mix_prob']:.0%} of batches")
     if training.get("ema_decay"):
         # Each member records which of its weights ship; manifests before ensembles, the one.
-        kinds = {m.get("weights") for m in training.get("members") or [training]}
-        chosen = " and ".join(
-            name for kind, name in (("ema", "averaged"), ("live", "live")) if kind in kinds
-        )
+        kinds = {
+            "averaged" if m.get("weights") == "ema" else "live"
+            for m in training.get("members") or [training]
+        }
         parts.append(
             f"weights averaged with decay {training['ema_decay']} "
-            f"(the {chosen or 'live'} weights ship)"
+            f"(the {' and '.join(sorted(kinds))} weights ship)"
         )
     if training.get("balance_beta"):
         parts.append(

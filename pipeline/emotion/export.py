@@ -34,7 +34,7 @@ from pipeline.emotion.half_weights import store_weights_as_half
 from pipeline.emotion.holdout import RARE_CLASSES, holdout_mask
 from pipeline.emotion.labels import LABELS
 from pipeline.emotion.manifest import manifest_path_for, sha256_of
-from pipeline.emotion.metrics import fit_temperature
+from pipeline.emotion.metrics import fit_temperature, majority_accuracy
 from pipeline.emotion.network import ExportWrapper, ExpressionNet, LogitAverage
 from pipeline.emotion.preprocess import INPUT_SIZE
 from pipeline.emotion.train import predict_logits
@@ -73,13 +73,12 @@ def _member_record(
 ) -> dict[str, Any]:
     """A member's line in the manifest, with its own validation accuracy (flip-averaged, as
     shipped) so that the card shows what averaging the members adds."""
-    mask = labels >= 0
     return {
         "seed": config["seed"],
         "epochs": config["state"]["epoch"],
         "train_minutes": round(config["state"]["elapsed_s"] / 60, 1),
         "weights": config.get("weights", "live"),
-        "valid_accuracy": float((valid_logits[mask].argmax(1) == labels[mask]).mean()),
+        "valid_accuracy": majority_accuracy(valid_logits, labels),
     }
 
 

@@ -11,6 +11,13 @@ import numpy as np
 from pipeline.emotion.labels import LABELS
 
 
+def majority_accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Share of faces whose top score is their majority label; faces without a majority
+    (label -1) are left out, as in every FER+ figure the project reports."""
+    counted = labels >= 0
+    return float((scores[counted].argmax(axis=1) == labels[counted]).mean())
+
+
 def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
     """Top-1 ECE with equal-width confidence bins (Guo et al., 2017)."""
     confidence = probs.max(axis=1)

@@ -21,6 +21,7 @@ from pipeline.emotion.augment import augment_batch, mix_batch
 from pipeline.emotion.balance import class_weights, soft_cross_entropy
 from pipeline.emotion.ferplus import default_dataset_dir, load_split
 from pipeline.emotion.holdout import training_rows
+from pipeline.emotion.metrics import majority_accuracy
 from pipeline.emotion.network import ExpressionNet
 from pipeline.emotion.preprocess import to_model_input
 
@@ -108,21 +109,16 @@ def predict_logits(
     return np.concatenate(chunks)
 
 
-def _valid_accuracy(
-    net: torch.nn.Module,
-    images: np.ndarray,
-    labels: np.ndarray,
-    mask: np.ndarray,
-    device: torch.device,
-) -> float:
-    logits = predict_logits(net, images, device)
-    return float((logits[mask].argmax(1) == labels[mask]).mean())
-
-
 def _lr_at(progress: float, base_lr: float, warmup: float = 0.03) -> float:
     if progress < warmup:
         return base_lr * progress / warmup
     return 0.5 * base_lr * (1 + math.cos(math.pi * min(1.0, (progress - warmup) / (1 - warmup))))
+
+
+def _finished(state: dict[str, float], args: argparse.Namespace) -> bool:
+    """Whether the run has trained all its epochs or spent its time budget."""
+    over_budget = args.time_budget_min > 0 and state["elapsed_s"] >= args.time_budget_min * 60
+    return state["epoch"] >= args.epochs or over_budget
 
 
 class ResumeMismatch(ValueError):
@@ -156,7 +152,6 @@ def train(args: argparse.Namespace) -> Path:
     train_images = torch.from_numpy(train_split.images[keep])
     train_targets = torch.from_numpy(train_split.vote_distribution()[keep])
     valid_labels = valid_split.majority_labels()
-    valid_mask = valid_labels >= 0
     balance = class_weights(train_split.majority_labels()[keep], args.balance_beta).to(device)
 
     widths = tuple(int(w) for w in args.widths.split(","))
@@ -207,7 +202,7 @@ def train(args: argparse.Namespace) -> Path:
     autocast_dtype = torch.bfloat16 if device.type == "cpu" else torch.float16
     scaler = torch.amp.GradScaler(enabled=device.type == "cuda")
     # A finished run resumed stays finished (another epoch would move the averaged weights).
-    done = state["epoch"] >= args.epochs or (budget_s > 0 and state["elapsed_s"] >= budget_s)
+    done = _finished(state, args)
     while not done:
         net.train()
         epoch_start = time.perf_counter()
@@ -243,7 +238,7 @@ def train(args: argparse.Namespace) -> Path:
         if ema is not None:
             candidates["ema"] = ema.module
         scores = {
-            name: _valid_accuracy(model, valid_split.images, valid_labels, valid_mask, device)
+            name: majority_accuracy(predict_logits(model, valid_split.images, device), valid_labels)
             for name, model in candidates.items()
         }
         chosen = max(scores, key=lambda name: scores[name])
@@ -261,7 +256,7 @@ def train(args: argparse.Namespace) -> Path:
         print(json.dumps(record), flush=True)
         with log_path.open("a") as log:
             log.write(json.dumps(record) + "\n")
-        done = state["epoch"] >= args.epochs or (budget_s > 0 and state["elapsed_s"] >= budget_s)
+        done = _finished(state, args)
         # A weighted run ships its last epoch: choosing by validation accuracy would pick an
         # epoch from before the weighting moved decisions toward the rare expressions (the
         # weighted run of 2026-12-01 scored 86.9 % as it began and 85.8 % at the end).
