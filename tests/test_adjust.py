@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 
 from pipeline.emotion.adjust import (
+    BIAS_CAP,
+    BIAS_STEP,
     TAU_GRID,
     adjust_probabilities,
+    choose_rare_bias,
     choose_tau,
     prior_bias,
 )
@@ -66,3 +69,41 @@ def test_choose_tau_falls_back_to_the_best_minimum_when_unreachable() -> None:
     best = max(min(recall.values()) for _, recall in table)
     first_best = next(t for t, recall in table if min(recall.values()) == best)
     assert tau == first_best
+
+
+def _fold_by_class(margins: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Ten faces per rare class whose true class trails neutral by ``margins[class]`` * k / 10
+    nats (k = 1..10) and 0.01 more, so a bias just past m * k / 10 wins k of them back."""
+    rows, labels = [], []
+    for name, margin in margins.items():
+        for k in range(10):
+            logits = np.zeros(8)
+            logits[LABELS.index("neutral")] = 2.0
+            logits[LABELS.index(name)] = 2.0 - margin * (k + 1) / 10 - 0.01
+            rows.append(np.exp(logits) / np.exp(logits).sum())
+            labels.append(LABELS.index(name))
+    return np.array(rows), np.array(labels)
+
+
+def test_per_class_rule_raises_only_the_rare_classes_that_miss_by_the_smallest_step() -> None:
+    # Contempt needs 5 of 10 faces back: its 5th face trails by 1.01 nats, so the bias must pass
+    # 1.01; disgust's by 0.51; fear already wins every face.
+    probs, labels = _fold_by_class({"contempt": 2.0, "disgust": 1.0, "fear": -1.0})
+    bias, steps = choose_rare_bias(probs, labels, target=0.5)
+    contempt, disgust, fear = (bias[LABELS.index(n)] for n in ("contempt", "disgust", "fear"))
+    assert contempt == pytest.approx(1.05) and disgust == pytest.approx(0.55) and fear == 0.0
+    others = [b for i, b in enumerate(bias) if i not in RARE]
+    assert others == [0.0] * 5
+    # Every step before the last left some rare class below the target; the last reaches it.
+    assert steps[0][0] == [0.0, 0.0, 0.0]
+    assert all(min(recall.values()) < 0.5 for _, recall in steps[:-1])
+    assert min(steps[-1][1].values()) >= 0.5
+    assert np.allclose(np.diff([s[0][0] for s in steps]), BIAS_STEP)
+
+
+def test_per_class_rule_stops_at_the_cap_when_the_target_is_out_of_reach() -> None:
+    probs, labels = _fold_by_class({"contempt": 40.0, "disgust": -1.0, "fear": -1.0})
+    bias, steps = choose_rare_bias(probs, labels, target=0.5)
+    assert bias[LABELS.index("contempt")] == pytest.approx(BIAS_CAP)
+    assert bias[LABELS.index("disgust")] == bias[LABELS.index("fear")] == 0.0
+    assert steps[-1][1]["contempt"] < 0.5

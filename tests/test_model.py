@@ -17,7 +17,7 @@ from pipeline.emotion.metrics import classification_report
 from pipeline.settings import PROJECT_ROOT
 
 MODEL = PROJECT_ROOT / "pipeline" / "models" / "emotion.onnx"
-# Validation accuracy is 88.4 % (benchmarks/model_accuracy.py) and 88.0 % on this fixed sample;
+# Validation accuracy is 88.4 % (benchmarks/model_accuracy.py) and 88.3 % on this fixed sample;
 # the floor sits a few points under, so it fails only when the model or preprocessing regresses.
 ACCURACY_FLOOR = 0.85
 
@@ -39,7 +39,10 @@ def test_manifest_agrees_with_model_file() -> None:
     assert manifest.input_size == 48
     raw = manifest.raw
     assert raw["size_bytes"] == MODEL.stat().st_size < 25 * 1024 * 1024
-    assert 0.5 < raw["temperature"] < 3.0
+    # Soft vote targets and CutMix/mixup leave the raw scores under-confident, so the fitted
+    # temperature is below 1 (0.56 for one network of `make train`'s recipe, 0.48 for the
+    # shipped specialist mix); one outside this range means the scores were scaled wrongly.
+    assert 0.25 < raw["temperature"] < 3.0
     assert set(raw["validation"]["per_class_recall"]) == set(LABELS)
 
 

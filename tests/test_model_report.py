@@ -152,6 +152,9 @@ def test_card_says_whether_a_rare_class_adjustment_is_in_the_model() -> None:
     card = (models / "MODEL_CARD.md").read_text()
     adjustment = manifest.get("logit_adjustment")
     if adjustment:
-        assert f"tau {adjustment['tau']:.2f}" in card
+        if adjustment.get("tau") is not None:
+            assert f"tau {adjustment['tau']:.2f}" in card
+        for name, bias in adjustment["bias"].items():
+            assert (f"{name} {bias:+.2f}" in card) == bool(bias)
     else:
         assert "No rare-expression logit adjustment" in card

@@ -268,3 +268,90 @@ def test_half_weights_shrink_matrices_only_and_keep_what_float16_cannot_hold(
     }
     after = ort.InferenceSession(str(path)).run(None, {"x": x})[0]
     assert np.allclose(after, before, rtol=2e-3)
+
+
+def test_specialist_mix_takes_the_rare_columns_from_the_weighted_member(
+    ferplus_valid, tmp_path: Path
+) -> None:
+    """An unweighted and a class-balanced run export as one SpecialistMix: the general member's
+    log-probabilities with contempt, disgust and fear from the specialist, flip-averaged, over
+    the fitted temperature, plus the per-class bias chosen on the fold (rare classes only).
+    Then a student distils it: its targets blend the votes with the teacher's probabilities,
+    cached by the teacher's sha256, and a run resumed with another teacher weight is refused."""
+    import numpy as np
+    from torch.nn import functional as F
+
+    from pipeline.emotion.classifier import ExpressionClassifier
+    from pipeline.emotion.distill import TARGETS_FILE
+    from pipeline.emotion.export import export_checkpoint
+    from pipeline.emotion.holdout import RARE_CLASSES
+    from pipeline.emotion.labels import LABELS
+    from pipeline.emotion.network import ExpressionNet
+    from pipeline.emotion.train import main
+
+    common = ["--limit", "128", "--batch-size", "64", "--widths", "8,16,16,16", "--blocks", "1"]
+    common += ["--epochs", "1", "--mix-prob", "0.5", "--ema-decay", "0.9"]
+    general, specialist = tmp_path / "general", tmp_path / "specialist"
+    main([*common, "--out", str(general), "--seed", "1"])
+    main([*common, "--out", str(specialist), "--seed", "2", "--balance-beta", "1"])
+    teacher = export_checkpoint(
+        [general / "best.pt", specialist / "best.pt"], tmp_path / "teacher", adjust_rare="per-class"
+    )
+    manifest = json.loads((tmp_path / "teacher" / "emotion.json").read_text())
+    assert manifest["architecture"]["combined"] == (
+        "the unweighted network's log-probabilities, with those of contempt, disgust, fear "
+        "taken from the class-balanced specialist's"
+    )
+    assert [m["role"] for m in manifest["training"]["members"]] == ["general", "specialist"]
+    adjustment = manifest["logit_adjustment"]
+    assert adjustment["tau"] is None and adjustment["rule_name"] == "per-class"
+    rare = [LABELS.index(name) for name in RARE_CLASSES]
+    bias = np.array([adjustment["bias"][name] for name in LABELS])
+    assert all(bias[i] == 0.0 for i in range(len(LABELS)) if i not in rare)
+
+    nets = []
+    for run in (general, specialist):
+        checkpoint = torch.load(run / "best.pt", map_location="cpu", weights_only=False)
+        net = ExpressionNet((8, 16, 16, 16), 1)
+        net.load_state_dict(checkpoint["model"])
+        nets.append(net.eval())
+    faces = ferplus_valid.images[:64]
+    x = torch.from_numpy(faces.astype(np.float32) / 255.0).unsqueeze(1)
+    with torch.no_grad():
+        views = []
+        for view in (x, torch.flip(x, dims=[3])):
+            mixed = F.log_softmax(nets[0](view), dim=1)
+            mixed[:, rare] = F.log_softmax(nets[1](view), dim=1)[:, rare]
+            views.append(mixed)
+        scores = 0.5 * (views[0] + views[1]) / manifest["temperature"] + torch.from_numpy(bias)
+    expected = torch.softmax(scores, dim=1).numpy()
+    assert np.allclose(
+        ExpressionClassifier(teacher).predict_proba(list(faces)), expected, atol=2e-3
+    )
+    card = (tmp_path / "teacher" / "MODEL_CARD.md").read_text()
+    assert "specialist, seed 2" in card and "the specialists' loss weighted" in card
+
+    student = tmp_path / "student"
+    main([*common, "--out", str(student), "--seed", "1", "--teacher", str(teacher)])
+    cached = np.load(student / TARGETS_FILE)
+    assert str(cached["sha256"]) == manifest["sha256"]
+    assert cached["probabilities"].shape == (128, 8)
+    config = torch.load(student / "best.pt", map_location="cpu", weights_only=False)["config"]
+    assert config["teacher"] == {"sha256": manifest["sha256"], "weight": 0.5}
+    # Same seed and data as the general member: only the targets differ, and so do the weights.
+    trained = torch.load(student / "last.pt", map_location="cpu", weights_only=False)["model"]
+    plain = torch.load(general / "last.pt", map_location="cpu", weights_only=False)["model"]
+    assert not torch.allclose(trained["head.weight"], plain["head.weight"])
+    with pytest.raises(SystemExit) as refused:
+        main([*common, "--out", str(student), "--seed", "1", "--teacher", str(teacher),
+              "--teacher-weight", "0.7", "--epochs", "2"])  # fmt: skip
+    assert refused.value.code == 2
+    # The student can ship beside the specialist: the recipe recorded is the general
+    # members', distilled, with the specialist's weighting.
+    export_checkpoint([student / "best.pt", specialist / "best.pt"], tmp_path / "pair")
+    pair = json.loads((tmp_path / "pair" / "emotion.json").read_text())
+    assert pair["training"]["teacher"]["sha256"] == manifest["sha256"]
+    assert [m["teacher_sha256"] for m in pair["training"]["members"]] == [manifest["sha256"], None]
+    assert pair["training"]["balance_beta"] == 1.0
+    card = (tmp_path / "pair" / "MODEL_CARD.md").read_text()
+    assert "the general members distilled: targets blend the votes with 50%" in card

@@ -13,11 +13,15 @@ none does, the tau with the highest of the three's minimum. A model that trained
 (``--include-holdout``, or the model 2026.11.24) sees it too optimistically for that choice:
 export skips the adjustment then.
 
-Export bakes it in only when asked (``--rare-adjustment``): the product averages the
-probabilities over people, so calibrated probabilities matter more to it than argmax recall,
-and the recall it buys is paid in rare-class precision, calibration and accuracy
-(benchmarks/logit_adjustment.py measures the trade on the installed model; the README has
-the figures of the shipped one).
+A second rule, ``per-class`` (``choose_rare_bias``), adds a bias to the rare expressions only,
+each just large enough to reach the target on the fold: the prior shift also moves every
+common class by its frequency, which costs accuracy where the model is already right.
+
+Export bakes either in only when asked (``--rare-adjustment [prior|per-class]``): the product
+averages the probabilities over people, so calibrated probabilities matter to it as well as
+argmax recall, and the recall bought is paid in rare-class precision, calibration and accuracy
+(benchmarks/logit_adjustment.py measures both rules on the installed model; the README has
+the figures of the shipped one, which carries the per-class rule's bias).
 """
 
 from __future__ import annotations
@@ -31,6 +35,11 @@ from pipeline.emotion.metrics import classification_report
 
 TARGET_RECALL = 0.45
 TAU_GRID = np.round(np.arange(0.0, 1.0001, 0.05), 2)
+# The per-class rule's steps: each rare expression's bias grows by BIAS_STEP until the fold's
+# recall of it reaches the target, up to BIAS_CAP (beyond that it takes faces from everyone).
+BIAS_STEP = 0.05
+BIAS_CAP = 1.5
+RULES = ("prior", "per-class")
 
 
 def training_prior(train: FerplusSplit, include_holdout: bool = False) -> np.ndarray:
@@ -77,6 +86,33 @@ def choose_tau(
         return reaching[0], table
     best = max(table, key=lambda row: (min(row[1].values()), -row[0]))
     return best[0], table
+
+
+def choose_rare_bias(
+    fold_probs: np.ndarray, fold_labels: np.ndarray, target: float = TARGET_RECALL
+) -> tuple[np.ndarray, list[tuple[list[float], dict[str, float]]]]:
+    """(bias (8,), [(rare biases, the fold's rare-class recall)] per step): the per-class rule.
+
+    Why: the prior shift moves every class by its frequency, so reaching the target for the
+    rarest expression (contempt) also pulls faces from the common ones the model already gets
+    right. Raising only the rare expressions that miss the target, each by the smallest step
+    that gets it there, costs fewer of those faces. Each step raises, together, every rare
+    expression still below the target and not yet at ``BIAS_CAP``.
+    """
+    rare = [LABELS.index(name) for name in RARE_CLASSES]
+    bias = np.zeros(len(LABELS))
+    steps: list[tuple[list[float], dict[str, float]]] = []
+    while True:
+        recall = rare_recall(adjust_probabilities(fold_probs, bias), fold_labels)
+        steps.append(([round(float(bias[c]), 2) for c in rare], recall))
+        behind = [
+            c
+            for c, name in zip(rare, RARE_CLASSES, strict=True)
+            if recall[name] < target and bias[c] + BIAS_STEP <= BIAS_CAP + 1e-9
+        ]
+        if not behind:
+            return np.round(bias, 2), steps
+        bias[behind] += BIAS_STEP
 
 
 def bias_by_label(bias: np.ndarray) -> dict[str, float]:

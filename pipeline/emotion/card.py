@@ -226,10 +226,19 @@ def _recipe_text(training: dict[str, Any]) -> str:
             f"weights averaged with decay {training['ema_decay']} "
             f"(the {' and '.join(sorted(kinds))} weights ship)"
         )
+    roles = {m.get("role") for m in training.get("members") or [training]}
+    whose = "the specialists' " if roles == {"general", "specialist"} else ""
     if training.get("balance_beta"):
         parts.append(
-            f"loss weighted by (n_max / n_class) ^ {training['balance_beta']:g} from "
+            f"{whose}loss weighted by (n_max / n_class) ^ {training['balance_beta']:g} from "
             f"{training['balance_from']:.0%} of the schedule on"
+        )
+    teacher = training.get("teacher")
+    if teacher:
+        parts.append(
+            f"{'the general members ' if whose else ''}distilled: targets blend the votes "
+            f"with {teacher['weight']:.0%} of a teacher model's probabilities (sha256 "
+            f"{teacher['sha256'][:12]}, pipeline/emotion/distill.py)"
         )
     text = "; ".join(parts)
     return f" {text[:1].upper()}{text[1:]}." if parts else ""
@@ -239,7 +248,7 @@ def _epochs(count: int) -> str:
     return f"{count} epoch{'' if count == 1 else 's'}"
 
 
-def _members_text(training: dict[str, Any]) -> str:
+def _members_text(training: dict[str, Any], combined: str | None = None) -> str:
     """How each network was trained and, for an ensemble, how each scores alone (manifests
     written before ensembles name one network's seed, epochs and minutes at the top level)."""
     members = training.get("members") or [
@@ -252,14 +261,19 @@ def _members_text(training: dict[str, Any]) -> str:
             f"seed {only['seed']}."
         )
     each = "; ".join(
-        f"seed {m['seed']}, {_epochs(m['epochs'])} in {m['train_minutes']} min, "
+        f"{'specialist, ' if m.get('role') == 'specialist' else ''}seed {m['seed']}, "
+        f"{_epochs(m['epochs'])} in {m['train_minutes']} min, "
         f"validation {m['valid_accuracy']:.2%} alone"
         for m in members
     )
-    return (
-        f"{len(members)} networks of this recipe trained from different seeds, their logits "
-        f"averaged ({each}; {training['train_minutes']} min on 2 CPU cores in all)."
+    mixed = {m.get("role") for m in members} == {"general", "specialist"}
+    how = (
+        f"{len(members)} networks trained from different seeds: {combined}"
+        if mixed and combined
+        else f"{len(members)} networks of this recipe trained from different seeds, their "
+        "logits averaged"
     )
+    return f"{how} ({each}; {training['train_minutes']} min on 2 CPU cores in all)."
 
 
 def _adjustment_text(manifest: dict[str, Any]) -> str:
@@ -272,10 +286,11 @@ def _adjustment_text(manifest: dict[str, Any]) -> str:
             else " No rare-expression logit adjustment: the probabilities stay calibrated "
             "(benchmarks/logit_adjustment.py measures what it would trade)."
         )
-    bias = ", ".join(f"{k} {v:+.2f}" for k, v in adjustment["bias"].items())
+    bias = ", ".join(f"{k} {v:+.2f}" for k, v in adjustment["bias"].items() if v)
+    tau = "" if adjustment.get("tau") is None else f": tau {adjustment['tau']:.2f}"
     return (
-        f" Rare-expression logit adjustment: tau {adjustment['tau']:.2f} ({adjustment['rule']}, "
-        f"chosen on the {adjustment['chosen_on']}); logit bias {bias}."
+        f" Rare-expression logit adjustment{tau} ({adjustment['rule']}, "
+        f"chosen on the {adjustment['chosen_on']}); logit bias {bias or 'none'}."
     )
 
 
@@ -304,6 +319,7 @@ def render_model_card(manifest: dict[str, Any]) -> str:
         else ""
     )
     recipe = _recipe_text(manifest["training"])
+    members = _members_text(manifest["training"], manifest["architecture"].get("combined"))
     return f"""# Model card: {manifest["name"]} {manifest["version"]}
 
 **What it does.** Scores a face crop on eight facial *expressions*
@@ -322,7 +338,7 @@ temperature {manifest["temperature"]:.3f}.{_flip_text(manifest)}
 ({manifest["architecture"].get("stored", "weights in float32")}).
 
 **Training.** {manifest["training"]["data"]}; {manifest["training"]["loss"]};
-{_members_text(manifest["training"])}{recipe}{_adjustment_text(manifest)}
+{members}{recipe}{_adjustment_text(manifest)}
 
 **Validation** ({validation["split"]}, {validation["faces"]} faces): accuracy
 **{validation["accuracy"]:.1%}**, expected calibration error {validation["ece"]:.3f},

@@ -21,8 +21,12 @@ import numpy as np
 import torch
 
 from pipeline.emotion.adjust import (
+    BIAS_CAP,
+    BIAS_STEP,
+    RULES,
     TARGET_RECALL,
     bias_by_label,
+    choose_rare_bias,
     choose_tau,
     prior_bias,
     training_prior,
@@ -35,7 +39,7 @@ from pipeline.emotion.holdout import RARE_CLASSES, holdout_mask
 from pipeline.emotion.labels import LABELS
 from pipeline.emotion.manifest import manifest_path_for, sha256_of
 from pipeline.emotion.metrics import fit_temperature, majority_accuracy
-from pipeline.emotion.network import ExportWrapper, ExpressionNet, LogitAverage
+from pipeline.emotion.network import ExportWrapper, ExpressionNet, LogitAverage, SpecialistMix
 from pipeline.emotion.preprocess import INPUT_SIZE
 from pipeline.emotion.train import predict_logits
 
@@ -75,30 +79,87 @@ def _member_record(
     shipped) so that the card shows what averaging the members adds."""
     return {
         "seed": config["seed"],
+        "role": "specialist" if _is_specialist(config) else "general",
         "epochs": config["state"]["epoch"],
         "train_minutes": round(config["state"]["elapsed_s"] / 60, 1),
         "weights": config.get("weights", "live"),
+        "teacher_sha256": (config.get("teacher") or {}).get("sha256"),
         "valid_accuracy": majority_accuracy(valid_logits, labels),
     }
 
 
+def _is_specialist(config: dict[str, Any]) -> bool:
+    return bool(config.get("balance_beta", 0.0))
+
+
 def _shared_recipe(configs: list[dict[str, Any]]) -> dict[str, Any]:
     """The recipe every member was trained with; members of different recipes are refused
-    (the manifest describes one architecture and one recipe)."""
-    keys = ("widths", "blocks", "mix_prob", "ema_decay", "balance_beta")
+    (the manifest describes one architecture and one recipe). The one difference allowed is
+    class-balanced weighting, between general members and specialists (SpecialistMix)."""
+    keys = ("widths", "blocks", "mix_prob", "ema_decay", "balance_beta", "teacher")
     recipes = [
         {key: list(c[key]) if key == "widths" else c.get(key, 0.0) for key in keys} for c in configs
     ]
     for recipe, config in zip(recipes, configs, strict=True):
+        recipe["teacher"] = config.get("teacher") or None
         # When re-weighting took over matters only when there was re-weighting.
         recipe["balance_from"] = config.get("balance_from") if recipe["balance_beta"] else None
-    if any(recipe != recipes[0] for recipe in recipes):
-        raise ValueError(f"an ensemble's members must share one recipe, got {recipes}")
-    return recipes[0]
+    weighted = [recipe for recipe in recipes if recipe["balance_beta"]]
+    unweighted = [recipe for recipe in recipes if not recipe["balance_beta"]]
+    for group in (weighted, unweighted):
+        if any(recipe != group[0] for recipe in group):
+            raise ValueError(f"an ensemble's members must share one recipe, got {recipes}")
+    if not (weighted and unweighted):
+        return recipes[0]
+    # Specialists may differ from the general members in their weighting and in whether they
+    # were distilled; the recipe recorded is the general members', with the specialists'
+    # weighting.
+    own = ("balance_beta", "balance_from", "teacher")
+    common = {k: v for k, v in unweighted[0].items() if k not in own}
+    if any(common[k] != weighted[0][k] for k in common):
+        raise ValueError(f"specialists must share the general members' recipe, got {recipes}")
+    return {
+        **unweighted[0],
+        "balance_beta": weighted[0]["balance_beta"],
+        "balance_from": weighted[0]["balance_from"],
+    }
+
+
+def _combine(
+    nets: list[ExpressionNet], configs: list[dict[str, Any]]
+) -> tuple[ExpressionNet | LogitAverage | SpecialistMix, str | None]:
+    """The network that ships and how it combines its members, by their roles: unweighted
+    members alone are averaged; class-balanced members next to them become specialists for
+    the rare expressions."""
+    specialist = [_is_specialist(config) for config in configs]
+    if len(nets) == 1:
+        return nets[0], None
+    if all(specialist) or not any(specialist):
+        return LogitAverage(nets), "mean of the members' logits"
+    general = [net for net, s in zip(nets, specialist, strict=True) if not s]
+    specialists = [net for net, s in zip(nets, specialist, strict=True) if s]
+    rare = [LABELS.index(name) for name in RARE_CLASSES]
+    from_general = (
+        "the unweighted network's log-probabilities"
+        if len(general) == 1
+        else f"the mean log-probabilities of the {len(general)} unweighted networks"
+    )
+    from_specialists = (
+        "the class-balanced specialist's"
+        if len(specialists) == 1
+        else f"the mean of the {len(specialists)} class-balanced specialists'"
+    )
+    return SpecialistMix(general, specialists, rare), (
+        f"{from_general}, with those of {', '.join(RARE_CLASSES)} taken from {from_specialists}"
+    )
 
 
 def _rare_adjustment(
-    net: ExpressionNet | LogitAverage, temperature: float, folder: Path, seen_fold: bool
+    net: ExpressionNet | LogitAverage | SpecialistMix,
+    temperature: float,
+    folder: Path,
+    seen_fold: bool,
+    rule: str,
 ) -> dict[str, object] | None:
     """The logit adjustment chosen on the held-out fold (pipeline/emotion/adjust.py), or None
     when the model trained on the fold (its fold probabilities are too optimistic to choose
@@ -109,12 +170,26 @@ def _rare_adjustment(
     fold = holdout_mask(train)
     logits = predict_logits(net, train.images[fold], torch.device("cpu")) / temperature
     probs = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
+    fold_labels = train.majority_labels()[fold]
+    chosen_on = "held-out fold (pipeline/emotion/holdout.py), never validation"
+    if rule == "per-class":
+        bias, steps = choose_rare_bias(probs, fold_labels)
+        return {
+            "rule_name": "per-class",
+            "tau": None,
+            "bias": bias_by_label(bias),
+            "chosen_on": chosen_on,
+            "rule": f"smallest bias per rare expression, in steps of {BIAS_STEP} up to "
+            f"{BIAS_CAP}, reaching fold recall {TARGET_RECALL} for {', '.join(RARE_CLASSES)}",
+            "fold_recall_by_bias": [{"bias": b, **recall} for b, recall in steps],
+        }
     prior = training_prior(train)
-    tau, table = choose_tau(probs, train.majority_labels()[fold], prior)
+    tau, table = choose_tau(probs, fold_labels, prior)
     return {
+        "rule_name": "prior",
         "tau": tau,
         "bias": bias_by_label(prior_bias(prior, tau)),
-        "chosen_on": "held-out fold (pipeline/emotion/holdout.py), never validation",
+        "chosen_on": chosen_on,
         "rule": f"smallest tau reaching fold recall {TARGET_RECALL} for {', '.join(RARE_CLASSES)}",
         "fold_recall_by_tau": [{"tau": t, **recall} for t, recall in table],
     }
@@ -124,12 +199,19 @@ def export_checkpoint(
     checkpoint_paths: str | Path | Sequence[str | Path],
     out_dir: Path,
     data_dir: Path | None = None,
-    adjust_rare: bool = False,
+    adjust_rare: bool | str = False,
 ) -> Path:
     """Write ``emotion.onnx``, ``emotion.json`` and ``MODEL_CARD.md`` into out_dir.
 
-    One checkpoint ships as it is; several ship as one graph that averages their logits.
+    One checkpoint ships as it is; several ship as one graph that averages their logits, or,
+    when class-balanced and unweighted runs are given together, a SpecialistMix.
+    ``adjust_rare`` bakes in a rare-expression logit adjustment chosen on the held-out fold:
+    True or "prior" for the prior shift, "per-class" for biases on the rare expressions only
+    (pipeline/emotion/adjust.py).
     """
+    rule = "prior" if adjust_rare is True else adjust_rare or None
+    if rule is not None and rule not in RULES:
+        raise ValueError(f"unknown rare adjustment {rule!r}; choose one of {RULES}")
     one = isinstance(checkpoint_paths, (str, Path))
     paths = [Path(checkpoint_paths)] if one else [Path(p) for p in checkpoint_paths]
     loaded = [_load_member(path) for path in paths]
@@ -144,12 +226,17 @@ def export_checkpoint(
         _member_record(config, logits, labels)
         for (_, config), logits in zip(loaded, member_logits, strict=True)
     ]
-    net: ExpressionNet | LogitAverage = nets[0] if len(nets) == 1 else LogitAverage(nets)
+    net, combined = _combine(nets, [config for _, config in loaded])
     net.eval()
-    temperature = fit_temperature(np.mean(member_logits, axis=0), labels)
+    temperature = fit_temperature(
+        np.mean(member_logits, axis=0)
+        if combined is None or isinstance(net, LogitAverage)
+        else predict_logits(net, valid.images, torch.device("cpu")),
+        labels,
+    )
     # Checkpoints made before the fold existed trained on it.
     seen_fold = any(bool(c.get("holdout_in_training", True)) for _, c in loaded)
-    adjustment = _rare_adjustment(net, temperature, folder, seen_fold) if adjust_rare else None
+    adjustment = _rare_adjustment(net, temperature, folder, seen_fold, rule) if rule else None
     bias = None
     if adjustment is not None:
         bias = torch.tensor([adjustment["bias"][name] for name in LABELS])  # type: ignore[index]
@@ -181,7 +268,7 @@ def export_checkpoint(
             "widths": recipe["widths"],
             "blocks": recipe["blocks"],
             "members": len(nets),
-            "combined": "mean of the members' logits" if len(nets) > 1 else None,
+            "combined": combined,
             "parameters": sum(p.numel() for p in net.parameters()),
             "stored": "weights in float16, computed in float32 (pipeline/emotion/half_weights.py)",
         },
@@ -195,6 +282,7 @@ def export_checkpoint(
             "ema_decay": recipe["ema_decay"],
             "balance_beta": recipe["balance_beta"],
             "balance_from": recipe["balance_from"],
+            "teacher": recipe["teacher"],
         },
         "logit_adjustment": adjustment,
         "licence": {
@@ -242,10 +330,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument(
         "--rare-adjustment",
-        action="store_true",
-        help="bake in the rare-expression logit adjustment chosen on the held-out fold "
-        "(pipeline/emotion/adjust.py); off by default: it buys rare-class recall with "
-        "calibration and rare-class precision (benchmarks/logit_adjustment.py)",
+        nargs="?",
+        const="prior",
+        choices=RULES,
+        default=None,
+        help="bake in a rare-expression logit adjustment chosen on the held-out fold "
+        "(pipeline/emotion/adjust.py): 'prior' (the default rule) shifts every class by its "
+        "frequency, 'per-class' raises only the rare expressions; off by default: it buys "
+        "rare-class recall with calibration and rare-class precision "
+        "(benchmarks/logit_adjustment.py)",
     )
     args = parser.parse_args(argv)
     export_checkpoint(args.checkpoints, args.out, args.data_dir, args.rare_adjustment)

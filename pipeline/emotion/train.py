@@ -19,6 +19,7 @@ import torch
 
 from pipeline.emotion.augment import augment_batch, mix_batch
 from pipeline.emotion.balance import class_weights, soft_cross_entropy
+from pipeline.emotion.distill import blend_targets, teacher_probabilities, teacher_sha256
 from pipeline.emotion.ferplus import default_dataset_dir, load_split
 from pipeline.emotion.holdout import training_rows
 from pipeline.emotion.metrics import majority_accuracy
@@ -69,6 +70,19 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=0.5,
         help="share of the schedule after which --balance-beta applies (deferred re-weighting)",
     )
+    parser.add_argument(
+        "--teacher",
+        type=Path,
+        default=None,
+        help="an exported emotion.onnx (with its manifest) whose probabilities are blended into "
+        "the targets: distillation (pipeline/emotion/distill.py)",
+    )
+    parser.add_argument(
+        "--teacher-weight",
+        type=float,
+        default=0.5,
+        help="share of the teacher's probabilities in the targets, with --teacher",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
         "--include-holdout",
@@ -88,6 +102,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.balance_beta < 0 or not 0 <= args.balance_from < 1:
         parser.error("--balance-beta must be >= 0 and --balance-from in [0, 1)")
+    if not 0 <= args.teacher_weight <= 1:
+        parser.error("--teacher-weight must be in [0, 1]")
+    if args.teacher is not None and not args.teacher.is_file():
+        parser.error(f"--teacher {args.teacher}: no such model file")
     return args
 
 
@@ -150,7 +168,14 @@ def train(args: argparse.Namespace) -> Path:
     if args.limit:
         keep &= np.cumsum(keep) <= args.limit
     train_images = torch.from_numpy(train_split.images[keep])
-    train_targets = torch.from_numpy(train_split.vote_distribution()[keep])
+    votes = train_split.vote_distribution()[keep]
+    teacher = None
+    if args.teacher is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        probabilities = teacher_probabilities(args.teacher, train_split.images[keep], args.out)
+        votes = blend_targets(votes, probabilities, args.teacher_weight)
+        teacher = {"sha256": teacher_sha256(args.teacher), "weight": args.teacher_weight}
+    train_targets = torch.from_numpy(votes)
     valid_labels = valid_split.majority_labels()
     balance = class_weights(train_split.majority_labels()[keep], args.balance_beta).to(device)
 
@@ -183,6 +208,7 @@ def train(args: argparse.Namespace) -> Path:
         "ema_decay": args.ema_decay,
         "balance_beta": args.balance_beta,
         "balance_from": args.balance_from,
+        "teacher": teacher,
     }
     state = {"epoch": 0, "elapsed_s": 0.0, "best_acc": 0.0}
     if last_path.exists():
