@@ -71,25 +71,33 @@ def test_choose_tau_falls_back_to_the_best_minimum_when_unreachable() -> None:
     assert tau == first_best
 
 
-def _fold_by_class(margins: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
-    """Ten faces per rare class whose true class trails neutral by ``margins[class]`` * k / 10
-    nats (k = 1..10) and 0.01 more, so a bias just past m * k / 10 wins k of them back."""
+def _fold_by_class(margins: dict[str, list[float]]) -> tuple[np.ndarray, np.ndarray]:
+    """One face per margin: its true (rare) class trails neutral by that many nats."""
     rows, labels = [], []
-    for name, margin in margins.items():
-        for k in range(10):
+    for name, trailing in margins.items():
+        for margin in trailing:
             logits = np.zeros(8)
             logits[LABELS.index("neutral")] = 2.0
-            logits[LABELS.index(name)] = 2.0 - margin * (k + 1) / 10 - 0.01
+            logits[LABELS.index(name)] = 2.0 - margin
             rows.append(np.exp(logits) / np.exp(logits).sum())
             labels.append(LABELS.index(name))
     return np.array(rows), np.array(labels)
 
 
+def _spread(margin: float) -> list[float]:
+    """Ten faces trailing by margin * k / 10 + 0.01 nats (k = 1..10): a bias just past
+    margin * k / 10 wins k of them back."""
+    return [margin * k / 10 + 0.01 for k in range(1, 11)]
+
+
 def test_per_class_rule_raises_only_the_rare_classes_that_miss_by_the_smallest_step() -> None:
     # Contempt needs 5 of 10 faces back: its 5th face trails by 1.01 nats, so the bias must pass
     # 1.01; disgust's by 0.51; fear already wins every face.
-    probs, labels = _fold_by_class({"contempt": 2.0, "disgust": 1.0, "fear": -1.0})
-    bias, steps = choose_rare_bias(probs, labels, target=0.5)
+    probs, labels = _fold_by_class(
+        {"contempt": _spread(2.0), "disgust": _spread(1.0), "fear": _spread(-1.0)}
+    )
+    bias, steps, reached = choose_rare_bias(probs, labels, target=0.5)
+    assert reached
     contempt, disgust, fear = (bias[LABELS.index(n)] for n in ("contempt", "disgust", "fear"))
     assert contempt == pytest.approx(1.05) and disgust == pytest.approx(0.55) and fear == 0.0
     others = [b for i, b in enumerate(bias) if i not in RARE]
@@ -101,9 +109,16 @@ def test_per_class_rule_raises_only_the_rare_classes_that_miss_by_the_smallest_s
     assert np.allclose(np.diff([s[0][0] for s in steps]), BIAS_STEP)
 
 
-def test_per_class_rule_stops_at_the_cap_when_the_target_is_out_of_reach() -> None:
-    probs, labels = _fold_by_class({"contempt": 40.0, "disgust": -1.0, "fear": -1.0})
-    bias, steps = choose_rare_bias(probs, labels, target=0.5)
-    assert bias[LABELS.index("contempt")] == pytest.approx(BIAS_CAP)
+def test_per_class_rule_keeps_the_smallest_bias_with_the_best_recall_when_out_of_reach() -> None:
+    # Half the contempt faces trail by 0.11-0.51 nats, the rest by 40: recall stops at 0.5,
+    # first reached at bias 0.55, so a target of 0.6 is out of reach; the steps go on to the
+    # cap, but the bias kept is 0.55.
+    near = [0.1 * k + 0.01 for k in range(1, 6)]
+    probs, labels = _fold_by_class(
+        {"contempt": near + [40.0] * 5, "disgust": _spread(-1.0), "fear": _spread(-1.0)}
+    )
+    bias, steps, reached = choose_rare_bias(probs, labels, target=0.6)
+    assert not reached
+    assert steps[-1][0][0] == pytest.approx(BIAS_CAP)
+    assert bias[LABELS.index("contempt")] == pytest.approx(0.55)
     assert bias[LABELS.index("disgust")] == bias[LABELS.index("fear")] == 0.0
-    assert steps[-1][1]["contempt"] < 0.5

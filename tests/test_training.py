@@ -270,34 +270,54 @@ def test_half_weights_shrink_matrices_only_and_keep_what_float16_cannot_hold(
     assert np.allclose(after, before, rtol=2e-3)
 
 
+_TINY = ["--limit", "128", "--batch-size", "64", "--widths", "8,16,16,16", "--blocks", "1"]
+_TINY += ["--epochs", "1", "--mix-prob", "0.5", "--ema-decay", "0.9"]
+
+
+@pytest.fixture(scope="module")
+def mixed_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny unweighted run, a tiny class-balanced one, and both exported as one graph with
+    the per-class bias: the teacher of the distillation tests."""
+    from pipeline.emotion.export import export_checkpoint
+    from pipeline.emotion.train import main
+
+    root = tmp_path_factory.mktemp("mixed")
+    general, specialist = root / "general", root / "specialist"
+    main([*_TINY, "--out", str(general), "--seed", "1"])
+    main([*_TINY, "--out", str(specialist), "--seed", "2", "--balance-beta", "1"])
+    teacher = export_checkpoint(
+        [general / "best.pt", specialist / "best.pt"], root / "teacher", adjust_rare="per-class"
+    )
+    return {"root": root, "general": general, "specialist": specialist, "teacher": teacher}
+
+
+def _tiny_net(run: Path):
+    from pipeline.emotion.network import ExpressionNet
+
+    checkpoint = torch.load(run / "best.pt", map_location="cpu", weights_only=False)
+    net = ExpressionNet((8, 16, 16, 16), 1)
+    net.load_state_dict(checkpoint["model"])
+    return net.eval()
+
+
 def test_specialist_mix_takes_the_rare_columns_from_the_weighted_member(
-    ferplus_valid, tmp_path: Path
+    ferplus_valid, mixed_runs: dict[str, Path]
 ) -> None:
     """An unweighted and a class-balanced run export as one SpecialistMix: the general member's
     log-probabilities with contempt, disgust and fear from the specialist, flip-averaged, over
-    the fitted temperature, plus the per-class bias chosen on the fold (rare classes only).
-    Then a student distils it: its targets blend the votes with the teacher's probabilities,
-    cached by the teacher's sha256, and a run resumed with another teacher weight is refused."""
+    a temperature fitted on the mix itself, plus the per-class bias chosen on the fold (rare
+    classes only)."""
     import numpy as np
     from torch.nn import functional as F
 
     from pipeline.emotion.classifier import ExpressionClassifier
-    from pipeline.emotion.distill import TARGETS_FILE
-    from pipeline.emotion.export import export_checkpoint
     from pipeline.emotion.holdout import RARE_CLASSES
     from pipeline.emotion.labels import LABELS
-    from pipeline.emotion.network import ExpressionNet
-    from pipeline.emotion.train import main
+    from pipeline.emotion.metrics import fit_temperature
+    from pipeline.emotion.network import SpecialistMix
+    from pipeline.emotion.train import predict_logits
 
-    common = ["--limit", "128", "--batch-size", "64", "--widths", "8,16,16,16", "--blocks", "1"]
-    common += ["--epochs", "1", "--mix-prob", "0.5", "--ema-decay", "0.9"]
-    general, specialist = tmp_path / "general", tmp_path / "specialist"
-    main([*common, "--out", str(general), "--seed", "1"])
-    main([*common, "--out", str(specialist), "--seed", "2", "--balance-beta", "1"])
-    teacher = export_checkpoint(
-        [general / "best.pt", specialist / "best.pt"], tmp_path / "teacher", adjust_rare="per-class"
-    )
-    manifest = json.loads((tmp_path / "teacher" / "emotion.json").read_text())
+    manifest = json.loads(mixed_runs["teacher"].with_suffix(".json").read_text())
     assert manifest["architecture"]["combined"] == (
         "the unweighted network's log-probabilities, with those of contempt, disgust, fear "
         "taken from the class-balanced specialist's"
@@ -309,49 +329,129 @@ def test_specialist_mix_takes_the_rare_columns_from_the_weighted_member(
     bias = np.array([adjustment["bias"][name] for name in LABELS])
     assert all(bias[i] == 0.0 for i in range(len(LABELS)) if i not in rare)
 
-    nets = []
-    for run in (general, specialist):
-        checkpoint = torch.load(run / "best.pt", map_location="cpu", weights_only=False)
-        net = ExpressionNet((8, 16, 16, 16), 1)
-        net.load_state_dict(checkpoint["model"])
-        nets.append(net.eval())
+    general, specialist = _tiny_net(mixed_runs["general"]), _tiny_net(mixed_runs["specialist"])
+    mix = SpecialistMix([general], [specialist], rare).eval()
+    labels = ferplus_valid.majority_labels()
+    expected_temperature = fit_temperature(
+        predict_logits(mix, ferplus_valid.images, torch.device("cpu")), labels
+    )
+    assert manifest["temperature"] == pytest.approx(expected_temperature)
     faces = ferplus_valid.images[:64]
     x = torch.from_numpy(faces.astype(np.float32) / 255.0).unsqueeze(1)
     with torch.no_grad():
         views = []
         for view in (x, torch.flip(x, dims=[3])):
-            mixed = F.log_softmax(nets[0](view), dim=1)
-            mixed[:, rare] = F.log_softmax(nets[1](view), dim=1)[:, rare]
+            mixed = F.log_softmax(general(view), dim=1)
+            mixed[:, rare] = F.log_softmax(specialist(view), dim=1)[:, rare]
             views.append(mixed)
-        scores = 0.5 * (views[0] + views[1]) / manifest["temperature"] + torch.from_numpy(bias)
+        scores = 0.5 * (views[0] + views[1]) / expected_temperature + torch.from_numpy(bias)
     expected = torch.softmax(scores, dim=1).numpy()
-    assert np.allclose(
-        ExpressionClassifier(teacher).predict_proba(list(faces)), expected, atol=2e-3
-    )
-    card = (tmp_path / "teacher" / "MODEL_CARD.md").read_text()
+    got = ExpressionClassifier(mixed_runs["teacher"]).predict_proba(list(faces))
+    assert np.allclose(got, expected, atol=2e-3)
+    card = (mixed_runs["teacher"].parent / "MODEL_CARD.md").read_text()
     assert "specialist, seed 2" in card and "the specialists' loss weighted" in card
 
+
+def test_specialists_must_share_the_general_members_recipe(
+    mixed_runs: dict[str, Path], tmp_path: Path
+) -> None:
+    from pipeline.emotion.export import export_checkpoint
+
+    other = torch.load(mixed_runs["specialist"] / "best.pt", map_location="cpu", weights_only=False)
+    other["config"]["mix_prob"] = 0.0
+    torch.save(other, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="specialists must share"):
+        export_checkpoint([mixed_runs["general"] / "best.pt", tmp_path / "other.pt"], tmp_path)
+
+
+def test_a_student_learns_from_its_teacher_and_ships_beside_the_specialist(
+    mixed_runs: dict[str, Path], tmp_path: Path
+) -> None:
+    """The student's targets blend the votes with the teacher's probabilities, cached by the
+    teacher's sha256; resuming it with another teacher weight is refused; it can ship beside
+    the specialist, and the card says which members were distilled."""
+    import numpy as np
+
+    from pipeline.emotion.distill import TARGETS_FILE
+    from pipeline.emotion.export import export_checkpoint
+    from pipeline.emotion.train import main
+
+    teacher = mixed_runs["teacher"]
+    manifest = json.loads(teacher.with_suffix(".json").read_text())
     student = tmp_path / "student"
-    main([*common, "--out", str(student), "--seed", "1", "--teacher", str(teacher)])
-    cached = np.load(student / TARGETS_FILE)
-    assert str(cached["sha256"]) == manifest["sha256"]
-    assert cached["probabilities"].shape == (128, 8)
+    main([*_TINY, "--out", str(student), "--seed", "1", "--teacher", str(teacher)])
+    with np.load(student / TARGETS_FILE) as cached:
+        assert str(cached["sha256"]) == manifest["sha256"]
+        assert cached["probabilities"].shape == (128, 8)
     config = torch.load(student / "best.pt", map_location="cpu", weights_only=False)["config"]
-    assert config["teacher"] == {"sha256": manifest["sha256"], "weight": 0.5}
+    assert config["teacher"] == {
+        "sha256": manifest["sha256"],
+        "weight": 0.5,
+        "holdout_in_training": False,
+    }
     # Same seed and data as the general member: only the targets differ, and so do the weights.
     trained = torch.load(student / "last.pt", map_location="cpu", weights_only=False)["model"]
-    plain = torch.load(general / "last.pt", map_location="cpu", weights_only=False)["model"]
+    plain = torch.load(mixed_runs["general"] / "last.pt", map_location="cpu", weights_only=False)[
+        "model"
+    ]
     assert not torch.allclose(trained["head.weight"], plain["head.weight"])
     with pytest.raises(SystemExit) as refused:
-        main([*common, "--out", str(student), "--seed", "1", "--teacher", str(teacher),
+        main([*_TINY, "--out", str(student), "--seed", "1", "--teacher", str(teacher),
               "--teacher-weight", "0.7", "--epochs", "2"])  # fmt: skip
     assert refused.value.code == 2
-    # The student can ship beside the specialist: the recipe recorded is the general
-    # members', distilled, with the specialist's weighting.
-    export_checkpoint([student / "best.pt", specialist / "best.pt"], tmp_path / "pair")
+
+    export_checkpoint(
+        [student / "best.pt", mixed_runs["specialist"] / "best.pt"], tmp_path / "pair"
+    )
     pair = json.loads((tmp_path / "pair" / "emotion.json").read_text())
     assert pair["training"]["teacher"]["sha256"] == manifest["sha256"]
     assert [m["teacher_sha256"] for m in pair["training"]["members"]] == [manifest["sha256"], None]
     assert pair["training"]["balance_beta"] == 1.0
     card = (tmp_path / "pair" / "MODEL_CARD.md").read_text()
     assert "the general members distilled: targets blend the votes with 50%" in card
+
+
+def test_a_run_from_before_distillation_is_not_resumed_with_a_teacher(
+    mixed_runs: dict[str, Path], tmp_path: Path
+) -> None:
+    """A checkpoint written before the teacher setting existed trained on the votes alone."""
+    import shutil
+
+    from pipeline.emotion.distill import TARGETS_FILE
+    from pipeline.emotion.train import main
+
+    old = tmp_path / "old"
+    shutil.copytree(mixed_runs["general"], old)
+    checkpoint = torch.load(old / "last.pt", map_location="cpu", weights_only=False)
+    del checkpoint["config"]["teacher"]
+    torch.save(checkpoint, old / "last.pt")
+    with pytest.raises(SystemExit) as refused:
+        main([*_TINY, "--out", str(old), "--seed", "1", "--epochs", "2",
+              "--teacher", str(mixed_runs["teacher"])])  # fmt: skip
+    assert refused.value.code == 2
+    assert not (old / TARGETS_FILE).exists()  # refused before the teacher scored anything
+
+
+def test_teacher_targets_are_reused_only_for_the_same_teacher_and_faces(
+    mixed_runs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ferplus_valid
+) -> None:
+    import numpy as np
+
+    from pipeline.emotion import distill
+
+    calls = []
+    real = distill.ExpressionClassifier
+
+    class Counting(real):
+        def predict_proba(self, faces):
+            calls.append(len(faces))
+            return super().predict_proba(faces)
+
+    monkeypatch.setattr(distill, "ExpressionClassifier", Counting)
+    faces = ferplus_valid.images[:40]
+    first = distill.teacher_probabilities(mixed_runs["teacher"], faces, tmp_path)
+    again = distill.teacher_probabilities(mixed_runs["teacher"], faces, tmp_path)
+    assert calls == [40] and (first == again).all()
+    reordered = distill.teacher_probabilities(mixed_runs["teacher"], faces[::-1], tmp_path)
+    assert calls == [40, 40]
+    assert np.allclose(reordered, first[::-1], atol=1e-6)

@@ -90,14 +90,17 @@ def choose_tau(
 
 def choose_rare_bias(
     fold_probs: np.ndarray, fold_labels: np.ndarray, target: float = TARGET_RECALL
-) -> tuple[np.ndarray, list[tuple[list[float], dict[str, float]]]]:
-    """(bias (8,), [(rare biases, the fold's rare-class recall)] per step): the per-class rule.
+) -> tuple[np.ndarray, list[tuple[list[float], dict[str, float]]], bool]:
+    """(bias (8,), [(rare biases, the fold's rare-class recall)] per step, whether every rare
+    expression reached ``target``): the per-class rule.
 
     Why: the prior shift moves every class by its frequency, so reaching the target for the
     rarest expression (contempt) also pulls faces from the common ones the model already gets
     right. Raising only the rare expressions that miss the target, each by the smallest step
     that gets it there, costs fewer of those faces. Each step raises, together, every rare
-    expression still below the target and not yet at ``BIAS_CAP``.
+    expression still below the target and not yet at ``BIAS_CAP``. An expression that never
+    reaches it gets the smallest of its steps with its best recall, not the cap: bias beyond
+    that only takes faces from the others.
     """
     rare = [LABELS.index(name) for name in RARE_CLASSES]
     bias = np.zeros(len(LABELS))
@@ -111,8 +114,14 @@ def choose_rare_bias(
             if recall[name] < target and bias[c] + BIAS_STEP <= BIAS_CAP + 1e-9
         ]
         if not behind:
-            return np.round(bias, 2), steps
+            break
         bias[behind] += BIAS_STEP
+    reached = all(recall[name] >= target for name in RARE_CLASSES)
+    for position, (c, name) in enumerate(zip(rare, RARE_CLASSES, strict=True)):
+        if recall[name] < target:
+            best = max(step_recall[name] for _, step_recall in steps)
+            bias[c] = next(b[position] for b, r in steps if r[name] == best)
+    return np.round(bias, 2), steps, reached
 
 
 def bias_by_label(bias: np.ndarray) -> dict[str, float]:

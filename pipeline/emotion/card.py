@@ -130,6 +130,11 @@ def _holdout_section(manifest: dict[str, Any]) -> str:
         if seen
         else "This model never saw these faces in training."
     )
+    if manifest.get("logit_adjustment"):
+        caveat += (
+            " Its rare-expression logit adjustment was chosen on them, so its rare-class "
+            "recall here is where that choice aimed, not an independent check; validation is."
+        )
     rows: list[list[object]] = [
         [
             name,

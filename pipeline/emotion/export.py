@@ -15,7 +15,7 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -73,13 +73,13 @@ def _load_member(checkpoint_path: Path) -> tuple[ExpressionNet, dict[str, Any]]:
 
 
 def _member_record(
-    config: dict[str, Any], valid_logits: np.ndarray, labels: np.ndarray
+    config: dict[str, Any], valid_logits: np.ndarray, labels: np.ndarray, role: str
 ) -> dict[str, Any]:
     """A member's line in the manifest, with its own validation accuracy (flip-averaged, as
     shipped) so that the card shows what averaging the members adds."""
     return {
         "seed": config["seed"],
-        "role": "specialist" if _is_specialist(config) else "general",
+        "role": role,
         "epochs": config["state"]["epoch"],
         "train_minutes": round(config["state"]["elapsed_s"] / 60, 1),
         "weights": config.get("weights", "live"),
@@ -173,14 +173,16 @@ def _rare_adjustment(
     fold_labels = train.majority_labels()[fold]
     chosen_on = "held-out fold (pipeline/emotion/holdout.py), never validation"
     if rule == "per-class":
-        bias, steps = choose_rare_bias(probs, fold_labels)
+        bias, steps, reached = choose_rare_bias(probs, fold_labels)
         return {
             "rule_name": "per-class",
             "tau": None,
             "bias": bias_by_label(bias),
+            "reached": reached,
             "chosen_on": chosen_on,
             "rule": f"smallest bias per rare expression, in steps of {BIAS_STEP} up to "
-            f"{BIAS_CAP}, reaching fold recall {TARGET_RECALL} for {', '.join(RARE_CLASSES)}",
+            f"{BIAS_CAP}, reaching fold recall {TARGET_RECALL} for {', '.join(RARE_CLASSES)}"
+            + ("" if reached else "; not reached by all: those keep their best fold recall"),
             "fold_recall_by_bias": [{"bias": b, **recall} for b, recall in steps],
         }
     prior = training_prior(train)
@@ -199,7 +201,7 @@ def export_checkpoint(
     checkpoint_paths: str | Path | Sequence[str | Path],
     out_dir: Path,
     data_dir: Path | None = None,
-    adjust_rare: bool | str = False,
+    adjust_rare: bool | Literal["prior", "per-class"] = False,
 ) -> Path:
     """Write ``emotion.onnx``, ``emotion.json`` and ``MODEL_CARD.md`` into out_dir.
 
@@ -222,20 +224,28 @@ def export_checkpoint(
     nets = [member for member, _ in loaded]
     # Each member's flip-averaged logits, once: their mean is the ensemble's logits.
     member_logits = [predict_logits(member, valid.images, torch.device("cpu")) for member in nets]
-    members = [
-        _member_record(config, logits, labels)
-        for (_, config), logits in zip(loaded, member_logits, strict=True)
-    ]
     net, combined = _combine(nets, [config for _, config in loaded])
     net.eval()
+    mixed = isinstance(net, SpecialistMix)
+    members = [
+        _member_record(
+            config, logits, labels, "specialist" if mixed and _is_specialist(config) else "general"
+        )
+        for (_, config), logits in zip(loaded, member_logits, strict=True)
+    ]
     temperature = fit_temperature(
-        np.mean(member_logits, axis=0)
-        if combined is None or isinstance(net, LogitAverage)
-        else predict_logits(net, valid.images, torch.device("cpu")),
+        predict_logits(net, valid.images, torch.device("cpu"))
+        if mixed
+        else np.mean(member_logits, axis=0),
         labels,
     )
-    # Checkpoints made before the fold existed trained on it.
-    seen_fold = any(bool(c.get("holdout_in_training", True)) for _, c in loaded)
+    # Checkpoints made before the fold existed trained on it; a student learnt from its
+    # teacher's view of the faces, so a teacher that saw the fold counts too.
+    seen_fold = any(
+        bool(c.get("holdout_in_training", True))
+        or bool((c.get("teacher") or {}).get("holdout_in_training", False))
+        for _, c in loaded
+    )
     adjustment = _rare_adjustment(net, temperature, folder, seen_fold, rule) if rule else None
     bias = None
     if adjustment is not None:
@@ -264,7 +274,11 @@ def export_checkpoint(
         "flip_averaged": True,
         "temperature": temperature,
         "architecture": {
-            "kind": "ResNet" if len(nets) == 1 else f"ensemble of {len(nets)} ResNets",
+            "kind": "ResNet"
+            if len(nets) == 1
+            else f"{len(nets)} ResNets: general network(s) and class-balanced specialist(s)"
+            if mixed
+            else f"ensemble of {len(nets)} ResNets",
             "widths": recipe["widths"],
             "blocks": recipe["blocks"],
             "members": len(nets),
@@ -324,7 +338,8 @@ def main(argv: list[str] | None = None) -> None:
         "checkpoints",
         type=Path,
         nargs="+",
-        help="best.pt of each run; several are averaged into one graph (an ensemble)",
+        help="best.pt of each run; several are averaged into one graph (an ensemble), or, "
+        "with class-balanced runs beside unweighted ones, mixed (SpecialistMix)",
     )
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "models")
     parser.add_argument("--data-dir", type=Path, default=None)

@@ -101,11 +101,15 @@ class SpecialistMix(nn.Module):
     """General networks score every expression; class-balanced specialists re-score the rare ones.
 
     Why: a network trained with class-balanced weights (pipeline/emotion/balance.py) finds
-    more contempt, disgust and fear faces but loses about 2.5 points of accuracy on the
-    common ones, and averaging its logits with unweighted networks dilutes what it adds. Taking
-    only the rare columns from it keeps both: the output is the general members' mean
-    log-probabilities, with the rare columns replaced by the specialists' mean. The result is
-    a vector of scores like logits (softmax makes probabilities of it).
+    more contempt, disgust and fear faces but loses about 2.6 points of accuracy, mostly on
+    the common expressions, and averaging its logits with unweighted networks dilutes what it
+    adds. Taking only the rare columns from it keeps the general network's answers on the
+    common expressions and puts the rare ones' scores where a small per-class bias
+    (pipeline/emotion/adjust.py) separates them (README: "The expression model").
+
+    forward: float32 (N, 1, 48, 48) faces in [0, 1] -> (N, 8) scores in ``LABELS`` order: the
+    general members' mean log-probabilities with the rare columns replaced by the
+    specialists' mean; softmax makes probabilities of them.
     """
 
     def __init__(

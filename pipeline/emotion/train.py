@@ -19,7 +19,7 @@ import torch
 
 from pipeline.emotion.augment import augment_batch, mix_batch
 from pipeline.emotion.balance import class_weights, soft_cross_entropy
-from pipeline.emotion.distill import blend_targets, teacher_probabilities, teacher_sha256
+from pipeline.emotion.distill import blend_targets, teacher_probabilities, teacher_record
 from pipeline.emotion.ferplus import default_dataset_dir, load_split
 from pipeline.emotion.holdout import training_rows
 from pipeline.emotion.metrics import majority_accuracy
@@ -143,12 +143,17 @@ class ResumeMismatch(ValueError):
     """A run's folder holds a checkpoint trained with other settings than those asked for."""
 
 
+# What a checkpoint written before a setting existed was trained with.
+_BEFORE_THE_SETTING: dict[str, object] = {"teacher": None, "balance_beta": 0.0}
+
+
 def _check_resumable(saved: dict[str, object], wanted: dict[str, object], path: Path) -> None:
     """Refuse to resume a run with other settings: the rest of it would train another recipe
     than the one its checkpoints and card record."""
-    changed = [key for key, value in wanted.items() if key in saved and saved[key] != value]
+    known = {**_BEFORE_THE_SETTING, **saved}
+    changed = [key for key, value in wanted.items() if key in known and known[key] != value]
     if changed:
-        differences = ", ".join(f"{key} {saved[key]} -> {wanted[key]}" for key in changed)
+        differences = ", ".join(f"{key} {known[key]} -> {wanted[key]}" for key in changed)
         raise ResumeMismatch(
             f"{path} was trained with other settings ({differences}); use another --out"
         )
@@ -168,14 +173,7 @@ def train(args: argparse.Namespace) -> Path:
     if args.limit:
         keep &= np.cumsum(keep) <= args.limit
     train_images = torch.from_numpy(train_split.images[keep])
-    votes = train_split.vote_distribution()[keep]
-    teacher = None
-    if args.teacher is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        probabilities = teacher_probabilities(args.teacher, train_split.images[keep], args.out)
-        votes = blend_targets(votes, probabilities, args.teacher_weight)
-        teacher = {"sha256": teacher_sha256(args.teacher), "weight": args.teacher_weight}
-    train_targets = torch.from_numpy(votes)
+    teacher = None if args.teacher is None else teacher_record(args.teacher, args.teacher_weight)
     valid_labels = valid_split.majority_labels()
     balance = class_weights(train_split.majority_labels()[keep], args.balance_beta).to(device)
 
@@ -221,6 +219,13 @@ def train(args: argparse.Namespace) -> Path:
         state = checkpoint["state"]
         torch.set_rng_state(checkpoint["rng"])
         print(f"resumed at epoch {state['epoch']} ({state['elapsed_s'] / 60:.1f} min done)")
+
+    # After the resume check, so that a refused run neither scores nor overwrites anything.
+    votes = train_split.vote_distribution()[keep]
+    if args.teacher is not None:
+        probabilities = teacher_probabilities(args.teacher, train_split.images[keep], args.out)
+        votes = blend_targets(votes, probabilities, args.teacher_weight)
+    train_targets = torch.from_numpy(votes)
 
     generator = torch.Generator().manual_seed(args.seed + state["epoch"])
     budget_s = args.time_budget_min * 60
