@@ -7,7 +7,7 @@ the rare expressions. Weighting each face's loss by ``(n_max / n_class) ** beta`
 training is the standard way to try; applied only in the later part of the schedule (Cao et
 al. 2019, "deferred re-weighting") it lets the features form on the natural mix first.
 Measured (README): a full run with beta 1 did not lift held-out contempt past 0.41 either,
-at 2.5 points of accuracy, so such a network ships only as a specialist whose rare-expression
+at 2.6 points of accuracy, so such a network ships only as a specialist whose rare-expression
 columns replace an unweighted network's (SpecialistMix, pipeline/emotion/network.py). A face's
 weight follows its vote distribution, so a face half the annotators called contempt gets half
 contempt's weight.

@@ -215,6 +215,11 @@ def _alignment_section(manifest: dict[str, Any]) -> str:
     )
 
 
+def _has_specialists(training: dict[str, Any]) -> bool:
+    """Whether the graph mixes general members with class-balanced specialists (SpecialistMix)."""
+    return any(m.get("role") == "specialist" for m in training.get("members") or [])
+
+
 def _recipe_text(training: dict[str, Any]) -> str:
     """CutMix/mixup, weight averaging and class-balanced weights, when the model was trained
     with them."""
@@ -231,8 +236,7 @@ def _recipe_text(training: dict[str, Any]) -> str:
             f"weights averaged with decay {training['ema_decay']} "
             f"(the {' and '.join(sorted(kinds))} weights ship)"
         )
-    roles = {m.get("role") for m in training.get("members") or [training]}
-    whose = "the specialists' " if roles == {"general", "specialist"} else ""
+    whose = "the specialists' " if _has_specialists(training) else ""
     if training.get("balance_beta"):
         parts.append(
             f"{whose}loss weighted by (n_max / n_class) ^ {training['balance_beta']:g} from "
@@ -271,10 +275,9 @@ def _members_text(training: dict[str, Any], combined: str | None = None) -> str:
         f"validation {m['valid_accuracy']:.2%} alone"
         for m in members
     )
-    mixed = {m.get("role") for m in members} == {"general", "specialist"}
     how = (
         f"{len(members)} networks trained from different seeds: {combined}"
-        if mixed and combined
+        if _has_specialists(training) and combined
         else f"{len(members)} networks of this recipe trained from different seeds, their "
         "logits averaged"
     )

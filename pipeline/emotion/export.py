@@ -41,7 +41,7 @@ from pipeline.emotion.manifest import manifest_path_for, sha256_of
 from pipeline.emotion.metrics import fit_temperature, majority_accuracy
 from pipeline.emotion.network import ExportWrapper, ExpressionNet, LogitAverage, SpecialistMix
 from pipeline.emotion.preprocess import INPUT_SIZE
-from pipeline.emotion.train import predict_logits
+from pipeline.emotion.train import predict_logits, predict_views
 
 MODEL_FILE = "emotion.onnx"
 INPUT_NAME = "faces"
@@ -154,6 +154,26 @@ def _combine(
     )
 
 
+def _graph_scores(
+    net: ExpressionNet | LogitAverage | SpecialistMix,
+    views: list[tuple[np.ndarray, np.ndarray]],
+    configs: list[dict[str, Any]],
+) -> np.ndarray:
+    """The combined graph's flip-averaged scores (N, 8), before temperature, from each member's
+    logits of the faces and of their mirror images (as ExportWrapper computes them)."""
+    if not isinstance(net, SpecialistMix):
+        return np.mean([0.5 * (faces + mirrored) for faces, mirrored in views], axis=0)
+    specialist = [_is_specialist(config) for config in configs]
+    mixed_views = []
+    for side in (0, 1):
+        logits = [torch.from_numpy(view[side]) for view in views]
+        general = [z for z, s in zip(logits, specialist, strict=True) if not s]
+        specialists = [z for z, s in zip(logits, specialist, strict=True) if s]
+        with torch.no_grad():
+            mixed_views.append(net.mix(general, specialists).numpy())
+    return 0.5 * (mixed_views[0] + mixed_views[1])
+
+
 def _rare_adjustment(
     net: ExpressionNet | LogitAverage | SpecialistMix,
     temperature: float,
@@ -222,23 +242,23 @@ def export_checkpoint(
     valid = load_split("valid", folder)
     labels = valid.majority_labels()
     nets = [member for member, _ in loaded]
-    # Each member's flip-averaged logits, once: their mean is the ensemble's logits.
-    member_logits = [predict_logits(member, valid.images, torch.device("cpu")) for member in nets]
-    net, combined = _combine(nets, [config for _, config in loaded])
+    configs = [config for _, config in loaded]
+    # Each member runs once on validation, on the faces and their mirror images: its own
+    # accuracy and the shipped graph's scores both come from these.
+    views = [predict_views(member, valid.images, torch.device("cpu")) for member in nets]
+    net, combined = _combine(nets, configs)
     net.eval()
     mixed = isinstance(net, SpecialistMix)
     members = [
         _member_record(
-            config, logits, labels, "specialist" if mixed and _is_specialist(config) else "general"
+            config,
+            0.5 * (faces + mirrored),
+            labels,
+            "specialist" if mixed and _is_specialist(config) else "general",
         )
-        for (_, config), logits in zip(loaded, member_logits, strict=True)
+        for config, (faces, mirrored) in zip(configs, views, strict=True)
     ]
-    temperature = fit_temperature(
-        predict_logits(net, valid.images, torch.device("cpu"))
-        if mixed
-        else np.mean(member_logits, axis=0),
-        labels,
-    )
+    temperature = fit_temperature(_graph_scores(net, views, configs), labels)
     # Checkpoints made before the fold existed trained on it; a student learnt from its
     # teacher's view of the faces, so a teacher that saw the fold counts too.
     seen_fold = any(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -128,14 +130,20 @@ class SpecialistMix(nn.Module):
         mask[rare_columns] = 1.0
         self.register_buffer("rare_mask", mask)
 
-    @staticmethod
-    def _mean_log_probs(members: nn.ModuleList, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack([F.log_softmax(member(x), dim=1) for member in members]).mean(dim=0)
+    def mix(
+        self, general_logits: Sequence[torch.Tensor], specialist_logits: Sequence[torch.Tensor]
+    ) -> torch.Tensor:
+        """The mixed scores (N, 8) from each member's logits (N, 8) of the same faces, in the
+        order the members were given; export scores the graph with it from logits it already
+        has, without running the members again."""
+        general = torch.stack([F.log_softmax(z, dim=1) for z in general_logits]).mean(dim=0)
+        rare = torch.stack([F.log_softmax(z, dim=1) for z in specialist_logits]).mean(dim=0)
+        return general + self.rare_mask * (rare - general)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        general = self._mean_log_probs(self.general, x)
-        rare = self._mean_log_probs(self.specialists, x)
-        return general + self.rare_mask * (rare - general)
+        return self.mix(
+            [member(x) for member in self.general], [member(x) for member in self.specialists]
+        )
 
 
 class ExportWrapper(nn.Module):

@@ -114,17 +114,26 @@ def _device() -> torch.device:
 
 
 @torch.no_grad()
+def predict_views(
+    net: torch.nn.Module, images: np.ndarray, device: torch.device, batch_size: int = 512
+) -> tuple[np.ndarray, np.ndarray]:
+    """Logits (N, 8) of uint8 (N, 48, 48) faces and of their mirror images, kept apart so that
+    a graph combining several networks can be scored from each network's single pass."""
+    net.eval()
+    faces, mirrored = [], []
+    for start in range(0, len(images), batch_size):
+        x = torch.from_numpy(to_model_input(images[start : start + batch_size])).to(device)
+        faces.append(net(x).float().cpu().numpy())
+        mirrored.append(net(torch.flip(x, dims=[3])).float().cpu().numpy())
+    return np.concatenate(faces), np.concatenate(mirrored)
+
+
 def predict_logits(
     net: torch.nn.Module, images: np.ndarray, device: torch.device, batch_size: int = 512
 ) -> np.ndarray:
     """Flip-averaged logits (N, 8) for uint8 (N, 48, 48) faces, as the export computes them."""
-    net.eval()
-    chunks = []
-    for start in range(0, len(images), batch_size):
-        x = torch.from_numpy(to_model_input(images[start : start + batch_size])).to(device)
-        logits = 0.5 * (net(x) + net(torch.flip(x, dims=[3])))
-        chunks.append(logits.float().cpu().numpy())
-    return np.concatenate(chunks)
+    faces, mirrored = predict_views(net, images, device, batch_size)
+    return 0.5 * (faces + mirrored)
 
 
 def _lr_at(progress: float, base_lr: float, warmup: float = 0.03) -> float:
