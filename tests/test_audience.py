@@ -331,3 +331,22 @@ def test_verdicts_flag_rows_made_by_different_model_versions(tmp_path: Path) -> 
     assert "different detector or model versions" in note
     assert "model 2026.1" in note and "model 2026.2" in note
     assert version_note({"B": people["B"], "C": people["C"]}) == ""
+
+
+def test_a_segments_peak_is_the_earliest_of_valences_that_tie_in_their_last_bits() -> None:
+    """The curve read from rollups and from face rows sums in another order, so equal
+    valences can differ by an ulp: both paths must name the same second (the earliest)."""
+    segments = pd.DataFrame({"name": ["small print"], "start_s": [12.0], "end_s": [20.0]})
+    one_ulp = np.nextafter(1 / 15, 1.0)
+    curve = pd.DataFrame(
+        {
+            "bucket_offset_s": [11.0, 13.0, 12.0, 14.0, 15.0],
+            "valence": [0.9, one_ulp, 1 / 15, 0.05, 0.5],
+            "suppressed": [False, False, False, False, True],
+        }
+    )
+    out = raw.with_peaks(segments[["name"]].copy(), segments, curve)
+    assert out["peak_s"].tolist() == [12.0]
+    # A real difference is no tie, and a suppressed bucket is never the peak.
+    curve.loc[curve["bucket_offset_s"] == 13.0, "valence"] = 0.07
+    assert raw.with_peaks(segments[["name"]].copy(), segments, curve)["peak_s"].tolist() == [13.0]

@@ -418,3 +418,22 @@ def test_one_process_reads_and_writes_from_several_threads(tmp_path: Path) -> No
         writer.execute("INSERT INTO campaigns (name) VALUES ('Third')")
     thread.join(timeout=30)
     assert _rows(db)["done_jobs"] == 0
+
+
+def test_threads_opening_and_closing_one_file_at_once_all_get_it(tmp_path: Path) -> None:
+    """DuckDB attaches a file once per process and detaches it when its last connection
+    closes; threads that open it meanwhile (concurrent HTTP pushes) must not be refused with
+    "Unique file handle conflict". Without connect taking opens and closes one at a time,
+    this failed in most runs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    db = _fresh_db(tmp_path)
+
+    def open_and_close(worker: int) -> int:
+        for turn in range(300):
+            with connect(db, read_only=turn % 2 == 0) as con:
+                assert con.execute("SELECT 1").fetchone() == (1,)
+        return worker
+
+    with ThreadPoolExecutor(4) as pool:
+        assert sorted(pool.map(open_and_close, range(4))) == list(range(4))

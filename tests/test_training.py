@@ -352,6 +352,72 @@ def test_specialist_mix_takes_the_rare_columns_from_the_weighted_member(
     assert "specialist, seed 2" in card and "the specialists' loss weighted" in card
 
 
+def test_int8_export_is_calibrated_on_its_own_scores_and_compared_with_float32(
+    ferplus_valid, mixed_runs: dict[str, Path], tmp_path: Path
+) -> None:
+    """With --int8 the mix ships quantized: its convolutions run in int8, and its temperature
+    and per-class bias are fitted on the quantized graph's own scores and written in after
+    quantizing, so the file gives softmax(its own uncalibrated scores / T + bias), and those
+    scores are the float32 mix's within int8 rounding. The manifest and card compare it with
+    the same graph in float32."""
+    import numpy as np
+    import onnx
+    import onnxruntime
+
+    from pipeline.emotion.classifier import ExpressionClassifier
+    from pipeline.emotion.export import _write_int8_onnx, export_checkpoint
+    from pipeline.emotion.ferplus import default_dataset_dir, load_split
+    from pipeline.emotion.holdout import RARE_CLASSES
+    from pipeline.emotion.labels import LABELS
+    from pipeline.emotion.metrics import fit_temperature
+    from pipeline.emotion.network import SpecialistMix
+    from pipeline.emotion.preprocess import to_model_input
+    from pipeline.emotion.quantize import calibration_faces, is_quantized
+    from pipeline.emotion.train import predict_logits
+
+    runs = [mixed_runs["general"] / "best.pt", mixed_runs["specialist"] / "best.pt"]
+    model = export_checkpoint(runs, tmp_path / "int8", adjust_rare="per-class", int8=True)
+    manifest = json.loads(model.with_suffix(".json").read_text())
+    assert manifest["architecture"]["precision"] == "int8" and is_quantized(model)
+    assert not is_quantized(mixed_runs["teacher"])  # the float32 export of the same runs
+    kernels = [w for w in onnx.load(str(model)).graph.initializer if len(w.dims) == 4]
+    assert kernels and all(w.data_type == onnx.TensorProto.INT8 for w in kernels)
+
+    rare = [LABELS.index(name) for name in RARE_CLASSES]
+    mix = SpecialistMix(
+        [_tiny_net(mixed_runs["general"])], [_tiny_net(mixed_runs["specialist"])], rare
+    )
+    uncalibrated = tmp_path / "uncalibrated.onnx"
+    faces = calibration_faces(load_split("train", default_dataset_dir()))
+    _write_int8_onnx(mix.eval(), uncalibrated, faces)
+    session = onnxruntime.InferenceSession(str(uncalibrated), providers=["CPUExecutionProvider"])
+    x = to_model_input(ferplus_valid.images)
+    scores = np.concatenate(
+        [session.run(None, {"faces": x[i : i + 512]})[0] for i in range(0, len(x), 512)]
+    )
+    float_scores = predict_logits(mix, ferplus_valid.images, torch.device("cpu"))
+    assert np.corrcoef(scores.ravel(), float_scores.ravel())[0, 1] > 0.99
+    assert not np.allclose(scores, float_scores, atol=1e-4)  # rounded: not the float graph
+    assert manifest["temperature"] == pytest.approx(
+        fit_temperature(scores, ferplus_valid.majority_labels()), rel=1e-4
+    )
+    bias = np.array([manifest["logit_adjustment"]["bias"][name] for name in LABELS])
+    expected = torch.softmax(
+        torch.from_numpy(scores[:64] / manifest["temperature"] + bias), dim=1
+    ).numpy()
+    got = ExpressionClassifier(model).predict_proba(ferplus_valid.images[:64])
+    assert np.allclose(got, expected, atol=1e-4)
+
+    compared = manifest["int8_vs_float32"]
+    assert 0.0 < compared["same_top_expression"] <= 1.0 and compared["speed_ratio"] > 0
+    assert compared["int8"]["accuracy"] == pytest.approx(manifest["validation"]["accuracy"])
+    assert compared["accuracy_change_points"] == pytest.approx(
+        100 * (compared["int8"]["accuracy"] - compared["float32"]["accuracy"])
+    )
+    card = (model.parent / "MODEL_CARD.md").read_text()
+    assert "int8 against the same graph in float32" in card and "weights int8" in card
+
+
 def test_specialists_must_share_the_general_members_recipe(
     mixed_runs: dict[str, Path], tmp_path: Path
 ) -> None:

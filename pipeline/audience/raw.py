@@ -26,6 +26,8 @@ from pipeline.store import queries
 from pipeline.store.zones import source_zones
 
 SERIES_KEYS = ("bucket_offset_s", "bucket_ts")
+# Valences closer than this are a tie for the peak moment (with_peaks).
+PEAK_TIE = 1e-9
 
 
 def configured_min_crowd() -> int:
@@ -282,15 +284,22 @@ def segment_summary(
 
 def with_peaks(out: pd.DataFrame, segments: pd.DataFrame, curve: pd.DataFrame) -> pd.DataFrame:
     """``out`` (one row per segment) with the peak moment of each: the shown bucket of
-    ``curve`` (a series by offset) with the highest valence inside the segment."""
+    ``curve`` (a series by offset) with the highest valence inside the segment, the earliest
+    of those that tie.
+
+    Ties are taken within ``PEAK_TIE`` because the curve read from rollups and the one read
+    from face rows sum the same numbers in another order: equal valences then differ in their
+    last bits, and an exact maximum would pick another second depending on the path."""
     shown = curve[~curve["suppressed"]] if len(curve) else curve
     peaks_s, peaks_v = [], []
     for s in segments.itertuples(index=False):
         inside = shown[
             (shown["bucket_offset_s"] >= s.start_s) & (shown["bucket_offset_s"] < s.end_s)
         ]
-        inside = inside[inside["valence"].notna()]
-        best = inside.loc[inside["valence"].idxmax()] if len(inside) else None
+        inside = inside[inside["valence"].notna()].sort_values("bucket_offset_s")
+        best = None
+        if len(inside):
+            best = inside[inside["valence"] >= inside["valence"].max() - PEAK_TIE].iloc[0]
         peaks_s.append(np.nan if best is None else float(best["bucket_offset_s"]))
         peaks_v.append(np.nan if best is None else float(best["valence"]))
     out["peak_s"] = peaks_s

@@ -316,6 +316,19 @@ def _flip_text(manifest: dict[str, Any]) -> str:
     )
 
 
+def _precision_text(manifest: dict[str, Any]) -> str:
+    found = manifest.get("int8_vs_float32")
+    if not found:
+        return ""
+    int8, float32 = found["int8"], found["float32"]
+    return (
+        f" int8 against the same graph in float32, measured at export: validation accuracy "
+        f"{int8['accuracy']:.2%} vs {float32['accuracy']:.2%}, the same top expression for "
+        f"{found['same_top_expression']:.1%} of the faces; {int8['ms_per_face']:.2f} vs "
+        f"{float32['ms_per_face']:.2f} ms per face ({found['speed_ratio']:.2f}x the time)."
+    )
+
+
 def render_model_card(manifest: dict[str, Any]) -> str:
     """Short human-readable card; the dashboard's About page shows the same facts."""
     validation = manifest["validation"]
@@ -343,7 +356,7 @@ temperature {manifest["temperature"]:.3f}.{_flip_text(manifest)}
 **Architecture.** {manifest["architecture"]["kind"]}, widths {manifest["architecture"]["widths"]},
 {manifest["architecture"]["blocks"]} block(s) per stage,
 {manifest["architecture"]["parameters"]:,} parameters, {manifest["size_bytes"] / 1e6:.1f} MB ONNX
-({manifest["architecture"].get("stored", "weights in float32")}).
+({manifest["architecture"].get("stored", "weights in float32")}).{_precision_text(manifest)}
 
 **Training.** {manifest["training"]["data"]}; {manifest["training"]["loss"]};
 {members}{recipe}{_adjustment_text(manifest)}

@@ -13,11 +13,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import onnxruntime as ort
 import torch
 
 from pipeline.emotion.adjust import (
@@ -32,7 +34,7 @@ from pipeline.emotion.adjust import (
     training_prior,
 )
 from pipeline.emotion.card import publish
-from pipeline.emotion.ferplus import default_dataset_dir, load_split
+from pipeline.emotion.ferplus import FerplusSplit, default_dataset_dir, load_split
 from pipeline.emotion.flip_check import compare_flip
 from pipeline.emotion.half_weights import store_weights_as_half
 from pipeline.emotion.holdout import RARE_CLASSES, holdout_mask
@@ -40,7 +42,10 @@ from pipeline.emotion.labels import LABELS
 from pipeline.emotion.manifest import manifest_path_for, sha256_of
 from pipeline.emotion.metrics import fit_temperature, majority_accuracy
 from pipeline.emotion.network import ExportWrapper, ExpressionNet, LogitAverage, SpecialistMix
-from pipeline.emotion.preprocess import INPUT_SIZE
+from pipeline.emotion.precision_check import compare_precision
+from pipeline.emotion.preprocess import INPUT_SIZE, to_model_input
+from pipeline.emotion.quantize import DESCRIPTION as INT8_DESCRIPTION
+from pipeline.emotion.quantize import append_calibration, calibration_faces, quantize_graph
 from pipeline.emotion.train import predict_logits, predict_views
 
 MODEL_FILE = "emotion.onnx"
@@ -48,7 +53,14 @@ INPUT_NAME = "faces"
 
 
 def _write_onnx(wrapper: ExportWrapper, path: Path) -> None:
+    """The float32 graph, its large weights stored in float16 (pipeline/emotion/half_weights.py)."""
+    _write_float_onnx(wrapper, path)
+    store_weights_as_half(path)
+
+
+def _write_float_onnx(wrapper: ExportWrapper, path: Path) -> None:
     wrapper.eval()
+    output = "probabilities" if wrapper.calibrated else "scores"
     torch.onnx.export(
         wrapper,
         (torch.zeros(1, 1, INPUT_SIZE, INPUT_SIZE),),
@@ -56,10 +68,39 @@ def _write_onnx(wrapper: ExportWrapper, path: Path) -> None:
         dynamo=False,
         opset_version=17,
         input_names=[INPUT_NAME],
-        output_names=["probabilities"],
-        dynamic_axes={INPUT_NAME: {0: "batch"}, "probabilities": {0: "batch"}},
+        output_names=[output],
+        dynamic_axes={INPUT_NAME: {0: "batch"}, output: {0: "batch"}},
     )
-    store_weights_as_half(path)
+
+
+def _write_int8_onnx(
+    net: torch.nn.Module,
+    path: Path,
+    faces: np.ndarray,
+    flip: bool = True,
+    calibration: tuple[float, np.ndarray] | None = None,
+) -> None:
+    """The int8 graph of ``net`` (pipeline/emotion/quantize.py), ending at its uncalibrated
+    scores, or, given (temperature, bias (8,)), at the calibrated probabilities."""
+    with tempfile.TemporaryDirectory() as folder:
+        float_path = Path(folder) / MODEL_FILE
+        _write_float_onnx(ExportWrapper(net, 1.0, flip=flip, calibrated=False), float_path)
+        quantize_graph(float_path, path, INPUT_NAME, faces)
+    if calibration is not None:
+        append_calibration(path, *calibration)
+
+
+def _file_scores(path: Path, images: np.ndarray) -> np.ndarray:
+    """float32 (N, 8) scores of uint8 faces from a graph file that ends at its uncalibrated
+    scores: a temperature and a bias fitted on them are fitted on what the file computes."""
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    inputs = to_model_input(images)
+    return np.concatenate(
+        [
+            session.run(None, {INPUT_NAME: inputs[start : start + 256]})[0]
+            for start in range(0, len(inputs), 256)
+        ]
+    )
 
 
 def _load_member(checkpoint_path: Path) -> tuple[ExpressionNet, dict[str, Any]]:
@@ -175,22 +216,11 @@ def _graph_scores(
 
 
 def _rare_adjustment(
-    net: ExpressionNet | LogitAverage | SpecialistMix,
-    temperature: float,
-    folder: Path,
-    seen_fold: bool,
-    rule: str,
-) -> dict[str, object] | None:
-    """The logit adjustment chosen on the held-out fold (pipeline/emotion/adjust.py), or None
-    when the model trained on the fold (its fold probabilities are too optimistic to choose
-    by)."""
-    if seen_fold:
-        return None
-    train = load_split("train", folder)
-    fold = holdout_mask(train)
-    logits = predict_logits(net, train.images[fold], torch.device("cpu")) / temperature
-    probs = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
-    fold_labels = train.majority_labels()[fold]
+    fold_scores: np.ndarray, fold_labels: np.ndarray, train: FerplusSplit, rule: str
+) -> dict[str, object]:
+    """The logit adjustment chosen on the held-out fold (pipeline/emotion/adjust.py) from the
+    graph's calibrated scores (N, 8) of the fold's faces."""
+    probs = torch.softmax(torch.from_numpy(fold_scores), dim=1).numpy()
     chosen_on = "held-out fold (pipeline/emotion/holdout.py), never validation"
     if rule == "per-class":
         bias, steps, reached = choose_rare_bias(probs, fold_labels)
@@ -222,6 +252,7 @@ def export_checkpoint(
     out_dir: Path,
     data_dir: Path | None = None,
     adjust_rare: bool | Literal["prior", "per-class"] = False,
+    int8: bool = False,
 ) -> Path:
     """Write ``emotion.onnx``, ``emotion.json`` and ``MODEL_CARD.md`` into out_dir.
 
@@ -229,7 +260,8 @@ def export_checkpoint(
     when class-balanced and unweighted runs are given together, a SpecialistMix.
     ``adjust_rare`` bakes in a rare-expression logit adjustment chosen on the held-out fold:
     True or "prior" for the prior shift, "per-class" for biases on the rare expressions only
-    (pipeline/emotion/adjust.py).
+    (pipeline/emotion/adjust.py). ``int8`` ships the graph quantized (pipeline/emotion/quantize.py),
+    its temperature and bias fitted on the quantized graph's scores.
     """
     rule = "prior" if adjust_rare is True else adjust_rare or None
     if rule is not None and rule not in RULES:
@@ -258,22 +290,53 @@ def export_checkpoint(
         )
         for config, (faces, mirrored) in zip(configs, views, strict=True)
     ]
-    temperature = fit_temperature(_graph_scores(net, views, configs), labels)
     # Checkpoints made before the fold existed trained on it; a student learnt from its
-    # teacher's view of the faces, so a teacher that saw the fold counts too.
+    # teacher's view of the faces, so a teacher that saw the fold counts too. Its fold
+    # probabilities are then too optimistic to choose an adjustment by.
     seen_fold = any(
         bool(c.get("holdout_in_training", True))
         or bool((c.get("teacher") or {}).get("holdout_in_training", False))
         for _, c in loaded
     )
-    adjustment = _rare_adjustment(net, temperature, folder, seen_fold, rule) if rule else None
-    bias = None
-    if adjustment is not None:
-        bias = torch.tensor([adjustment["bias"][name] for name in LABELS])  # type: ignore[index]
+    train = load_split("train", folder) if (rule and not seen_fold) or int8 else None
+    fold = holdout_mask(train) if train is not None and rule and not seen_fold else None
 
     out_dir.mkdir(parents=True, exist_ok=True)
     model_path = out_dir / MODEL_FILE
-    _write_onnx(ExportWrapper(net, temperature, bias=bias), model_path)
+    faces = calibration_faces(train) if int8 and train is not None else None
+    # The temperature and the bias are fitted on the scores of the arithmetic that ships:
+    # the members' float32 logits, or the int8 graph's own output.
+    if faces is not None:
+        _write_int8_onnx(net, model_path, faces)  # uncalibrated until the end of this step
+        temperature = fit_temperature(_file_scores(model_path, valid.images), labels)
+    else:
+        temperature = fit_temperature(_graph_scores(net, views, configs), labels)
+    adjustment = None
+    if train is not None and fold is not None and rule:
+        fold_images = train.images[fold]
+        fold_scores = (
+            _file_scores(model_path, fold_images)
+            if faces is not None
+            else predict_logits(net, fold_images, torch.device("cpu"))
+        )
+        adjustment = _rare_adjustment(
+            fold_scores / temperature, train.majority_labels()[fold], train, rule
+        )
+    bias = np.zeros(len(LABELS))
+    if adjustment is not None:
+        bias = np.array([adjustment["bias"][name] for name in LABELS])  # type: ignore[index]
+
+    def write(path: Path, flip: bool) -> None:
+        wrapper = ExportWrapper(net, temperature, flip=flip, bias=torch.from_numpy(bias))
+        if faces is not None:
+            _write_int8_onnx(net, path, faces, flip, (temperature, bias))
+        else:
+            _write_onnx(wrapper, path)
+
+    if faces is not None:
+        append_calibration(model_path, temperature, bias)
+    else:
+        write(model_path, flip=True)
     sha256 = sha256_of(model_path)
     manifest = {
         "name": "reaction-expressions",
@@ -304,7 +367,10 @@ def export_checkpoint(
             "members": len(nets),
             "combined": combined,
             "parameters": sum(p.numel() for p in net.parameters()),
-            "stored": "weights in float16, computed in float32 (pipeline/emotion/half_weights.py)",
+            "precision": "int8" if int8 else "float32",
+            "stored": f"{INT8_DESCRIPTION} (pipeline/emotion/quantize.py)"
+            if int8
+            else "weights in float16, computed in float32 (pipeline/emotion/half_weights.py)",
         },
         "training": {
             "data": "FER+ train split (FER2013 Training rows), annotator vote distributions",
@@ -331,10 +397,19 @@ def export_checkpoint(
     manifest_path_for(model_path).write_text(json.dumps(manifest))
     manifest["flip_averaging"] = compare_flip(
         model_path,
-        lambda path: _write_onnx(ExportWrapper(net, temperature, flip=False, bias=bias), path),
+        lambda path: write(path, flip=False),
         manifest,
         valid,
     )
+    if faces is not None:
+        manifest["int8_vs_float32"] = compare_precision(
+            model_path,
+            lambda path: _write_onnx(
+                ExportWrapper(net, temperature, bias=torch.from_numpy(bias)), path
+            ),
+            manifest,
+            valid,
+        )
     # Measure the file that ships, through the same code path as inference.
     publish(model_path, manifest, data_dir)
     print(
@@ -375,8 +450,14 @@ def main(argv: list[str] | None = None) -> None:
         "rare-class recall with calibration and rare-class precision "
         "(benchmarks/logit_adjustment.py)",
     )
+    parser.add_argument(
+        "--int8",
+        action="store_true",
+        help="quantize the convolutions and the head to int8 (pipeline/emotion/quantize.py): "
+        "about half the time per face on the CPU; the card compares it with float32",
+    )
     args = parser.parse_args(argv)
-    export_checkpoint(args.checkpoints, args.out, args.data_dir, args.rare_adjustment)
+    export_checkpoint(args.checkpoints, args.out, args.data_dir, args.rare_adjustment, args.int8)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,9 @@ from pipeline.emotion.speed import ms_per_face
 SPEED_REPEATS = 30
 
 
-def _measure(model_path: Path, valid: FerplusSplit) -> dict[str, float]:
+def measure_graph(model_path: Path, valid: FerplusSplit) -> dict[str, float]:
+    """Validation accuracy and ms/face (the card's batch and threads) of a graph file that has
+    a manifest beside it."""
     classifier = ExpressionClassifier(model_path, threads=SPEED_THREADS, batch_size=SPEED_BATCH)
     report = classification_report(classifier.predict_proba(valid.images), valid.majority_labels())
     return {
@@ -53,7 +55,7 @@ def compare_flip(
         manifest_path_for(plain_path).write_text(
             json.dumps({**manifest, "sha256": sha256_of(plain_path), "flip_averaged": False})
         )
-        with_flip, without = _measure(model_path, valid), _measure(plain_path, valid)
+        with_flip, without = measure_graph(model_path, valid), measure_graph(plain_path, valid)
     gain = with_flip["accuracy"] - without["accuracy"]
     extra_ms = with_flip["ms_per_face"] - without["ms_per_face"]
     return {

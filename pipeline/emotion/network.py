@@ -161,10 +161,14 @@ class ExportWrapper(nn.Module):
         flip: bool = True,
         bias: torch.Tensor | None = None,
         num_classes: int = len(LABELS),
+        calibrated: bool = True,
     ) -> None:
         super().__init__()
         self.net = net
         self.flip = flip
+        # Without it the graph ends at the flip-averaged scores: int8 export quantizes that
+        # and appends the calibration afterwards (pipeline/emotion/quantize.py).
+        self.calibrated = calibrated
         self.register_buffer("inv_temperature", torch.tensor(1.0 / temperature))
         # Per-class logit bias added after calibration (pipeline/emotion/adjust.py), if any.
         self.register_buffer("bias", torch.zeros(num_classes) if bias is None else bias.float())
@@ -173,4 +177,6 @@ class ExportWrapper(nn.Module):
         logits = self.net(x)
         if self.flip:
             logits = 0.5 * (logits + self.net(torch.flip(x, dims=[3])))
+        if not self.calibrated:
+            return logits
         return torch.softmax(logits * self.inv_temperature + self.bias, dim=1)

@@ -11,6 +11,7 @@ connection closed), so a writer never waits more than a few seconds.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Iterator
 from importlib import resources
@@ -116,6 +117,25 @@ def _behind(con: duckdb.DuckDBPyConnection) -> bool:
     return not {number for number, _, _ in _migrations()} <= {int(r[0]) for r in rows}
 
 
+# DuckDB shares one database instance between the connections of a process and detaches the
+# file when the last of them closes. A thread opening the file while another opens it, or
+# while the last connection is closing, can try to attach a file that is still attached: it
+# fails with "Unique file handle conflict" (seen with concurrent HTTP pushes). Opening and
+# closing are quick (a lock held by another process fails at once, and the waiting happens
+# outside), so they are taken one at a time.
+_OPENING = threading.Lock()
+
+
+def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    with _OPENING:
+        return duckdb.connect(str(path), read_only=read_only)
+
+
+def _close(con: duckdb.DuckDBPyConnection) -> None:
+    with _OPENING:
+        con.close()
+
+
 def _is_lock_error(error: duckdb.Error) -> bool:
     text = str(error).lower()
     return "lock" in text and ("conflicting" in text or "could not set" in text)
@@ -142,7 +162,7 @@ def connect(
     delay = 0.05
     while True:
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
+            con = _open(path, read_only)
             break
         except duckdb.IOException as error:
             if not _is_lock_error(error) or time.monotonic() > deadline:
@@ -169,10 +189,10 @@ def connect(
             raise StoreError("Database unavailable", f"Could not open {path}: {error}") from error
     if read_only and _behind(con):
         # A reader of a database no writer has upgraded yet: upgrade it once, then read.
-        con.close()
+        _close(con)
         with connect(path, lock_wait_s=lock_wait_s):
             pass
-        con = duckdb.connect(str(path), read_only=True)
+        con = _open(path, True)
     try:
         if not read_only:
             migrate(con)
@@ -182,4 +202,4 @@ def connect(
         # and message, never a DuckDB traceback.
         raise StoreError("Database query failed", f"{path}: {error}") from error
     finally:
-        con.close()
+        _close(con)
