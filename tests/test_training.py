@@ -364,10 +364,11 @@ def test_int8_export_is_calibrated_on_its_own_scores_and_compared_with_float32(
     import onnx
     import onnxruntime
 
+    from pipeline.emotion.adjust import choose_rare_bias
     from pipeline.emotion.classifier import ExpressionClassifier
     from pipeline.emotion.export import _write_int8_onnx, export_checkpoint
     from pipeline.emotion.ferplus import default_dataset_dir, load_split
-    from pipeline.emotion.holdout import RARE_CLASSES
+    from pipeline.emotion.holdout import RARE_CLASSES, holdout_mask
     from pipeline.emotion.labels import LABELS
     from pipeline.emotion.metrics import fit_temperature
     from pipeline.emotion.network import SpecialistMix
@@ -388,20 +389,31 @@ def test_int8_export_is_calibrated_on_its_own_scores_and_compared_with_float32(
         [_tiny_net(mixed_runs["general"])], [_tiny_net(mixed_runs["specialist"])], rare
     )
     uncalibrated = tmp_path / "uncalibrated.onnx"
-    faces = calibration_faces(load_split("train", default_dataset_dir()))
-    _write_int8_onnx(mix.eval(), uncalibrated, faces)
+    train = load_split("train", default_dataset_dir())
+    _write_int8_onnx(mix.eval(), uncalibrated, calibration_faces(train))
     session = onnxruntime.InferenceSession(str(uncalibrated), providers=["CPUExecutionProvider"])
-    x = to_model_input(ferplus_valid.images)
-    scores = np.concatenate(
-        [session.run(None, {"faces": x[i : i + 512]})[0] for i in range(0, len(x), 512)]
-    )
+
+    def int8_scores(images: np.ndarray) -> np.ndarray:
+        x = to_model_input(images)
+        return np.concatenate(
+            [session.run(None, {"faces": x[i : i + 512]})[0] for i in range(0, len(x), 512)]
+        )
+
+    scores = int8_scores(ferplus_valid.images)
     float_scores = predict_logits(mix, ferplus_valid.images, torch.device("cpu"))
     assert np.corrcoef(scores.ravel(), float_scores.ravel())[0, 1] > 0.99
     assert not np.allclose(scores, float_scores, atol=1e-4)  # rounded: not the float graph
     assert manifest["temperature"] == pytest.approx(
         fit_temperature(scores, ferplus_valid.majority_labels()), rel=1e-4
     )
+    # The bias is the per-class rule's choice on the int8 graph's fold scores.
+    fold = holdout_mask(train)
+    fold_probs = torch.softmax(
+        torch.from_numpy(int8_scores(train.images[fold]) / manifest["temperature"]), dim=1
+    ).numpy()
     bias = np.array([manifest["logit_adjustment"]["bias"][name] for name in LABELS])
+    chosen, _, _ = choose_rare_bias(fold_probs, train.majority_labels()[fold])
+    assert np.allclose(bias, chosen)
     expected = torch.softmax(
         torch.from_numpy(scores[:64] / manifest["temperature"] + bias), dim=1
     ).numpy()

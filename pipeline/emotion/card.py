@@ -317,15 +317,16 @@ def _flip_text(manifest: dict[str, Any]) -> str:
 
 
 def _precision_text(manifest: dict[str, Any]) -> str:
-    found = manifest.get("int8_vs_float32")
-    if not found:
+    """What int8 cost and bought, as export measured it; nothing for a float32 model."""
+    comparison = manifest.get("int8_vs_float32")
+    if not comparison:
         return ""
-    int8, float32 = found["int8"], found["float32"]
+    int8, float32 = comparison["int8"], comparison["float32"]
     return (
         f" int8 against the same graph in float32, measured at export: validation accuracy "
         f"{int8['accuracy']:.2%} vs {float32['accuracy']:.2%}, the same top expression for "
-        f"{found['same_top_expression']:.1%} of the faces; {int8['ms_per_face']:.2f} vs "
-        f"{float32['ms_per_face']:.2f} ms per face ({found['speed_ratio']:.2f}x the time)."
+        f"{comparison['same_top_expression']:.1%} of the faces; {int8['ms_per_face']:.2f} vs "
+        f"{float32['ms_per_face']:.2f} ms per face ({comparison['speed_ratio']:.2f}x the time)."
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -298,24 +299,28 @@ def export_checkpoint(
         or bool((c.get("teacher") or {}).get("holdout_in_training", False))
         for _, c in loaded
     )
-    train = load_split("train", folder) if (rule and not seen_fold) or int8 else None
-    fold = holdout_mask(train) if train is not None and rule and not seen_fold else None
+    choose_bias = bool(rule) and not seen_fold
+    train = load_split("train", folder) if choose_bias or int8 else None
+    fold = holdout_mask(train) if train is not None and choose_bias else None
+    faces = calibration_faces(train) if train is not None and int8 else None
 
     out_dir.mkdir(parents=True, exist_ok=True)
     model_path = out_dir / MODEL_FILE
-    faces = calibration_faces(train) if int8 and train is not None else None
     # The temperature and the bias are fitted on the scores of the arithmetic that ships:
-    # the members' float32 logits, or the int8 graph's own output.
+    # the members' float32 logits, or the int8 graph's own output. The uncalibrated int8
+    # graph waits in a folder of its own, so a failure never leaves it where a model ships.
+    staging = Path(tempfile.mkdtemp(prefix="emotion-int8-")) if faces is not None else None
+    scored = staging / MODEL_FILE if staging is not None else model_path
     if faces is not None:
-        _write_int8_onnx(net, model_path, faces)  # uncalibrated until the end of this step
-        temperature = fit_temperature(_file_scores(model_path, valid.images), labels)
+        _write_int8_onnx(net, scored, faces)
+        temperature = fit_temperature(_file_scores(scored, valid.images), labels)
     else:
         temperature = fit_temperature(_graph_scores(net, views, configs), labels)
     adjustment = None
     if train is not None and fold is not None and rule:
         fold_images = train.images[fold]
         fold_scores = (
-            _file_scores(model_path, fold_images)
+            _file_scores(scored, fold_images)
             if faces is not None
             else predict_logits(net, fold_images, torch.device("cpu"))
         )
@@ -327,14 +332,17 @@ def export_checkpoint(
         bias = np.array([adjustment["bias"][name] for name in LABELS])  # type: ignore[index]
 
     def write(path: Path, flip: bool) -> None:
-        wrapper = ExportWrapper(net, temperature, flip=flip, bias=torch.from_numpy(bias))
         if faces is not None:
             _write_int8_onnx(net, path, faces, flip, (temperature, bias))
         else:
-            _write_onnx(wrapper, path)
+            _write_onnx(
+                ExportWrapper(net, temperature, flip=flip, bias=torch.from_numpy(bias)), path
+            )
 
-    if faces is not None:
-        append_calibration(model_path, temperature, bias)
+    if staging is not None:
+        append_calibration(scored, temperature, bias)
+        shutil.move(scored, model_path)
+        shutil.rmtree(staging)
     else:
         write(model_path, flip=True)
     sha256 = sha256_of(model_path)
@@ -401,7 +409,7 @@ def export_checkpoint(
         manifest,
         valid,
     )
-    if faces is not None:
+    if int8:
         manifest["int8_vs_float32"] = compare_precision(
             model_path,
             lambda path: _write_onnx(

@@ -50,9 +50,11 @@ DESCRIPTION = (
 
 
 def calibration_faces(train: FerplusSplit, count: int = CALIBRATION_FACES) -> np.ndarray:
-    """uint8 (count, 48, 48): training faces (the fold left out) that set activation ranges."""
+    """uint8 (<= count, 48, 48): training faces (the fold left out) that set activation ranges,
+    all of them when the split holds fewer."""
     rows = np.flatnonzero(training_rows(train))
-    chosen = np.random.default_rng(CALIBRATION_SEED).choice(rows, size=count, replace=False)
+    size = min(count, len(rows))
+    chosen = np.random.default_rng(CALIBRATION_SEED).choice(rows, size=size, replace=False)
     return np.asarray(train.images[np.sort(chosen)])
 
 
@@ -76,8 +78,8 @@ class _Faces(CalibrationDataReader):
 def quantize_graph(float_path: Path, out_path: Path, input_name: str, faces: np.ndarray) -> None:
     """Write the int8 version of the float32 ONNX graph at ``float_path`` to ``out_path``.
 
-    faces: uint8 (N, 48, 48), see :func:`calibration_faces`. The same graph and faces give the
-    same file, so a graph quantized with or without the mirrored pass shares its ranges.
+    faces: uint8 (N, 48, 48), see :func:`calibration_faces`; export quantizes the graph with
+    and without the mirrored pass from the same faces, so both get their ranges from them.
     """
     with tempfile.TemporaryDirectory() as folder:
         prepared = Path(folder) / "prepared.onnx"
@@ -104,9 +106,10 @@ def append_calibration(
     """Turn the graph at ``path``, whose one output is uncalibrated scores (N, 8), into one
     that outputs softmax(scores / temperature + bias) as ``output_name``, in float32.
 
-    Why after quantizing: onnxruntime's graph optimizer, which quantizing needs, merges equal
-    constants across the graph, so a temperature written in before it could end up shared
-    with an unrelated operation; appended afterwards, the calibration is the file's own.
+    Why after quantizing: the temperature and the bias are fitted on the quantized graph's own
+    scores, which exist only once it is quantized. Appending also keeps them out of reach of
+    onnxruntime's graph optimizer, which quantizing runs and which merges equal constants
+    across the graph (a temperature of 2 became the standardisation's exponent).
     """
     model = onnx.load(str(path))
     graph = model.graph
@@ -142,6 +145,14 @@ def append_calibration(
 
 
 def is_quantized(path: Path) -> bool:
-    """Whether the graph at ``path`` computes its convolutions in int8 (QDQ nodes)."""
-    ops = {node.op_type for node in onnx.load(str(path)).graph.node}
-    return {"QuantizeLinear", "DequantizeLinear"} <= ops
+    """Whether every convolution of the graph at ``path`` reads int8 weights (through a
+    DequantizeLinear of an int8 initializer, as QDQ graphs do)."""
+    graph = onnx.load(str(path)).graph
+    int8 = {t.name for t in graph.initializer if t.data_type == onnx.TensorProto.INT8}
+    dequantized = {
+        node.output[0]
+        for node in graph.node
+        if node.op_type == "DequantizeLinear" and node.input[0] in int8
+    }
+    convolutions = [node for node in graph.node if node.op_type == "Conv"]
+    return bool(convolutions) and all(node.input[1] in dequantized for node in convolutions)

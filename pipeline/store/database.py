@@ -120,15 +120,23 @@ def _behind(con: duckdb.DuckDBPyConnection) -> bool:
 # DuckDB shares one database instance between the connections of a process and detaches the
 # file when the last of them closes. A thread opening the file while another opens it, or
 # while the last connection is closing, can try to attach a file that is still attached: it
-# fails with "Unique file handle conflict" (seen with concurrent HTTP pushes). Opening and
-# closing are quick (a lock held by another process fails at once, and the waiting happens
-# outside), so they are taken one at a time.
+# fails with "Unique file handle conflict" (seen with concurrent HTTP pushes). So opens and
+# closes are taken one at a time. Opening is quick (a lock held by another process fails at
+# once, and the retrying happens outside); closing the last connection writes a checkpoint,
+# which can take seconds after a large ingest, so an open waits for it no longer than the
+# caller's lock wait.
 _OPENING = threading.Lock()
 
 
-def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
-    with _OPENING:
+def _open(path: Path, read_only: bool, deadline: float) -> duckdb.DuckDBPyConnection:
+    if not _OPENING.acquire(timeout=max(0.0, deadline - time.monotonic())):
+        raise StoreError(
+            "Database busy", f"Could not open {path}: another thread is still closing it."
+        )
+    try:
         return duckdb.connect(str(path), read_only=read_only)
+    finally:
+        _OPENING.release()
 
 
 def _close(con: duckdb.DuckDBPyConnection) -> None:
@@ -162,7 +170,7 @@ def connect(
     delay = 0.05
     while True:
         try:
-            con = _open(path, read_only)
+            con = _open(path, read_only, deadline)
             break
         except duckdb.IOException as error:
             if not _is_lock_error(error) or time.monotonic() > deadline:
@@ -192,7 +200,7 @@ def connect(
         _close(con)
         with connect(path, lock_wait_s=lock_wait_s):
             pass
-        con = _open(path, True)
+        con = _open(path, True, time.monotonic() + lock_wait_s)
     try:
         if not read_only:
             migrate(con)
