@@ -420,11 +420,21 @@ def test_int8_export_is_calibrated_on_its_own_scores_and_compared_with_float32(
     got = ExpressionClassifier(model).predict_proba(ferplus_valid.images[:64])
     assert np.allclose(got, expected, atol=1e-4)
 
+    # The comparison is with the float32 mix under the same calibration, face by face (the
+    # float32 file stores float16 weights, which may tip a near tie).
     compared = manifest["int8_vs_float32"]
-    assert 0.0 < compared["same_top_expression"] <= 1.0 and compared["speed_ratio"] > 0
+    labels = ferplus_valid.majority_labels()
+    int8_top = ExpressionClassifier(model).predict_proba(ferplus_valid.images).argmax(axis=1)
+    float_top = (float_scores / manifest["temperature"] + bias).argmax(axis=1)
+    assert compared["same_top_expression"] == pytest.approx(
+        (int8_top == float_top).mean(), abs=2e-3
+    )
+    scored = labels >= 0
+    float_accuracy = (float_top[scored] == labels[scored]).mean()
+    assert compared["float32"]["accuracy"] == pytest.approx(float_accuracy, abs=2e-3)
     assert compared["int8"]["accuracy"] == pytest.approx(manifest["validation"]["accuracy"])
     assert compared["accuracy_change_points"] == pytest.approx(
-        100 * (compared["int8"]["accuracy"] - compared["float32"]["accuracy"])
+        100 * (compared["int8"]["accuracy"] - float_accuracy), abs=0.2
     )
     card = (model.parent / "MODEL_CARD.md").read_text()
     assert "int8 against the same graph in float32" in card and "weights int8" in card

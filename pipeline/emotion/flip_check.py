@@ -27,15 +27,18 @@ from pipeline.emotion.speed import ms_per_face
 SPEED_REPEATS = 30
 
 
-def measure_graph(model_path: Path, valid: FerplusSplit) -> dict[str, float]:
+def measure_graph(model_path: Path, valid: FerplusSplit) -> tuple[dict[str, float], np.ndarray]:
     """Validation accuracy and ms/face (the card's batch and threads) of a graph file that has
-    a manifest beside it."""
+    a manifest beside it, and its top expression per validation face (int (N,)), so that two
+    graphs can be compared face by face without scoring them again."""
     classifier = ExpressionClassifier(model_path, threads=SPEED_THREADS, batch_size=SPEED_BATCH)
-    report = classification_report(classifier.predict_proba(valid.images), valid.majority_labels())
-    return {
+    probs = classifier.predict_proba(valid.images)
+    report = classification_report(probs, valid.majority_labels())
+    measured = {
         "accuracy": report.accuracy,
         "ms_per_face": ms_per_face(classifier, valid.images, SPEED_BATCH, SPEED_REPEATS),
     }
+    return measured, probs.argmax(axis=1)
 
 
 def compare_flip(
@@ -55,7 +58,10 @@ def compare_flip(
         manifest_path_for(plain_path).write_text(
             json.dumps({**manifest, "sha256": sha256_of(plain_path), "flip_averaged": False})
         )
-        with_flip, without = measure_graph(model_path, valid), measure_graph(plain_path, valid)
+        with_flip, without = (
+            measure_graph(model_path, valid)[0],
+            measure_graph(plain_path, valid)[0],
+        )
     gain = with_flip["accuracy"] - without["accuracy"]
     extra_ms = with_flip["ms_per_face"] - without["ms_per_face"]
     return {
