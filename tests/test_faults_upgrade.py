@@ -8,6 +8,7 @@ them through ``connect``.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import duckdb
@@ -113,3 +114,49 @@ def test_a_file_missing_an_earlier_number_is_upgraded_by_its_first_reader(tmp_pa
             "WHERE table_name = 'sources' AND column_name = 'time_zone'"
         ).fetchone()
     assert applied == set(_NUMBERS) and zone == (1,)
+
+
+_HOLD_LOCK = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+open(sys.argv[2], "w").close()
+time.sleep(float(sys.argv[3]))
+con.close()
+"""
+
+
+def test_a_reader_that_upgrades_waits_for_a_writer_that_took_the_file_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader of an old database closes it, upgrades it through a write connection, then
+    opens it again to read. Another process can take the file between the upgrade and that
+    reopen; the reopen must wait for it like the first open does, not fail with DuckDB's raw
+    lock error. The other process really holds the lock: it starts when the upgrading
+    connection closes, and the reopen runs only once it holds the file."""
+    import subprocess
+    import sys
+
+    from pipeline.store import database
+
+    db = tmp_path / "old.duckdb"
+    _build(db, _NUMBERS[:-1], release1=False)
+    holding = tmp_path / "holding"
+    holders: list[subprocess.Popen[bytes]] = []
+    closes: list[bool] = []
+    real_close = database._close
+
+    def close_then_let_a_writer_in(con: duckdb.DuckDBPyConnection) -> None:
+        real_close(con)
+        closes.append(True)
+        if len(closes) == 2:  # the upgrading write connection has just closed
+            holders.append(
+                subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(db), str(holding), "1.5"])
+            )
+            while not holding.exists():
+                time.sleep(0.01)
+
+    monkeypatch.setattr(database, "_close", close_then_let_a_writer_in)
+    with connect(db, read_only=True, lock_wait_s=30) as con:
+        applied = {r[0] for r in con.execute("SELECT number FROM schema_migrations").fetchall()}
+    assert holders and holders[0].wait(timeout=30) == 0
+    assert applied == set(_NUMBERS)

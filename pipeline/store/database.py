@@ -149,29 +149,20 @@ def _is_lock_error(error: duckdb.Error) -> bool:
     return "lock" in text and ("conflicting" in text or "could not set" in text)
 
 
-@contextlib.contextmanager
-def connect(
-    db_path: Path | None = None, read_only: bool = False, lock_wait_s: float | None = None
-) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A migrated connection to the database, closed on exit.
+def _open_waiting(
+    path: Path, read_only: bool, deadline: float
+) -> tuple[duckdb.DuckDBPyConnection, bool]:
+    """(connection, whether it is read-only), retrying until ``deadline`` while another
+    process holds the file's lock or this process has it open in the other mode.
 
-    Waits up to ``lock_wait_s`` for another process to release the file, then raises a
-    StoreError that says so, instead of DuckDB's raw lock message.
+    Why one helper: a reader that upgrades an old database reopens it afterwards, and that
+    reopen meets the same locks as the first open (a writer can take the file in between).
     """
-    path = db_path or default_db_path()
-    if read_only and not path.exists():
-        read_only = False  # first use: create it so readers see an empty, migrated store
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if lock_wait_s is None:
-        from pipeline.settings import get_float
-
-        lock_wait_s = get_float("EMOTION_LOCK_WAIT_S")
-    deadline = time.monotonic() + lock_wait_s
     delay = 0.05
     while True:
         try:
             con = _open(path, read_only, deadline)
-            break
+            return con, read_only
         except duckdb.IOException as error:
             if not _is_lock_error(error) or time.monotonic() > deadline:
                 raise StoreError(
@@ -195,12 +186,32 @@ def connect(
                 delay = min(delay * 2, 1.0)
         except duckdb.Error as error:
             raise StoreError("Database unavailable", f"Could not open {path}: {error}") from error
+
+
+@contextlib.contextmanager
+def connect(
+    db_path: Path | None = None, read_only: bool = False, lock_wait_s: float | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A migrated connection to the database, closed on exit.
+
+    Waits up to ``lock_wait_s`` for another process to release the file, then raises a
+    StoreError that says so, instead of DuckDB's raw lock message.
+    """
+    path = db_path or default_db_path()
+    if read_only and not path.exists():
+        read_only = False  # first use: create it so readers see an empty, migrated store
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if lock_wait_s is None:
+        from pipeline.settings import get_float
+
+        lock_wait_s = get_float("EMOTION_LOCK_WAIT_S")
+    con, read_only = _open_waiting(path, read_only, time.monotonic() + lock_wait_s)
     if read_only and _behind(con):
         # A reader of a database no writer has upgraded yet: upgrade it once, then read.
         _close(con)
         with connect(path, lock_wait_s=lock_wait_s):
             pass
-        con = _open(path, True, time.monotonic() + lock_wait_s)
+        con, read_only = _open_waiting(path, True, time.monotonic() + lock_wait_s)
     try:
         if not read_only:
             migrate(con)
