@@ -543,3 +543,17 @@ def test_teacher_targets_are_reused_only_for_the_same_teacher_and_faces(
     reordered = distill.teacher_probabilities(mixed_runs["teacher"], faces[::-1], tmp_path)
     assert calls == [40, 40]
     assert np.allclose(reordered, first[::-1], atol=1e-6)
+
+
+def test_a_checkpoint_that_fails_to_write_leaves_the_previous_one(tmp_path: Path) -> None:
+    """A run resumes from last.pt; one killed or failing while writing it must keep the
+    previous epoch's file whole (torch.save straight onto it left a truncated file)."""
+    from pipeline.emotion.train import save_checkpoint
+
+    path = tmp_path / "last.pt"
+    save_checkpoint({"epoch": 1, "weights": torch.ones(3)}, path)
+    with pytest.raises(Exception, match="pickle"):
+        save_checkpoint({"epoch": 2, "weights": torch.zeros(3), "bad": lambda: None}, path)
+    saved = torch.load(path, weights_only=False)
+    assert saved["epoch"] == 1 and torch.equal(saved["weights"], torch.ones(3))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -168,6 +169,21 @@ def _check_resumable(saved: dict[str, object], wanted: dict[str, object], path: 
         )
 
 
+def save_checkpoint(payload: dict[str, object], path: Path) -> None:
+    """Write a checkpoint beside ``path``, then move it into place.
+
+    Why: a CPU run spans sessions and is resumed from ``last.pt``. A run killed while writing
+    it (a session ending, a machine handed back) must keep the previous epoch's file, not a
+    truncated one that no resume can read.
+    """
+    partial = path.with_name(path.name + ".partial")
+    try:
+        torch.save(payload, partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def train(args: argparse.Namespace) -> Path:
     """Train (or resume) and return the path of best.pt: the epoch with the best validation
     accuracy, or with class-balanced weights the last epoch."""
@@ -303,7 +319,7 @@ def train(args: argparse.Namespace) -> Path:
         if done if args.balance_beta > 0 else accuracy > state["best_acc"]:
             state["best_acc"] = accuracy
             best_weights = candidates[chosen].state_dict()
-            torch.save(
+            save_checkpoint(
                 {
                     "model": best_weights,
                     "config": {**config, "weights": chosen},
@@ -311,7 +327,7 @@ def train(args: argparse.Namespace) -> Path:
                 },
                 best_path,
             )
-        torch.save(
+        save_checkpoint(
             {
                 "model": net.state_dict(),
                 "optimizer": optimizer.state_dict(),
