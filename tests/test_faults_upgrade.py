@@ -152,7 +152,9 @@ def test_a_reader_that_upgrades_waits_for_a_writer_that_took_the_file_meanwhile(
             holders.append(
                 subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(db), str(holding), "1.5"])
             )
+            give_up = time.monotonic() + 30
             while not holding.exists():
+                assert holders[0].poll() is None and time.monotonic() < give_up, "no lock taken"
                 time.sleep(0.01)
 
     monkeypatch.setattr(database, "_close", close_then_let_a_writer_in)

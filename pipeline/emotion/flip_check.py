@@ -58,10 +58,8 @@ def compare_flip(
         manifest_path_for(plain_path).write_text(
             json.dumps({**manifest, "sha256": sha256_of(plain_path), "flip_averaged": False})
         )
-        with_flip, without = (
-            measure_graph(model_path, valid)[0],
-            measure_graph(plain_path, valid)[0],
-        )
+        with_flip, _ = measure_graph(model_path, valid)
+        without, _ = measure_graph(plain_path, valid)
     gain = with_flip["accuracy"] - without["accuracy"]
     extra_ms = with_flip["ms_per_face"] - without["ms_per_face"]
     return {

@@ -38,10 +38,8 @@ def compare_precision(
         manifest_path_for(float_path).write_text(
             json.dumps({**manifest, "sha256": sha256_of(float_path), "architecture": architecture})
         )
-        (int8, int8_top), (float32, float32_top) = (
-            measure_graph(model_path, valid),
-            measure_graph(float_path, valid),
-        )
+        int8, int8_top = measure_graph(model_path, valid)
+        float32, float32_top = measure_graph(float_path, valid)
     return {
         "int8": int8,
         "float32": float32,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -179,7 +178,7 @@ def save_checkpoint(payload: dict[str, object], path: Path) -> None:
     partial = path.with_name(path.name + ".partial")
     try:
         torch.save(payload, partial)
-        os.replace(partial, path)
+        partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
 
