@@ -19,12 +19,15 @@ import math
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pipeline.analysis import AnalysisParams, FramePass
 from pipeline.assemble import FaceRows
 from pipeline.emotion.classifier import ExpressionClassifier
 from pipeline.faces import FaceFinder
 from pipeline.sources.frames import SampledFrame
+
+PartT = TypeVar("PartT")
 
 FrameSource = Callable[[float, float | None], Iterator[SampledFrame]]
 """frames(start_s, end_s): sampled frames of the file in [start_s, end_s)."""
@@ -82,9 +85,10 @@ def analyse_chunk(
 
 
 def run_chunks(
-    analyse: Callable[[Chunk], FaceRows], chunks: list[Chunk], workers: int
+    analyse: Callable[[PartT], FaceRows], chunks: list[PartT], workers: int
 ) -> list[FaceRows]:
-    """Each chunk's rows, in chunk order; ``workers`` chunks at a time on threads."""
+    """Each part's rows, in order (video chunks or snapshot batches); ``workers`` parts at a
+    time on threads."""
     if workers <= 1 or len(chunks) == 1:
         return [analyse(chunk) for chunk in chunks]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chunk") as pool:

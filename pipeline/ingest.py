@@ -19,17 +19,20 @@ from pipeline.emotion.classifier import ExpressionClassifier, shared_classifier
 from pipeline.errors import InputError, ReactionError
 from pipeline.faces import FaceFinder
 from pipeline.settings import get_float, get_int
+from pipeline.snapshot_batches import SnapshotBatch, batch_frames, plan_batches, renumber
 from pipeline.sources import (
     SampledFrame,
     content_hash,
     image_timestamp,
-    iter_image_folder,
     iter_video_frames,
     probe_video,
     read_image,
 )
 from pipeline.store import catalog, jobs
 from pipeline.store.database import connect
+
+Part = Chunk | SnapshotBatch
+"""What one worker analyses of a file: a video's time range or a run of a folder's snapshots."""
 
 ProgressCallback = Callable[[float, int, int], None]
 """progress(fraction 0..1, frames done, faces found) — drives tqdm and st.progress."""
@@ -175,11 +178,9 @@ def _frames_for(spec: JobSpec, params: AnalysisParams | None = None) -> Iterator
             return frames
         start = spec.start_time
         return (replace(f, timestamp=start + dt.timedelta(seconds=f.offset_s)) for f in frames)
-    if spec.path.is_file():
-        # A single snapshot pushed over HTTP carries its capture time (spec.start_time).
-        taken = spec.start_time or image_timestamp(spec.path)
-        return iter([SampledFrame(0, 0.0, taken, read_image(spec.path), spec.path.name)])
-    return iter_image_folder(spec.path)
+    # A single snapshot; one pushed over HTTP carries its capture time (spec.start_time).
+    taken = spec.start_time or image_timestamp(spec.path)
+    return iter([SampledFrame(0, 0.0, taken, read_image(spec.path), spec.path.name)])
 
 
 def job_params(kind: str, path: Path, params: AnalysisParams) -> AnalysisParams:
@@ -193,19 +194,21 @@ def job_params(kind: str, path: Path, params: AnalysisParams) -> AnalysisParams:
     return params
 
 
-def plan_job(spec: JobSpec) -> list[Chunk]:
+def plan_job(spec: JobSpec) -> list[Part]:
     """The parts of a job that can be analysed apart: a video's time-range chunks (their
-    boundaries depend only on the file, pipeline/chunks.py); one part for snapshots, whose
-    frame numbers and offsets depend on every image of the folder."""
+    boundaries depend only on the file, pipeline/chunks.py), a snapshot folder's batches of
+    EMOTION_SNAPSHOT_BATCH images (pipeline/snapshot_batches.py), a single snapshot whole."""
     if spec.kind != "video":
-        return [Chunk(0.0, None, None)]
+        if spec.path.is_file():
+            return [Chunk(0.0, None, None)]
+        return list(plan_batches(spec.path, get_int("EMOTION_SNAPSHOT_BATCH")))
     duration_s = probe_video(spec.path).duration_s
-    return plan_chunks(spec.params, duration_s, get_float("EMOTION_CHUNK_S"))
+    return list(plan_chunks(spec.params, duration_s, get_float("EMOTION_CHUNK_S")))
 
 
 def analyse_part(
     spec: JobSpec,
-    chunk: Chunk,
+    part: Part,
     finder: FaceFinder,
     classifier: ExpressionClassifier,
     on_frame: Callable[[SampledFrame, int], None] | None = None,
@@ -213,18 +216,22 @@ def analyse_part(
     """One part of ``plan_job(spec)``: the rows before tracking (no database access)."""
     if spec.kind != "video":
         frame_pass = FramePass(finder, classifier, spec.params, on_frame)
-        for frame in _frames_for(spec):
+        stills = batch_frames(part) if isinstance(part, SnapshotBatch) else _frames_for(spec)
+        for frame in stills:
             frame_pass.add(frame)
         return frame_pass.close()
+    assert isinstance(part, Chunk)
 
     def frames(start_s: float, end_s: float | None) -> Iterator[SampledFrame]:
         return _frames_for(spec, replace(spec.params, start_s=start_s, end_s=end_s))
 
-    return analyse_chunk(frames, chunk, finder, classifier, spec.params, on_frame)
+    return analyse_chunk(frames, part, finder, classifier, spec.params, on_frame)
 
 
 def assemble_job(spec: JobSpec, parts: list[FaceRows]) -> JobResult:
     """The job's tables from its parts in ``plan_job`` order: people tracked across parts."""
+    if spec.kind != "video":
+        renumber(parts)  # a folder's batches numbered as one pass over it would
     return assemble(parts, spec.params.sample_fps, spec.params.min_track_hits)
 
 
@@ -236,9 +243,10 @@ def run_job(
 ) -> JobResult:
     """Analyse one prepared job (no database access: safe in a worker process).
 
-    A video is split into time-range chunks (pipeline/chunks.py) analysed ``workers`` at a
-    time on threads (default: the EMOTION_FILE_WORKERS setting); the rows are the same for
-    any number, and the same as when Ray actors analyse the chunks (pipeline/ray_executor.py).
+    A video is split into time-range chunks (pipeline/chunks.py), a snapshot folder into
+    batches of snapshots (pipeline/snapshot_batches.py), analysed ``workers`` at a time on
+    threads (default: the EMOTION_FILE_WORKERS setting); the rows are the same for any number,
+    and the same as when Ray actors analyse the parts (pipeline/ray_executor.py).
     """
     workers = get_int("EMOTION_FILE_WORKERS") if workers is None else workers
     finder = FaceFinder(
@@ -257,8 +265,8 @@ def run_job(
             fraction = counters["frames"] / spec.expected_frames if spec.expected_frames else 0
             progress(min(fraction, 0.99), counters["frames"], counters["faces"])
 
-    def part(chunk: Chunk) -> FaceRows:
-        return analyse_part(spec, chunk, finder, classifier, on_frame)
+    def part(piece: Part) -> FaceRows:
+        return analyse_part(spec, piece, finder, classifier, on_frame)
 
     return assemble_job(spec, run_chunks(part, plan_job(spec), workers))
 

@@ -1,11 +1,11 @@
 """``--executor ray``: analyse footage on a Ray cluster, commit it here.
 
 The work is cut where the local executors cut it: every file's parts (``plan_job``: a video's
-time-range chunks, a snapshot folder whole) go to a pool of Ray actors, one per CPU, each of
-which loads the detector and the expression model once. This process stays the only DuckDB
-writer: it claims every file first (``prepare_jobs``), joins a file's parts once all of them
-are back (people tracked across chunks, ``assemble_job``) and commits the file in one
-transaction, so any executor stores the same rows.
+time-range chunks, a snapshot folder's batches of images) go to a pool of Ray actors, one per
+CPU, each of which loads the detector and the expression model once. This process stays the
+only DuckDB writer: it claims every file first (``prepare_jobs``), joins a file's parts once
+all of them are back (people tracked across parts, ``assemble_job``) and commits the file in
+one transaction, so any executor stores the same rows.
 
 An actor that dies (its process killed, its machine gone) is replaced and the parts it held
 are sent again, up to EMOTION_RAY_ATTEMPTS tries each; a part that still fails fails its
@@ -33,11 +33,11 @@ from tqdm import tqdm
 
 from pipeline.analysis import AnalysisParams
 from pipeline.assemble import FaceRows
-from pipeline.chunks import Chunk
 from pipeline.errors import InputError, ReactionError
 from pipeline.ingest import (
     IngestSummary,
     JobSpec,
+    Part,
     Target,
     analyse_part,
     assemble_job,
@@ -73,13 +73,13 @@ class ChunkAnalyser:
         sends work only then)."""
         return os.getpid()
 
-    def analyse(self, spec: JobSpec, chunk: Chunk) -> FaceRows:
+    def analyse(self, spec: JobSpec, part: Part) -> FaceRows:
         from pipeline.faces import FaceFinder
 
         key = (spec.params.detector, spec.params.margin, spec.params.min_face_px)
         if key not in self._finders:
             self._finders[key] = FaceFinder(key[0], margin=key[1], min_face_px=key[2], threads=1)
-        return analyse_part(spec, chunk, self._finders[key], self._classifier)
+        return analyse_part(spec, part, self._finders[key], self._classifier)
 
 
 @dataclass
@@ -101,7 +101,7 @@ class _File:
 class _Work:
     file: int
     part: int
-    chunk: Chunk
+    chunk: Part
     attempt: int = 1
 
 
@@ -285,11 +285,7 @@ def _run(
     """Analyse every part on ``size`` actors; append each file's summary once it is settled."""
     files = [_File(spec, []) for spec in specs]
     ids = {spec.job_id for spec in specs}
-    queue: deque[_Work] = deque()
-    for i, file in enumerate(files):
-        chunks = plan_job(file.spec)
-        file.parts = [None] * len(chunks)
-        queue.extend(_Work(i, j, chunk) for j, chunk in enumerate(chunks))
+    queue = _plan(files, db_path, summaries)
     pool = _Pool(ray, min(size, len(queue)))
     attempts = get_int("EMOTION_RAY_ATTEMPTS")
     bar = tqdm(total=len(queue), desc="chunks", unit="chunk")
@@ -351,6 +347,22 @@ def _run(
                 settle(file, summary)
     finally:
         bar.close()
+
+
+def _plan(files: list[_File], db_path: Path | None, summaries: list[IngestSummary]) -> deque[_Work]:
+    """Every file's parts, in order; a file that cannot be planned any more (its folder or
+    video removed or damaged since it was claimed) fails alone, recorded as failed."""
+    queue: deque[_Work] = deque()
+    for i, file in enumerate(files):
+        try:
+            parts = plan_job(file.spec)
+        except ReactionError as error:
+            file.failed = True
+            summaries.append(failed_summary(file.spec, error, db_path))
+            continue
+        file.parts = [None] * len(parts)
+        queue.extend(_Work(i, j, part) for j, part in enumerate(parts))
+    return queue
 
 
 def _retried(chunks: int) -> str:

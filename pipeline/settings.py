@@ -70,9 +70,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "EMOTION_FILE_WORKERS",
         "2",
-        "Time-range chunks of one video analysed at once (use the machine's cores).",
+        "Parts of one file analysed at once: video chunks, snapshot batches (use the cores).",
         low=1,
         high=256,
+    ),
+    Setting(
+        "EMOTION_SNAPSHOT_BATCH",
+        "50",
+        "Snapshots of a folder analysed as one part (parts run at once, like video chunks).",
+        low=0,  # 0: one part, the whole folder
+        high=1_000_000,
     ),
     Setting(
         "EMOTION_CHUNK_S",
@@ -225,6 +232,7 @@ _WHOLE = {
     "EMOTION_MIN_FACE_PX",
     "EMOTION_RAY_ATTEMPTS",
     "EMOTION_RETENTION_DAYS",
+    "EMOTION_SNAPSHOT_BATCH",
     "EMOTION_THREADS",
     "EMOTION_UPLOAD_MAX_MB",
 }

@@ -24,8 +24,9 @@ from pipeline.store.database import connect
 from tests.local_server import free_port
 from tests.media import planted_clip
 
-# 4 s clips sampled at 5 fps, chunks of 1.2 s (two detection periods): 4 chunks per clip.
-CHUNKS = {"EMOTION_CHUNK_S": "1"}
+# 4 s clips sampled at 5 fps, chunks of 1.2 s (two detection periods): 4 chunks per clip;
+# the 12-snapshot folder in 3 batches.
+CHUNKS = {"EMOTION_CHUNK_S": "1", "EMOTION_SNAPSHOT_BATCH": "5"}
 INGEST = ("--campaign", "Scale", "--stimulus", "Ad")
 IMAGES = ("--campaign", "Scale", "--stimulus", "Window", "--camera", "window_cam")
 # The command line with ``ray`` made unimportable (as on a machine without the extra).
@@ -150,6 +151,7 @@ def test_cluster_stores_the_same_rows_as_the_serial_path(
     images = _pipeline("ingest-images", str(snapshots), *IMAGES, *ray, env=env)
     assert images.returncode == 0, images.stderr
     assert "window_cam: done (job" in images.stdout
+    assert "| 3/3 [" in images.stderr  # the folder went out in three batches
 
     serial, scaled = stored_rows(serial_db), stored_rows(db)
     assert differences(serial, scaled) == []

@@ -1,0 +1,144 @@
+"""A snapshot folder cut into batches (EMOTION_SNAPSHOT_BATCH) analysed at once: the same
+frames, faces and people as one pass over the folder, with the real detector and model, real
+JPEG and damaged PNG files and real DuckDB files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.analysis import AnalysisParams
+from pipeline.assemble import FaceRows
+from pipeline.ingest import Target, ingest, prepare_jobs
+from pipeline.ray_executor import _File, _plan
+from pipeline.snapshot_batches import batch_frames, plan_batches, renumber
+from pipeline.sources import scan_image_folder
+from pipeline.store import catalog
+from pipeline.store.database import connect
+from pipeline.synthetic import make_background
+from tests.media import snapshot_folder
+
+START = dt.datetime(2026, 3, 14, 9, 0)
+
+
+def _damaged_png(path: Path, when: dt.datetime) -> None:
+    """A PNG whose header reads but whose pixels do not decode (an upload cut short), taken
+    (by its mtime) at ``when``."""
+    whole = cv2.imencode(".png", make_background(np.random.default_rng(1), 200, 300))[1]
+    path.write_bytes(whole.tobytes()[: len(whole) // 3])
+    stamp = when.replace(tzinfo=dt.UTC).timestamp()
+    os.utime(path, (stamp, stamp))
+
+
+@pytest.fixture(scope="module")
+def burst(ferplus_valid, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Nine snapshots a second apart (three people who stay put, so they are tracked from one
+    snapshot to the next), a damaged file before the first and one in the middle."""
+    folder = snapshot_folder(
+        tmp_path_factory.mktemp("burst") / "door_cam",
+        ferplus_valid,
+        START,
+        count=9,
+        every=dt.timedelta(seconds=1),
+        labels=["happiness", "surprise", "neutral"],
+        seed=11,
+    )
+    _damaged_png(folder / "early.png", START - dt.timedelta(seconds=1))
+    _damaged_png(folder / "middle.png", START + dt.timedelta(seconds=4.5))
+    return folder
+
+
+def test_batches_number_frames_as_one_pass_does(burst: Path) -> None:
+    whole = [(f.index, f.offset_s, f.timestamp, 0) for f in scan_image_folder(burst).frames()]
+    assert len(whole) == 9 and whole[0][:2] == (0, 0.0)  # the damaged files leave no trace
+    for size in (1, 2, 4, 0):
+        batches = plan_batches(burst, size)
+        assert len(batches) == (1 if size == 0 else -(-11 // size))
+        parts = [
+            FaceRows(frames=[(f.index, f.offset_s, f.timestamp, 0) for f in batch_frames(b)])
+            for b in batches
+        ]
+        renumber(parts)
+        assert [row for part in parts for row in part.frames] == whole, size
+
+
+def test_an_empty_folder_is_one_batch_of_nothing(tmp_path: Path) -> None:
+    (batch,) = plan_batches(tmp_path, 50)
+    assert batch.files == () and list(batch_frames(batch)) == []
+
+
+def _stored(db: Path, job_id: int) -> dict[str, pd.DataFrame]:
+    with connect(db, read_only=True) as con:
+        return {
+            table: con.execute(
+                f"SELECT * EXCLUDE (job_id) FROM {table} WHERE job_id = ? ORDER BY ALL",
+                [job_id],
+            ).df()
+            for table in ("frames", "tracks")
+        } | {
+            "faces": con.execute(
+                "SELECT * EXCLUDE (job_id, source_id, stimulus_id) FROM face_observations "
+                "WHERE job_id = ? ORDER BY frame_index, x",
+                [job_id],
+            ).df()
+        }
+
+
+@pytest.mark.slow
+def test_any_batch_size_stores_the_same_rows(
+    burst: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "burst.duckdb"
+    with connect(db) as con:
+        catalog.create_campaign(con, "Burst")
+    stored = {}
+    for name, size, workers in (("whole", "0", "1"), ("batches", "2", "2")):
+        monkeypatch.setenv("EMOTION_SNAPSHOT_BATCH", size)
+        monkeypatch.setenv("EMOTION_FILE_WORKERS", workers)
+        target = Target("Burst", name, "display", "door_cam", "camera")
+        summary = ingest("images", burst, target, AnalysisParams(), db)
+        assert summary.status == "done", summary.message
+        stored[name] = _stored(db, summary.job_id)  # type: ignore[arg-type]
+    for table in ("frames", "faces", "tracks"):
+        pd.testing.assert_frame_equal(stored["whole"][table], stored["batches"][table])
+    frames, tracks = stored["batches"]["frames"], stored["batches"]["tracks"]
+    assert list(frames["frame_index"]) == list(range(9)) and frames["offset_s"].iloc[0] == 0.0
+    # People were followed across batch boundaries (a batch holds two snapshots).
+    assert tracks["observations"].max() >= 3
+
+
+def test_a_folder_gone_before_planning_fails_alone(
+    snapshots: Path, tmp_path: Path, ferplus_valid
+) -> None:
+    db = tmp_path / "plan.duckdb"
+    with connect(db) as con:
+        catalog.create_campaign(con, "Plan")
+    gone = snapshot_folder(
+        tmp_path / "gone_cam",
+        ferplus_valid,
+        START,
+        count=2,
+        every=dt.timedelta(minutes=1),
+        labels=["neutral"],
+    )
+    targets = [Target("Plan", "Window", "display", p.name, "camera") for p in (snapshots, gone)]
+    summaries, specs = prepare_jobs("images", [snapshots, gone], targets, AnalysisParams(), db)
+    assert summaries == [] and len(specs) == 2
+    for path in gone.iterdir():
+        path.unlink()
+    gone.rmdir()
+    files = [_File(spec, []) for spec in specs]
+    queue = _plan(files, db, summaries)
+    assert {work.file for work in queue} == {0} and len(queue) == 1  # 12 snapshots, one batch
+    (failed,) = summaries
+    assert failed.status == "failed" and failed.input_name == "gone_cam"
+    assert "gone_cam does not exist" in failed.message
+    with connect(db, read_only=True) as con:
+        states = con.execute("SELECT status FROM ingest_jobs ORDER BY job_id").fetchall()
+    assert [s for (s,) in states] == ["running", "failed"]
