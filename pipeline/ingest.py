@@ -25,6 +25,7 @@ from pipeline.sources import (
     content_hash,
     image_timestamp,
     iter_video_frames,
+    list_image_files,
     probe_video,
     read_image,
 )
@@ -92,7 +93,8 @@ def _expected_frames(kind: str, path: Path, params: AnalysisParams) -> int:
         return 1
     if not path.is_dir():
         raise InputError("Folder not found", f"{path} is not a folder of images.")
-    return 0
+    # Every snapshot by its name; a damaged one is skipped, so the bar then ends a little short.
+    return len(list_image_files(path))
 
 
 def prepare_job(

@@ -142,3 +142,24 @@ def test_a_folder_gone_before_planning_fails_alone(
     with connect(db, read_only=True) as con:
         states = con.execute("SELECT status FROM ingest_jobs ORDER BY job_id").fetchall()
     assert [s for (s,) in states] == ["running", "failed"]
+
+
+@pytest.mark.slow
+def test_a_folder_s_progress_counts_its_snapshots(
+    burst: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bar moves while a folder is analysed (it stayed at 0 % until the end): the share
+    of the folder's 11 image files analysed so far; the 2 damaged ones end it short of 1."""
+    monkeypatch.setenv("EMOTION_FILE_WORKERS", "1")
+    db = tmp_path / "progress.duckdb"
+    with connect(db) as con:
+        catalog.create_campaign(con, "Burst")
+    seen: list[tuple[float, int]] = []
+    target = Target("Burst", "Door", "display", "door_cam", "camera")
+    summary = ingest(
+        "images", burst, target, AnalysisParams(), db, progress=lambda f, n, _: seen.append((f, n))
+    )
+    assert summary.status == "done", summary.message
+    moving = [(f, n) for f, n in seen if n > 0]
+    assert [n for _, n in moving] == list(range(1, 10))
+    assert [f for f, _ in moving] == pytest.approx([n / 11 for _, n in moving])

@@ -162,13 +162,8 @@ def scan_image_folder(folder: Path, pattern: str | None = None) -> ImageFolderSc
     folder = Path(folder)
     if pattern is not None:
         _pattern_regex(pattern)  # fail once here rather than skip every file for it
-    check_readable_folder(folder)
     scan = ImageFolderScan(folder)
-    for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or path.suffix.lower() not in IMAGE_SUFFIXES:
-            continue
-        if not path.is_file():
-            continue
+    for path in list_image_files(folder):
         try:
             stat = check_readable_file(path)
             exif_time = _read_header(path)[2]
@@ -177,6 +172,21 @@ def scan_image_folder(folder: Path, pattern: str | None = None) -> ImageFolderSc
             scan._skip(path, e.message)
     scan.files.sort()
     return scan
+
+
+def list_image_files(folder: Path) -> list[Path]:
+    """The files of ``folder`` (not recursive) that are snapshots by their name, sorted by name:
+    an image suffix, not hidden (a camera's ``.part`` temp files). Nothing is opened, so
+    counting a folder of thousands (for a progress bar) is quick. Raises ``InputError`` for the
+    folder itself."""
+    check_readable_folder(folder)
+    return [
+        path
+        for path in sorted(folder.iterdir())
+        if not path.name.startswith(".")
+        and path.suffix.lower() in IMAGE_SUFFIXES
+        and path.is_file()
+    ]
 
 
 def iter_image_folder(
