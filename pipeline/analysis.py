@@ -1,9 +1,9 @@
 """The worker: sampled frames in, per-face rows out (no database, no pixels kept).
 
-A worker owns one job (a file, a folder of snapshots or a time range) and returns plain
-columnar tables; one writer commits them (pipeline/store/jobs.py). That seam is what lets
-``--workers N`` (and a Ray executor later) run analyses in parallel while DuckDB keeps a
-single writer.
+A worker owns one part of a job (a video's time range, a run of a folder's snapshots, one
+snapshot) and returns plain rows; one writer commits a job's tables (pipeline/store/jobs.py).
+That seam is what lets threads, ``--workers N`` and the Ray executor run analyses in parallel
+while DuckDB keeps a single writer.
 """
 
 from __future__ import annotations

@@ -92,4 +92,12 @@ def run_chunks(
     if workers <= 1 or len(chunks) == 1:
         return [analyse(chunk) for chunk in chunks]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chunk") as pool:
-        return list(pool.map(analyse, chunks))
+        futures = [pool.submit(analyse, chunk) for chunk in chunks]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            # A part failed (or Ctrl-C): the file fails, so the parts not started yet never
+            # start; leaving the pool waits only for those already running.
+            for future in futures:
+                future.cancel()
+            raise

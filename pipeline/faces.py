@@ -7,7 +7,9 @@ pipeline never depends on their shape (which has drifted between releases).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +27,13 @@ os.environ.setdefault("DEEPFACE_BACKEND_ENGINE", "onnx")
 OFFLINE_DETECTORS = ("centerface", "opencv", "mediapipe")
 # Detectors that give the five landmarks head pose needs.
 LANDMARK_DETECTORS = ("centerface",)
+# DeepFace builds one model per detector per process, shared by every FaceFinder. CenterFace's
+# is an onnxruntime session, which threads may run at once; OpenCV's CascadeClassifier is not
+# (opencv/opencv#4287: two threads on one cascade give wrong boxes or raise cv2.error), nor is
+# mediapipe's graph documented to be. Parts of a file run on threads, so those take turns.
+_DETECTOR_TURNS = {
+    name: threading.Lock() for name in OFFLINE_DETECTORS if name not in ("centerface",)
+}
 # Two detections overlapping more than this are one face (Haar sometimes fires twice on a face
 # and a shifted copy of it); the more confident box is kept.
 _NMS_IOU = 0.3
@@ -149,8 +158,9 @@ class FaceFinder:
                 interpolation=cv2.INTER_AREA,
             )
         try:
-            regions = self._detect(self.detector, small, align=self.align)
-        except (ValueError, OSError) as error:
+            with _DETECTOR_TURNS.get(self.detector) or contextlib.nullcontext():
+                regions = self._detect(self.detector, small, align=self.align)
+        except (ValueError, OSError, cv2.error) as error:
             raise InputError("Face detection failed", str(error)) from error
         faces = []
         for region in regions:
@@ -214,7 +224,10 @@ def _landmarks(area: Any, factor: float) -> np.ndarray | None:
 
 def suppress_overlaps(faces: list[DetectedFace], max_iou: float = _NMS_IOU) -> list[DetectedFace]:
     """Non-maximum suppression: of faces overlapping by more than ``max_iou``, keep the most
-    confident (then the largest). Order of the survivors follows the input."""
+    confident (then the largest). The survivors come left to right (then top to bottom), not
+    in the detector's order: Haar lists faces in an order that depends on OpenCV's threads, and
+    people are numbered in the order their faces come, so a file analysed twice would number
+    them differently."""
     from pipeline.tracking import box_iou
 
     ranked = sorted(range(len(faces)), key=lambda i: (-faces[i].confidence, -faces[i].w))
@@ -225,7 +238,7 @@ def suppress_overlaps(faces: list[DetectedFace], max_iou: float = _NMS_IOU) -> l
             box_iou(box, (faces[k].x, faces[k].y, faces[k].w, faces[k].h)) <= max_iou for k in kept
         ):
             kept.append(i)
-    return [faces[i] for i in sorted(kept)]
+    return sorted((faces[i] for i in kept), key=lambda face: (face.x, face.y, face.w, face.h))
 
 
 def _scale_box(

@@ -7,6 +7,7 @@ single writer owns the database: ``prepare_job`` (DB), ``run_job`` (no DB), ``fi
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -259,13 +260,16 @@ def run_job(
     )
     classifier = classifier or shared_classifier()
     counters = {"frames": 0, "faces": 0}
+    counting = threading.Lock()  # parts report from several threads
 
     def on_frame(_: SampledFrame, faces: int) -> None:
-        counters["frames"] += 1
-        counters["faces"] += faces
-        if progress is not None:
-            fraction = counters["frames"] / spec.expected_frames if spec.expected_frames else 0
-            progress(min(fraction, 0.99), counters["frames"], counters["faces"])
+        with counting:
+            counters["frames"] += 1
+            counters["faces"] += faces
+            frames, found = counters["frames"], counters["faces"]
+            if progress is not None:
+                fraction = frames / spec.expected_frames if spec.expected_frames else 0
+                progress(min(fraction, 0.99), frames, found)
 
     def part(piece: Part) -> FaceRows:
         return analyse_part(spec, piece, finder, classifier, on_frame)

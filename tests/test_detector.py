@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pipeline.errors import InputError
-from pipeline.faces import FaceFinder
+from pipeline.faces import DetectedFace, FaceFinder, suppress_overlaps
 from pipeline.vision import weights
 from tests.real_photos import (
     SELFIE,
@@ -103,3 +103,21 @@ def test_unknown_detector_is_refused_in_one_line() -> None:
     with pytest.raises(InputError) as caught:
         FaceFinder("retinaface")
     assert "centerface" in caught.value.message
+
+
+def test_faces_come_left_to_right_whatever_the_detector_s_order() -> None:
+    """Haar lists faces in an order that depends on OpenCV's threads; people are numbered in
+    the order faces come, so the order is fixed here: left to right, overlaps suppressed."""
+    crop = np.zeros((1, 1, 3), np.uint8)
+
+    def face(x: int, y: int, confidence: float) -> DetectedFace:
+        return DetectedFace(x, y, 100, 100, confidence, crop)
+
+    right, left, top, duplicate = (
+        face(500, 50, 0.9),
+        face(10, 80, 0.8),
+        face(10, 0, 0.7),
+        face(505, 55, 0.5),
+    )
+    for order in ([right, left, top, duplicate], [duplicate, top, left, right]):
+        assert suppress_overlaps(order) == [top, left, right]

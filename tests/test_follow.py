@@ -3,6 +3,7 @@ must not depend on the split, faces must not drop, and pose and attention reach 
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,9 @@ import pandas as pd
 import pytest
 
 from pipeline.analysis import AnalysisParams
-from pipeline.chunks import Chunk, plan_chunks
+from pipeline.assemble import FaceRows
+from pipeline.chunks import Chunk, plan_chunks, run_chunks
+from pipeline.errors import InputError
 from pipeline.ingest import Target, ingest
 from pipeline.store import catalog
 from pipeline.store.database import connect
@@ -152,3 +155,20 @@ def test_haar_rows_have_unknown_pose(portrait_clip: Path, eyes_db: Path) -> None
     assert len(faces) > 0
     assert faces["looking"].isna().all() and faces["yaw"].isna().all()
     assert tracks["attention_s"].isna().all() and series["share_looking"].isna().all()
+
+
+def test_a_failing_part_stops_the_parts_not_started() -> None:
+    """A file whose first part fails (or a Ctrl-C) is given up at once: of 200 queued parts on
+    two threads only those already running finish, not all the others first."""
+    started: list[int] = []
+
+    def analyse(part: int) -> FaceRows:
+        started.append(part)
+        if part == 0:
+            raise InputError("Damaged file", "part 0 cannot be read")
+        threading.Event().wait(0.02)
+        return FaceRows()
+
+    with pytest.raises(InputError, match="part 0"):
+        run_chunks(analyse, list(range(200)), workers=2)
+    assert 0 in started and len(started) < 20

@@ -163,3 +163,26 @@ def test_a_folder_s_progress_counts_its_snapshots(
     moving = [(f, n) for f, n in seen if n > 0]
     assert [n for _, n in moving] == list(range(1, 10))
     assert [f for f, _ in moving] == pytest.approx([n / 11 for _, n in moving])
+
+
+@pytest.mark.slow
+def test_haar_batches_on_two_threads_store_what_one_thread_does(
+    burst: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OpenCV's Haar cascade (one per process, DeepFace's) gives wrong boxes or raises when two
+    threads run it at once: the batches take turns on it, so the rows do not depend on the
+    thread count."""
+    db = tmp_path / "haar.duckdb"
+    with connect(db) as con:
+        catalog.create_campaign(con, "Burst")
+    stored = {}
+    for name, size, workers in (("one thread", "0", "1"), ("two threads", "1", "2")):
+        monkeypatch.setenv("EMOTION_SNAPSHOT_BATCH", size)
+        monkeypatch.setenv("EMOTION_FILE_WORKERS", workers)
+        target = Target("Burst", name, "display", "door_cam", "camera")
+        summary = ingest("images", burst, target, AnalysisParams(detector="opencv"), db)
+        assert summary.status == "done", summary.message
+        stored[name] = _stored(db, summary.job_id)  # type: ignore[arg-type]
+    for table in ("frames", "faces", "tracks"):
+        pd.testing.assert_frame_equal(stored["one thread"][table], stored["two threads"][table])
+    assert len(stored["one thread"]["faces"]) >= 9  # the planted faces are found
