@@ -54,6 +54,19 @@ def _number(
     return parse
 
 
+def _iso_time(text: str) -> dt.datetime:
+    """An argparse type: an ISO 8601 time, as timezone-naive UTC (UTC when it has no zone)."""
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 time such as 2026-03-14T09:30:00"
+        ) from None
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
+
+
 _SECONDS = _number(0, 10_000_000)
 _POSITIVE_SECONDS = _number(0, 10_000_000, low_open=True)
 _BUCKET = _number(0, 366 * 86400, low_open=True)
@@ -124,14 +137,12 @@ class _Progress:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from pipeline.ingest import Target, ingest
+    from pipeline.ingest import IngestSummary, Target, ingest
 
     kind = "images" if args.command in ("ingest-images", "watch") else "video"
     stimulus_kind = args.kind or ("display" if kind == "images" else "ad")
     source_kind = "camera" if kind == "images" else "footage"
-    start_time = (
-        dt.datetime.fromisoformat(args.start_time) if getattr(args, "start_time", None) else None
-    )
+    start_time = getattr(args, "start_time", None)
     params = _params(args)
     paths = [Path(p) for p in (args.paths if kind == "video" else [args.folder])]
     workers = getattr(args, "workers", None)
@@ -178,6 +189,11 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
                 summaries.append(
                     ingest(kind, path, target, params, args.db, args.force, start_time, bar)
                 )
+            except ReactionError as error:
+                if len(paths) == 1:
+                    raise  # one file: its one-line error, exit 2
+                # Several files: this one fails alone, as with --workers and Ray.
+                summaries.append(IngestSummary(path.name, "failed", None, message=error.message))
             finally:
                 bar.close()
     for s in summaries:
@@ -564,7 +580,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", default=None, help="source name (default: the file name)")
     p.add_argument("--start", type=_SECONDS, default=0.0, help="first second to analyse")
     p.add_argument("--end", type=_POSITIVE_SECONDS, default=None, help="last second to analyse")
-    p.add_argument("--start-time", default=None, help="ISO time the footage began (clock view)")
+    p.add_argument(
+        "--start-time",
+        type=_iso_time,
+        default=None,
+        help="ISO time the footage began, UTC unless it has a zone (clock view)",
+    )
     p.add_argument(
         "--workers",
         type=_number(1, 4096, whole=True),

@@ -167,3 +167,43 @@ def test_camera_that_never_answers_times_out_with_retries(writable_db) -> None:
         server.close()
     assert done.returncode == 2
     assert "error: Camera not reachable" in done.stderr and "2 attempts" in done.stderr
+
+
+def test_a_bad_start_time_is_one_line(writable_db, tmp_path: Path) -> None:
+    clip = _plain_video(tmp_path / "clip.mp4")
+    done = _cli(
+        "ingest",
+        str(clip),
+        "--campaign",
+        "Spring launch",
+        "--stimulus",
+        "Spring ad",
+        "--start-time",
+        "yesterday",
+        "--db",
+        str(writable_db),
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "'yesterday' is not an ISO 8601 time" in done.stderr.strip().splitlines()[-1]
+
+
+def test_one_bad_file_of_several_fails_alone(writable_db, tmp_path: Path) -> None:
+    """Files given together are summarised one by one, as with --workers and Ray: an empty
+    file no longer stops the good one after it (it stopped the whole command)."""
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    clip = _plain_video(tmp_path / "clip.mp4")
+    done = _cli(
+        "ingest",
+        str(empty),
+        str(clip),
+        "--campaign",
+        "Spring launch",
+        "--stimulus",
+        "Quiet",
+        "--db",
+        str(writable_db),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "empty.mp4: failed (" in done.stdout, done.stdout
+    assert "clip.mp4: done (job" in done.stdout

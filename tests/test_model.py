@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -152,3 +153,56 @@ def test_manifest_metrics_are_recorded_for_the_card() -> None:
     manifest = json.loads((MODEL.parent / "emotion.json").read_text())
     assert f"{manifest['validation']['accuracy']:.1%}" in card
     assert manifest["sha256"] in card
+
+
+@pytest.mark.parametrize(
+    ("manifest", "why"),
+    [("{}", "KeyError"), ('{"labels": ', "JSONDecodeError"), (None, "FileNotFoundError")],
+)
+def test_a_broken_manifest_is_one_line(tmp_path: Path, manifest: str | None, why: str) -> None:
+    """A model whose manifest is missing, cut short or someone else's stops the command with
+    one line (exit 2), like a missing model, not a traceback."""
+    model = tmp_path / "emotion.onnx"
+    model.write_bytes(MODEL.read_bytes())
+    if manifest is not None:
+        model.with_suffix(".json").write_text(manifest)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "campaigns",
+            "add",
+            "Spring",
+            "--db",
+            str(tmp_path / "x.duckdb"),
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "EMOTION_MODEL_PATH": str(model)},
+    )
+    assert done.returncode == 0  # commands that score nothing do not need the model
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "ingest",
+            str(tmp_path / "missing.mp4"),
+            "--campaign",
+            "Spring",
+            "--stimulus",
+            "Ad",
+            "--db",
+            str(tmp_path / "x.duckdb"),
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "EMOTION_MODEL_PATH": str(model)},
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    (line,) = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert "Model manifest unreadable" in line and why in line, line

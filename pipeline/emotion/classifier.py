@@ -10,7 +10,7 @@ import numpy as np
 import onnxruntime as ort
 
 from pipeline.emotion.labels import LABELS
-from pipeline.emotion.manifest import ModelManifest, sha256_of
+from pipeline.emotion.manifest import ModelManifest, manifest_path_for, sha256_of
 from pipeline.emotion.preprocess import INPUT_SIZE, to_model_input
 from pipeline.errors import ModelError
 
@@ -21,7 +21,15 @@ class ExpressionClassifier:
     def __init__(self, model_path: Path, threads: int = 2, batch_size: int = 64) -> None:
         if not model_path.is_file():
             raise ModelError("Model missing", f"No expression model at {model_path}.")
-        self.manifest = ModelManifest.load(model_path)
+        try:
+            self.manifest = ModelManifest.load(model_path)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            # A manifest missing, cut short or from another tool: the model cannot be trusted.
+            raise ModelError(
+                "Model manifest unreadable",
+                f"{manifest_path_for(model_path)} could not be read ({type(error).__name__}: "
+                f"{error}); restore it with its model, or export the model again.",
+            ) from error
         if self.manifest.labels != LABELS:
             raise ModelError("Model mismatch", f"{model_path} labels {self.manifest.labels}")
         if self.manifest.input_size != INPUT_SIZE:
