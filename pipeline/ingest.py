@@ -67,6 +67,9 @@ class JobSpec:
     start_time: dt.datetime | None
     expected_frames: int
     replace_job_ids: tuple[int, ...] = ()
+    snapshot_names: tuple[str, ...] | None = None
+    """A folder's snapshots that this job analyses (those not stored already, one file of each
+    content); None for video and a single snapshot."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,10 @@ def prepare_job(
     """
     expected = _expected_frames(kind, path, params)
     digest = content_hash(path) if path.is_file() else _folder_hash(path)
+    # Image jobs say which snapshots they hold, so none is stored twice (jobs.claim_job).
+    by_hash = _snapshots_by_hash(path) if kind == "images" else {}
+    if kind == "images" and path.is_file():
+        by_hash = {digest: path.name}
     with connect(db_path) as con:
         campaign = catalog.get_campaign(con, target.campaign)
         stimulus = catalog.ensure_stimulus(
@@ -143,10 +150,14 @@ def prepare_job(
             params.detector,
             force=force,
             queued_job_id=queued_job_id,
+            snapshots=list(by_hash) if kind == "images" else None,
         )
     if not claim.claimed:
-        hint = "; use --force to analyse it again" if "ingested as" in claim.message else ""
+        hint = "; use --force to analyse it again" if "already ingested" in claim.message else ""
         return IngestSummary(path.name, "skipped", claim.job_id, message=claim.message + hint)
+    names = (
+        tuple(by_hash[h] for h in claim.snapshots) if kind == "images" and path.is_dir() else None
+    )
     return JobSpec(
         claim.job_id,
         kind,
@@ -156,9 +167,25 @@ def prepare_job(
         source.stimulus_id,
         by_clock=target.source_kind == "camera",
         start_time=start_time,
-        expected_frames=expected,
+        expected_frames=len(names) if names is not None else expected,
         replace_job_ids=claim.replace_job_ids,
+        snapshot_names=names,
     )
+
+
+def _snapshots_by_hash(folder: Path) -> dict[str, str]:
+    """A folder's snapshot files by the sha256 of their bytes, in name order; of files with
+    the same bytes (a copy, a ``latest.jpg`` link) the first. A file that cannot be read is
+    left out here and skipped by the scan."""
+    if not folder.is_dir():
+        return {}
+    found: dict[str, str] = {}
+    for path in list_image_files(folder):
+        try:
+            found.setdefault(content_hash(path), path.name)
+        except InputError:
+            continue
+    return found
 
 
 def _folder_hash(folder: Path) -> str:
@@ -204,7 +231,8 @@ def plan_job(spec: JobSpec) -> list[Part]:
     if spec.kind != "video":
         if spec.path.is_file():
             return [Chunk(0.0, None, None)]
-        return list(plan_batches(spec.path, get_int("EMOTION_SNAPSHOT_BATCH")))
+        size = get_int("EMOTION_SNAPSHOT_BATCH")
+        return list(plan_batches(spec.path, size, spec.snapshot_names))
     duration_s = probe_video(spec.path).duration_s
     return list(plan_chunks(spec.params, duration_s, get_float("EMOTION_CHUNK_S")))
 

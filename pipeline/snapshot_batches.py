@@ -16,7 +16,7 @@ from the first decoded one), and people are tracked across batches afterwards
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -38,10 +38,16 @@ class SnapshotBatch:
     """Place of the first of them in the folder's listing."""
 
 
-def plan_batches(folder: Path, size: int) -> list[SnapshotBatch]:
-    """The folder's snapshots in batches of ``size`` (0: one batch); always at least one
-    batch, so an empty folder is still analysed (as a job of no frames)."""
+def plan_batches(
+    folder: Path, size: int, names: Collection[str] | None = None
+) -> list[SnapshotBatch]:
+    """The folder's snapshots (those named in ``names`` when given: the ones not stored yet)
+    in batches of ``size`` (0: one batch); always at least one batch, so an empty folder is
+    still analysed (as a job of no frames)."""
     files = scan_image_folder(folder).files
+    if names is not None:
+        wanted = set(names)
+        files = [(taken, path) for taken, path in files if path.name in wanted]
     step = size if size > 0 else max(len(files), 1)
     return [
         SnapshotBatch(tuple(files[start : start + step]), start)

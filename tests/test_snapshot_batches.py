@@ -30,7 +30,8 @@ START = dt.datetime(2026, 3, 14, 9, 0)
 def _damaged_png(path: Path, when: dt.datetime) -> None:
     """A PNG whose header reads but whose pixels do not decode (an upload cut short), taken
     (by its mtime) at ``when``."""
-    whole = cv2.imencode(".png", make_background(np.random.default_rng(1), 200, 300))[1]
+    rng = np.random.default_rng(len(path.name))  # another picture per name
+    whole = cv2.imencode(".png", make_background(rng, 200, 300))[1]
     path.write_bytes(whole.tobytes()[: len(whole) // 3])
     stamp = when.replace(tzinfo=dt.UTC).timestamp()
     os.utime(path, (stamp, stamp))
@@ -186,3 +187,86 @@ def test_haar_batches_on_two_threads_store_what_one_thread_does(
     for table in ("frames", "faces", "tracks"):
         pd.testing.assert_frame_equal(stored["one thread"][table], stored["two threads"][table])
     assert len(stored["one thread"]["faces"]) >= 9  # the planted faces are found
+
+
+def _jobs(db: Path) -> list[tuple[int, str, int]]:
+    with connect(db, read_only=True) as con:
+        return con.execute(
+            "SELECT job_id, status, frames FROM ingest_jobs ORDER BY job_id"
+        ).fetchall()
+
+
+def _faces_by_snapshot(db: Path) -> dict[object, int]:
+    with connect(db, read_only=True) as con:
+        rows = con.execute("SELECT ts, count(*) FROM face_observations GROUP BY ts").fetchall()
+    return dict(rows)
+
+
+@pytest.mark.slow
+def test_a_growing_camera_folder_adds_only_its_new_snapshots(ferplus_valid, tmp_path: Path) -> None:
+    """A camera keeps writing to its folder and the folder is ingested again: only the new
+    snapshots are analysed; touched, re-linked, deleted or twice-stored snapshots are neither
+    counted twice nor forgotten (every snapshot was stored twice before)."""
+    db = tmp_path / "cam.duckdb"
+    with connect(db) as con:
+        catalog.create_campaign(con, "Cam")
+    folder = tmp_path / "door_cam"
+    every = dt.timedelta(minutes=5)
+    snapshot_folder(folder, ferplus_valid, START, count=4, every=every, labels=["happiness"])
+    target = Target("Cam", "Door", "display", "door_cam", "camera")
+
+    def again(force: bool = False):
+        return ingest("images", folder, target, AnalysisParams(), db, force=force)
+
+    first = again()
+    assert first.status == "done" and first.frames == 4
+    stored = _faces_by_snapshot(db)
+    assert len(stored) == 4 and sum(stored.values()) == first.faces
+    # Two more snapshots, a "latest.jpg" link to one of them, an old one touched.
+    snapshot_folder(
+        folder, ferplus_valid, START + 4 * every, count=2, every=every, labels=["surprise"], seed=9
+    )
+    newest = sorted(folder.glob("cam_*.jpg"))[-1]
+    (folder / "latest.jpg").symlink_to(newest.name)
+    os.utime(sorted(folder.glob("cam_*.jpg"))[0])
+    second = again()
+    assert second.status == "done" and second.frames == 2, second
+    grown = _faces_by_snapshot(db)
+    assert len(grown) == 6 and {ts: grown[ts] for ts in stored} == stored
+    # Nothing new (the camera's retention deleted the oldest): skipped, nothing forgotten.
+    sorted(folder.glob("cam_*.jpg"))[0].unlink()
+    third = again()
+    assert third.status == "skipped" and "all 5 snapshot(s) are stored" in third.message
+    assert _faces_by_snapshot(db) == grown
+    # --force analyses the folder's 5 snapshots again and replaces the jobs that held them.
+    forced = again(force=True)
+    assert forced.status == "done" and forced.frames == 5
+    assert [(status, frames) for _, status, frames in _jobs(db)] == [("done", 5)]
+    assert len(_faces_by_snapshot(db)) == 5
+
+
+@pytest.mark.slow
+def test_a_snapshot_pushed_alone_is_not_counted_again_with_its_folder(
+    ferplus_valid, tmp_path: Path
+) -> None:
+    """``watch`` and the HTTP service store snapshots one by one; ingesting their folder later
+    adds only the ones not stored."""
+    db = tmp_path / "push.duckdb"
+    with connect(db) as con:
+        catalog.create_campaign(con, "Cam")
+    folder = snapshot_folder(
+        tmp_path / "door_cam",
+        ferplus_valid,
+        START,
+        count=3,
+        every=dt.timedelta(minutes=5),
+        labels=["neutral"],
+    )
+    target = Target("Cam", "Door", "display", "door_cam", "camera")
+    alone = ingest("images", sorted(folder.iterdir())[0], target, AnalysisParams(), db)
+    assert alone.status == "done" and alone.frames == 1
+    whole = ingest("images", folder, target, AnalysisParams(), db)
+    assert whole.status == "done" and whole.frames == 2, whole
+    assert len(_faces_by_snapshot(db)) == 3
+    again = ingest("images", sorted(folder.iterdir())[1], target, AnalysisParams(), db)
+    assert again.status == "skipped" and "already ingested" in again.message

@@ -162,6 +162,24 @@ class Claim:
     claimed: bool
     replace_job_ids: tuple[int, ...] = ()
     message: str = ""
+    snapshots: tuple[str, ...] = ()
+    """Of the snapshots offered, the ones this job is to analyse (the others are stored)."""
+
+
+def _snapshot_holders(
+    con: duckdb.DuckDBPyConnection, key: JobKey, snapshots: list[str]
+) -> list[tuple[str, int, str]]:
+    """(snapshot hash, job id, status) of the done and running jobs of the key's stimulus and
+    parameters that hold these snapshots."""
+    rows = con.execute(
+        "SELECT f.content_hash, j.job_id, j.status FROM snapshot_files f JOIN ingest_jobs j "
+        "USING (job_id) WHERE j.status IN ('done', 'running') AND j.params_hash = $params "
+        "AND j.source_id IN (SELECT source_id FROM sources WHERE stimulus_id = (SELECT "
+        "stimulus_id FROM sources WHERE source_id = $source)) "
+        "AND f.content_hash IN (SELECT unnest($hashes))",
+        {"params": key.params_hash, "source": key.source_id, "hashes": snapshots},
+    ).fetchall()
+    return [(str(h), int(j), str(status)) for h, j, status in rows]
 
 
 def claim_job(
@@ -174,14 +192,33 @@ def claim_job(
     force: bool = False,
     queued_job_id: int | None = None,
     input_path: str = "",
+    snapshots: list[str] | None = None,
 ) -> Claim:
     """Atomically: skip a key already stored (or being analysed now), else register the job.
 
     ``force``: analyse again; the done jobs of the key are replaced at commit. A queued job
     (an upload) is claimed by its own id and marked failed when another job covers the key.
+    ``snapshots``: an image job's snapshot hashes; the job takes those no done or running job
+    of the same stimulus and parameters holds (with ``force``, all of them, and the done jobs
+    holding any are replaced), and is skipped when there are none.
     """
     with _WRITE_LOCK, transaction(con):
         expire_stale_jobs(con)
+        fresh: list[str] = list(dict.fromkeys(snapshots or []))
+        holders = _snapshot_holders(con, key, fresh) if fresh else []
+        if fresh and not force:
+            held = {h for h, _, _ in holders}
+            fresh = [h for h in fresh if h not in held]
+            if not fresh:
+                latest, status = max((j, st) for _, j, st in holders)
+                message = (
+                    f"already being ingested as job {latest}"
+                    if status == "running"
+                    else f"already ingested as job {latest}: all {len(held)} snapshot(s) are stored"
+                )
+                if queued_job_id is not None:
+                    fail_job(con, queued_job_id, "Already ingested", f"{input_name}: {message}.")
+                return Claim(latest, False, message=message)
         done = find_done_job(con, key)
         live = con.execute(
             f"SELECT job_id FROM ingest_jobs WHERE {_SAME_KEY} AND status = 'running' "
@@ -198,6 +235,8 @@ def claim_job(
                 fail_job(con, queued_job_id, "Already ingested", f"{input_name}: {other[1]}.")
             return Claim(other[0], False, message=other[1])
         replace = tuple(done_job_ids(con, key)) if force else ()
+        if force:  # the snapshots are analysed again: the done jobs holding any are replaced
+            replace = tuple(sorted({*replace, *(j for _, j, st in holders if st == "done")}))
         if queued_job_id is None:
             job_id = _insert_job(
                 con, key, input_name, params_json, model_version, detector, "running", input_path
@@ -210,7 +249,12 @@ def claim_job(
                 "worker_host = ?, worker_pid = ? WHERE job_id = ?",
                 [socket.gethostname(), os.getpid(), job_id],
             )
-    return Claim(job_id, True, replace)
+        if fresh:
+            con.execute(
+                "INSERT INTO snapshot_files SELECT ?, unnest(?) ON CONFLICT DO NOTHING",
+                [job_id, fresh],
+            )
+    return Claim(job_id, True, replace, snapshots=tuple(fresh))
 
 
 def queued_job_inputs(con: duckdb.DuckDBPyConnection, job_id: int) -> tuple[str, str, int]:
@@ -372,7 +416,7 @@ def delete_job_rows(con: duckdb.DuckDBPyConnection, job_id: int) -> None:
     """Delete a job's rows and take them out of the rollups (inside the caller's
     transaction; the job itself stays)."""
     rollups.remove_jobs(con, [job_id])
-    for table in ("face_observations", "frames", "tracks", "emotion_series"):
+    for table in ("face_observations", "frames", "tracks", "emotion_series", "snapshot_files"):
         con.execute(f"DELETE FROM {table} WHERE job_id = ?", [job_id])
 
 

@@ -20,7 +20,14 @@ from pipeline.store.database import transaction
 from pipeline.store.jobs import stale_job_ids
 
 # Tables whose rows belong to one ingest job.
-_JOB_TABLES = ("face_observations", "frames", "tracks", "emotion_series", "api_operations")
+_JOB_TABLES = (
+    "face_observations",
+    "frames",
+    "tracks",
+    "emotion_series",
+    "api_operations",
+    "snapshot_files",
+)
 
 
 @dataclass(frozen=True)
