@@ -12,6 +12,7 @@ import json
 import math
 import sys
 import time
+import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -52,6 +53,15 @@ def _number(
 
     parse.__name__ = "number"
     return parse
+
+
+def one_line(text: str) -> str:
+    """``text`` as one line of terminal output: control and format characters from a file or
+    folder name (a line break, a terminal escape) are written as escapes (\\n, \\x1b)."""
+    return "".join(
+        c.encode("unicode_escape").decode() if unicodedata.category(c) in ("Cc", "Cf") else c
+        for c in text
+    )
 
 
 def _iso_time(text: str) -> dt.datetime:
@@ -120,7 +130,7 @@ class _Progress:
     def __init__(self, name: str) -> None:
         self._bar = tqdm(
             total=100,
-            desc=name[:30],
+            desc=one_line(name)[:30],
             unit="%",
             leave=False,
             bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}",
@@ -144,7 +154,8 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     source_kind = "camera" if kind == "images" else "footage"
     start_time = getattr(args, "start_time", None)
     params = _params(args)
-    paths = [Path(p) for p in (args.paths if kind == "video" else [args.folder])]
+    # Absolute, so that "." is named after the folder it is.
+    paths = [Path(p).absolute() for p in (args.paths if kind == "video" else [args.folder])]
     workers = getattr(args, "workers", None)
     targets = [
         Target(
@@ -198,12 +209,12 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
                 bar.close()
     for s in summaries:
         print(
-            f"{s.input_name}: {s.status}"
+            f"{one_line(s.input_name)}: {s.status}"
             + (
                 f" (job {s.job_id}: {s.frames} frames, {s.faces} faces, {s.tracks} viewers, "
                 f"{s.frames_per_s:.1f} frames/s{'; ' + s.message if s.message else ''})"
                 if s.status == "done"
-                else f" ({s.message})"
+                else f" ({one_line(s.message)})"
             )
         )
     return 0
@@ -241,7 +252,7 @@ def _cmd_watch(args: argparse.Namespace) -> int:
         args.campaign,
         args.stimulus,
         args.kind or "display",
-        args.camera or Path(args.folder).name,
+        args.camera or Path(args.folder).absolute().name,
         "camera",
     )
     deadline = time.monotonic() + args.seconds if args.seconds else None
@@ -257,9 +268,12 @@ def _cmd_watch(args: argparse.Namespace) -> int:
             continue
         try:
             summary = ingest("images", path, target, params, args.db, args.force)
-            print(f"{path.name}: {summary.status}, {summary.faces} faces", flush=True)
+            print(f"{one_line(path.name)}: {summary.status}, {summary.faces} faces", flush=True)
         except ReactionError as error:
-            print(f"{path.name}: skipped: {error.title}: {error.message}", flush=True)
+            print(
+                f"{one_line(path.name)}: skipped: {error.title}: {one_line(error.message)}",
+                flush=True,
+            )
         done += 1
     return 0
 
@@ -811,7 +825,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _require_database(args)
         return int(args.func(args))
     except ReactionError as error:
-        print(f"error: {error.title}: {error.message}", file=sys.stderr)
+        print(f"error: {error.title}: {one_line(error.message)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted; nothing of the unfinished job was stored", file=sys.stderr)

@@ -100,6 +100,16 @@ def detection_scale(
     return scale
 
 
+def check_detector(detector: str) -> None:
+    """Refuse a detector this product cannot run offline (InputError), before any work."""
+    if detector not in OFFLINE_DETECTORS:
+        raise InputError(
+            "Detector not available offline",
+            f"{detector!r} needs weights downloaded at run time; use one of "
+            f"{', '.join(OFFLINE_DETECTORS)}.",
+        )
+
+
 class FaceFinder:
     """DeepFace detection for BGR uint8 frames of any size; crops come from the full frame.
 
@@ -118,12 +128,7 @@ class FaceFinder:
         threads: int = 1,
         align_faces: bool = False,
     ) -> None:
-        if detector not in OFFLINE_DETECTORS:
-            raise InputError(
-                "Detector not available offline",
-                f"{detector!r} needs weights downloaded at run time; use one of "
-                f"{', '.join(OFFLINE_DETECTORS)}.",
-            )
+        check_detector(detector)
         from deepface.modules.detection import detect_faces
 
         if detector == "centerface":

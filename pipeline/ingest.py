@@ -18,11 +18,12 @@ from pipeline.assemble import FaceRows, assemble
 from pipeline.chunks import Chunk, analyse_chunk, plan_chunks, run_chunks
 from pipeline.emotion.classifier import ExpressionClassifier, shared_classifier
 from pipeline.errors import InputError, ReactionError
-from pipeline.faces import FaceFinder
+from pipeline.faces import FaceFinder, check_detector
 from pipeline.settings import get_float, get_int
 from pipeline.snapshot_batches import SnapshotBatch, batch_frames, plan_batches, renumber
 from pipeline.sources import (
     SampledFrame,
+    check_image_file,
     content_hash,
     image_timestamp,
     iter_video_frames,
@@ -116,6 +117,9 @@ def prepare_job(
 
     Nothing is written when the input is unusable or the campaign is unknown.
     """
+    check_detector(params.detector)
+    if kind == "images" and path.is_file():
+        check_image_file(path)
     expected = _expected_frames(kind, path, params)
     digest = content_hash(path) if path.is_file() else _folder_hash(path)
     # Image jobs say which snapshots they hold, so none is stored twice (jobs.claim_job).

@@ -207,3 +207,63 @@ def test_one_bad_file_of_several_fails_alone(writable_db, tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     assert "empty.mp4: failed (" in done.stdout, done.stdout
     assert "clip.mp4: done (job" in done.stdout
+
+
+def _catalog(db: Path) -> tuple[list[str], int]:
+    with connect(db, read_only=True) as con:
+        names = [r[0] for r in con.execute("SELECT name FROM stimuli ORDER BY name").fetchall()]
+        jobs = con.execute("SELECT count(*) FROM ingest_jobs").fetchone()[0]
+    return names, jobs
+
+
+def test_bad_input_is_refused_before_anything_is_written(writable_db, tmp_path: Path) -> None:
+    """An unknown detector, a file that is no image given to ingest-images, an image with a
+    video suffix: one line, exit 2, and no stimulus, source or failed job left behind."""
+    before = _catalog(writable_db)
+    still = tmp_path / "poster.mp4"
+    cv2.imwrite(str(tmp_path / "poster.jpg"), make_background(np.random.default_rng(2), 240, 320))
+    (tmp_path / "poster.jpg").rename(still)
+    notes = tmp_path / "notes"
+    notes.write_text("not an image")
+    folder = tmp_path / "cam"
+    folder.mkdir()
+    runs = {
+        "Detector not available offline": ("ingest-images", str(folder), "--detector", "bogus"),
+        "Unsupported file type": ("ingest-images", str(notes)),
+        "Not a video": ("ingest", str(still)),
+    }
+    for title, args in runs.items():
+        done = _cli(
+            *args,
+            "--campaign",
+            "Spring launch",
+            "--stimulus",
+            f"New {title}",
+            "--db",
+            str(writable_db),
+        )
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.strip().splitlines()[-1].startswith(f"error: {title}:"), done.stderr
+    assert _catalog(writable_db) == before
+
+
+def test_names_and_paths_with_control_characters(writable_db, tmp_path: Path) -> None:
+    """A line break or terminal escape in a name is refused; in a path it is printed as an
+    escape, so the error stays one line and cannot drive the terminal."""
+    for name in ("Spring\nlaunch", "red\x1b[31m"):
+        done = _cli("campaigns", "add", name, "--db", str(writable_db))
+        assert done.returncode == 2 and "error: Invalid campaign name:" in done.stderr
+        assert "\x1b" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    done = _cli(
+        "ingest-images",
+        str(tmp_path / "no\x1b[2Jsuch\nfolder"),
+        "--campaign",
+        "Spring launch",
+        "--stimulus",
+        "Window display",
+        "--db",
+        str(writable_db),
+    )
+    assert done.returncode == 2 and "\x1b" not in done.stderr, done.stderr
+    (line,) = [line for line in done.stderr.splitlines() if "Folder not found" in line]
+    assert line.startswith("error: Folder not found:") and "no\\x1b[2Jsuch\\nfolder" in line

@@ -15,6 +15,7 @@ from pipeline.sources.frames import (
 from pipeline.sources.images import (
     IMAGE_SUFFIXES,
     ImageFolderScan,
+    check_image_file,
     image_timestamp,
     iter_image_folder,
     list_image_files,
@@ -31,6 +32,7 @@ __all__ = [
     "ImageFolderScan",
     "SampledFrame",
     "VideoInfo",
+    "check_image_file",
     "check_readable_file",
     "check_readable_folder",
     "content_hash",

@@ -200,6 +200,13 @@ def iter_image_folder(
     return scan_image_folder(folder, pattern).frames(max_pixels)
 
 
+def check_image_file(path: Path) -> None:
+    """Refuse (InputError) a file that is not a readable image by its suffix, size and
+    header, without decoding its pixels."""
+    _check_image_file(path)
+    _read_header(path)
+
+
 def _check_image_file(path: Path) -> None:
     stat = check_readable_file(path)
     if path.suffix.lower() not in IMAGE_SUFFIXES:

@@ -78,6 +78,14 @@ def probe_video(path: Path) -> VideoInfo:
             f"{path.name} is 0 bytes, so the copy or upload did not finish; copy it again.",
         )
     container = _inspect_container(path, stat.st_size)
+    if container is None and _is_still_image(path):
+        # FFmpeg opens a JPEG or PNG as a one-frame "video" of unknown length: refused here,
+        # or it would be stored as footage of one frame that no person can be followed in.
+        raise InputError(
+            "Not a video",
+            f"{path.name} is a still image with a video suffix; give it its image suffix and "
+            "ingest it with ingest-images.",
+        )
     if container is not None and not container.intact:
         # Checked before OpenCV: a cut MP4 streams fine until its missing half, and the whole
         # campaign run would be thrown away at the end.
@@ -234,6 +242,16 @@ def _unreadable(path: Path, container: _Container | None, opencv_codec: str) -> 
         f"{path.name} ({container.kind}) uses {named} that this installation cannot decode; "
         "re-encode it (for example to H.264 or MPEG-4 in an .mp4) and try again.",
     )
+
+
+# Magic bytes of the still formats OpenCV reads (JPEG, PNG, GIF, BMP, TIFF, WebP).
+_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")
+
+
+def _is_still_image(path: Path) -> bool:
+    with path.open("rb") as f:
+        head = f.read(16)
+    return head.startswith(_IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
 
 
 def _inspect_container(path: Path, size: int) -> _Container | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 from dataclasses import dataclass
 
 import duckdb
@@ -209,6 +210,7 @@ def ensure_source(
     """The named source of a stimulus, created on first use; zones are updated when given."""
     if kind not in SOURCE_KINDS:
         raise InputError("Unknown source kind", f"{kind!r} is not one of {SOURCE_KINDS}.")
+    name = clean_name(name, "source", longest=255)  # named after a file by default
     zones = validate_zones(exclusion_zones or [])
     row = con.execute(
         "SELECT source_id FROM sources WHERE stimulus_id = ? AND name = ?",
@@ -280,8 +282,17 @@ def validate_zones(zones: list[list[tuple[float, float]]]) -> list[list[tuple[fl
     return clean
 
 
-def clean_name(name: str, what: str) -> str:
+def clean_name(name: str, what: str, longest: int = 120) -> str:
+    """A name as stored: trimmed, 1 to ``longest`` characters, none of them a control or
+    format character (a line break, a tab, a terminal escape, a right-to-left mark), which
+    would break a report's line or a table's row, or disguise the name."""
     name = (name or "").strip()
-    if not name or len(name) > 120:
-        raise InputError(f"Invalid {what} name", f"A {what} name needs 1 to 120 characters.")
+    if not name or len(name) > longest:
+        raise InputError(f"Invalid {what} name", f"A {what} name needs 1 to {longest} characters.")
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in name):
+        raise InputError(
+            f"Invalid {what} name",
+            f"{name!r} holds a line break, tab or other control character; "
+            "give a name without them.",
+        )
     return name
