@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._report import print_table, save_json
 from pipeline.emotion.ferplus import load_split
-from pipeline.settings import PROJECT_ROOT
+from pipeline.settings import PROJECT_ROOT, get_setting
 from pipeline.store.compare import differences, stored_rows
 from pipeline.synthetic_footage import planted_clip, snapshot_folder
 
@@ -46,12 +46,13 @@ MODES = {
     "--executor ray (local, 2 CPUs)": ["--executor", "ray", "--ray-cpus", "2"],
 }
 RAY = MODES["--executor ray (local, 2 CPUs)"]
-# Snapshot folder: (flags, EMOTION_SNAPSHOT_BATCH); the first is how every executor ran before.
+# Snapshot folder: (flags, EMOTION_SNAPSHOT_BATCH, None: the default); "0" is how every
+# executor ran before.
 SNAPSHOT_MODES = {
     "whole folder, one part (before)": ([], "0"),
-    "batches of 50, 2 threads": ([], "50"),
+    "batches (default size), 2 threads": ([], None),
     "--executor ray, whole folder (before)": (RAY, "0"),
-    "--executor ray, batches of 50": (RAY, "50"),
+    "--executor ray, batches (default size)": (RAY, None),
 }
 
 
@@ -183,7 +184,7 @@ def _snapshot_modes(count: int) -> list[dict[str, object]]:
         )
         results, stored = [], {}
         for mode, (flags, batch) in SNAPSHOT_MODES.items():
-            env = {"EMOTION_SNAPSHOT_BATCH": batch}
+            env = {"EMOTION_SNAPSHOT_BATCH": batch or get_setting("EMOTION_SNAPSHOT_BATCH")}
             db = Path(tmp) / f"snap{len(results)}.duckdb"
             _cli("campaigns", "add", "Scale", "--db", str(db))
             command = ["ingest-images", str(folder), "--campaign", "Scale"]

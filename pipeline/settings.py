@@ -76,7 +76,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "EMOTION_SNAPSHOT_BATCH",
-        "50",
+        "16",
         "Snapshots of a folder analysed as one part (parts run at once, like video chunks).",
         low=0,  # 0: one part, the whole folder
         high=1_000_000,
