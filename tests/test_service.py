@@ -437,6 +437,57 @@ def test_concurrent_pushes_are_each_counted_once(service) -> None:
     )
 
 
+def test_hostile_pushes_and_images_get_the_error_body(service) -> None:
+    """A camera's wrong clock (1970, year 9999, a date past datetime's range with its zone)
+    is a 400, not a 500 or a snapshot that stretches every chart over decades; a header
+    declaring a gigantic image is "too big", not "unsupported"; a float TIFF is counted from
+    its pixels (OpenCV cannot read the file, Pillow can); an unknown attribute is echoed with
+    its control characters escaped."""
+    import io
+    import zlib
+
+    from PIL import Image
+
+    server, keys = service
+    image = _image(SELFIE)
+    for taken in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59", "1970-01-01T00:00:00Z"):
+        answer = server.post(
+            "/v1/snapshots", keys["push"], data=image, headers={**BINARY, "X-Capture-Time": taken}
+        )
+        _error(answer, 400, "BadArgument")
+        assert "check the camera's clock" in answer.json()["error"]["message"] or (
+            "ISO 8601" in answer.json()["error"]["message"]
+        )
+    bomb = io.BytesIO()
+    Image.new("L", (64, 64)).save(bomb, "PNG")
+    header = bytearray(bomb.getvalue())
+    header[16:24] = (100_000).to_bytes(4, "big") + (100_000).to_bytes(4, "big")  # IHDR size
+    header[29:33] = zlib.crc32(bytes(header[12:29])).to_bytes(4, "big")  # and its checksum
+    answer = server.post(RECOGNIZE, keys["recognize"], data=bytes(header), headers=BINARY)
+    _error(answer, 400, "InvalidImageSize")
+    assert "too big" in answer.json()["error"]["message"]
+    gray = np.asarray(Image.open(io.BytesIO(image)).convert("L"), dtype=np.float32) / 255.0
+    tiff = io.BytesIO()
+    Image.fromarray(gray, mode="F").save(tiff, "TIFF")
+    answer = server.post(
+        "/v1/snapshots",
+        keys["push"],
+        data=tiff.getvalue(),
+        headers={"Content-Type": "image/tiff", "X-Capture-Time": "2026-03-16T10:00:00Z"},
+    )
+    assert answer.status_code == 200 and answer.json()["status"] == "counted", answer.text
+    asked = server.post(
+        DETECT,
+        keys["recognize"],
+        data=image,
+        headers=BINARY,
+        params={"returnFaceAttributes": "age\x1b[31m"},
+    )
+    _error(asked, 400, "BadArgument")
+    assert "\x1b" not in asked.json()["error"]["message"]
+    assert "'age\\x1b[31m'" in asked.json()["error"]["message"]
+
+
 def test_docs_page_works_offline_in_chromium(service) -> None:
     server, _ = service
     spec = server.get("/openapi.json", None).json()

@@ -65,7 +65,15 @@ def decode_image(data: bytes) -> np.ndarray:
             rgb = np.asarray(upright, dtype=np.uint8)
     except ApiError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:
+        # Pillow refuses a header declaring a gigantic image before our own size check runs.
+        raise ApiError(
+            400,
+            "InvalidImageSize",
+            "Image size is too big: its header declares over "
+            f"{get_int('EMOTION_MAX_IMAGE_PIXELS')} pixels.",
+        ) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise invalid_image() from None
     return np.ascontiguousarray(rgb[:, :, ::-1])
 

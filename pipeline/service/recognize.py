@@ -117,8 +117,8 @@ def parse_attributes(text: str | None) -> tuple[str, ...]:
         raise ApiError(
             400,
             "BadArgument",
-            f"Invalid argument returnFaceAttributes: {', '.join(unknown)}. Supported values "
-            f"are: {', '.join(FACE_ATTRIBUTES)} (this service estimates no identity, age or "
+            f"Invalid argument returnFaceAttributes: {', '.join(map(repr, unknown))}. Supported "
+            f"values are: {', '.join(FACE_ATTRIBUTES)} (this service estimates no identity, age or "
             "gender).",
         )
     return asked

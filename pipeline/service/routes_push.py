@@ -33,7 +33,12 @@ router = APIRouter()
 
 # Snapshots are bucketed by clock time like ``ingest-images`` (its default bucket, 60 s).
 SNAPSHOT_BUCKET_S = 60.0
-_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "WEBP": ".webp", "TIFF": ".tif"}
+# Capture times outside [EARLIEST_CAPTURE, now + CLOCK_SLACK] are a camera's wrong clock.
+EARLIEST_CAPTURE = dt.datetime(2000, 1, 1)
+CLOCK_SLACK = dt.timedelta(days=1)
+# Formats spooled as sent; others (GIF, and TIFF, whose float and 16-bit-per-channel variants
+# Pillow reads and OpenCV does not) are spooled as the PNG of the pixels decode_image read.
+_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "WEBP": ".webp"}
 
 
 def capture_time(header: str | None) -> dt.datetime:
@@ -43,14 +48,24 @@ def capture_time(header: str | None) -> dt.datetime:
         return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     try:
         value = dt.datetime.fromisoformat(header.strip().replace("Z", "+00:00"))
-    except ValueError:
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
         raise ApiError(
             400,
             "BadArgument",
             f"Invalid X-Capture-Time {header!r}: use ISO 8601, e.g. 2026-03-14T09:20:00Z.",
         ) from None
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    if not EARLIEST_CAPTURE <= value <= now + CLOCK_SLACK:
+        # A camera whose clock was reset (1970, 2000) or runs far ahead: counted, its snapshot
+        # would stretch every chart and export of the campaign over decades of empty buckets.
+        raise ApiError(
+            400,
+            "BadArgument",
+            f"Invalid X-Capture-Time {header!r}: it must lie between "
+            f"{EARLIEST_CAPTURE:%Y-%m-%d} and a day from now (UTC); check the camera's clock.",
+        )
     return value
 
 
