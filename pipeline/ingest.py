@@ -98,8 +98,9 @@ def _expected_frames(kind: str, path: Path, params: AnalysisParams) -> int:
         return 1
     if not path.is_dir():
         raise InputError("Folder not found", f"{path} is not a folder of images.")
-    # Every snapshot by its name; a damaged one is skipped, so the bar then ends a little short.
-    return len(list_image_files(path))
+    # A folder expects the snapshots its claim gives it (prepare_job); a damaged one is
+    # skipped, so the bar then ends a little short.
+    return 0
 
 
 def prepare_job(
@@ -123,9 +124,9 @@ def prepare_job(
     expected = _expected_frames(kind, path, params)
     digest = content_hash(path) if path.is_file() else _folder_hash(path)
     # Image jobs say which snapshots they hold, so none is stored twice (jobs.claim_job).
-    by_hash = _snapshots_by_hash(path) if kind == "images" else {}
-    if kind == "images" and path.is_file():
-        by_hash = {digest: path.name}
+    by_hash: dict[str, str] = {}
+    if kind == "images":
+        by_hash = {digest: path.name} if path.is_file() else _snapshots_by_hash(path)
     with connect(db_path) as con:
         campaign = catalog.get_campaign(con, target.campaign)
         stimulus = catalog.ensure_stimulus(
@@ -181,8 +182,6 @@ def _snapshots_by_hash(folder: Path) -> dict[str, str]:
     """A folder's snapshot files by the sha256 of their bytes, in name order; of files with
     the same bytes (a copy, a ``latest.jpg`` link) the first. A file that cannot be read is
     left out here and skipped by the scan."""
-    if not folder.is_dir():
-        return {}
     found: dict[str, str] = {}
     for path in list_image_files(folder):
         try:

@@ -93,10 +93,12 @@ _JOB_COLUMNS = (
 )
 
 
-_SAME_KEY = (
-    "content_hash = $content AND params_hash = $params AND source_id IN (SELECT source_id "
-    "FROM sources WHERE stimulus_id = (SELECT stimulus_id FROM sources WHERE source_id = $source))"
+# Jobs of the same ingestion scope as the key: same parameters, a source of the same stimulus.
+_SAME_SCOPE = (
+    "params_hash = $params AND source_id IN (SELECT source_id FROM sources WHERE stimulus_id = "
+    "(SELECT stimulus_id FROM sources WHERE source_id = $source))"
 )
+_SAME_KEY = f"content_hash = $content AND {_SAME_SCOPE}"
 
 
 def _key_args(key: JobKey) -> dict[str, object]:
@@ -173,9 +175,7 @@ def _snapshot_holders(
     parameters that hold these snapshots."""
     rows = con.execute(
         "SELECT f.content_hash, j.job_id, j.status FROM snapshot_files f JOIN ingest_jobs j "
-        "USING (job_id) WHERE j.status IN ('done', 'running') AND j.params_hash = $params "
-        "AND j.source_id IN (SELECT source_id FROM sources WHERE stimulus_id = (SELECT "
-        "stimulus_id FROM sources WHERE source_id = $source)) "
+        f"USING (job_id) WHERE j.status IN ('done', 'running') AND {_SAME_SCOPE} "
         "AND f.content_hash IN (SELECT unnest($hashes))",
         {"params": key.params_hash, "source": key.source_id, "hashes": snapshots},
     ).fetchall()
