@@ -90,6 +90,38 @@ def test_mtime_is_the_last_resort(tmp_path: Path) -> None:
     assert image_timestamp(path) == datetime(2025, 6, 1, 12, 0, 0, 250000)
 
 
+def test_a_reset_camera_clock_gives_way_to_the_next_source(tmp_path: Path) -> None:
+    """EXIF written by a camera whose clock reset to 1970 (or that runs years ahead) would
+    put the snapshot decades from its campaign: the name's time, then the mtime, is used."""
+    named = tmp_path / "cam1_20260314_101502.jpg"
+    _write_with_exif(named, datetime(1970, 1, 1, 0, 3, 0))
+    _set_mtime(named, datetime(2025, 6, 1))
+    assert image_timestamp(named) == TAKEN
+    ahead = tmp_path / "snapshot.jpg"
+    _write_with_exif(ahead, datetime(2099, 1, 1))
+    _set_mtime(ahead, datetime(2025, 6, 1))
+    assert image_timestamp(ahead) == datetime(2025, 6, 1)
+
+
+def test_a_file_without_a_plausible_time_is_refused_and_skipped(tmp_path: Path) -> None:
+    """No source a working clock could have written: refused with what was found, and in a
+    folder skipped like a damaged file, while the good snapshots are kept."""
+    bad = tmp_path / "cam1_19700101_000500.jpg"
+    _write_with_exif(bad, datetime(2000, 1, 1, 0, 0, 7))
+    _set_mtime(bad, datetime(1980, 1, 1))
+    with pytest.raises(InputError) as caught:
+        image_timestamp(bad)
+    assert caught.value.title == "Implausible capture time"
+    for found in ("EXIF 2000-01-01 00:00", "name 1970-01-01 00:05", "file 1980-01-01 00:00"):
+        assert found in caught.value.message
+    good = tmp_path / "cam1_20260314_101502.jpg"
+    _write_with_exif(good, TAKEN)
+    scan = scan_image_folder(tmp_path)
+    assert [p.name for _, p in scan.files] == [good.name]
+    assert [p.name for p, _ in scan.skipped] == [bad.name]
+    assert "no capture time between" in scan.skipped[0][1]
+
+
 def test_bad_name_pattern_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "a.png"
     cv2.imwrite(str(path), _scene())

@@ -28,14 +28,12 @@ from pipeline.service.keys import ApiKey
 from pipeline.service.routes_images import ERRORS
 from pipeline.service.writer import WRITE_LOCK
 from pipeline.settings import get_setting
+from pipeline.sources.clock import capture_window_text, plausible_capture
 
 router = APIRouter()
 
 # Snapshots are bucketed by clock time like ``ingest-images`` (its default bucket, 60 s).
 SNAPSHOT_BUCKET_S = 60.0
-# Capture times outside [EARLIEST_CAPTURE, now + CLOCK_SLACK] are a camera's wrong clock.
-EARLIEST_CAPTURE = dt.datetime(2000, 1, 1)
-CLOCK_SLACK = dt.timedelta(days=1)
 # Formats spooled as sent; others (GIF, and TIFF, whose float and 16-bit-per-channel variants
 # Pillow reads and OpenCV does not) are spooled as the PNG of the pixels decode_image read.
 _SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "WEBP": ".webp"}
@@ -56,15 +54,12 @@ def capture_time(header: str | None) -> dt.datetime:
             "BadArgument",
             f"Invalid X-Capture-Time {header!r}: use ISO 8601, e.g. 2026-03-14T09:20:00Z.",
         ) from None
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    if not EARLIEST_CAPTURE <= value <= now + CLOCK_SLACK:
-        # A camera whose clock was reset (1970, 2000) or runs far ahead: counted, its snapshot
-        # would stretch every chart and export of the campaign over decades of empty buckets.
+    if not plausible_capture(value):
         raise ApiError(
             400,
             "BadArgument",
-            f"Invalid X-Capture-Time {header!r}: it must lie between "
-            f"{EARLIEST_CAPTURE:%Y-%m-%d} and a day from now (UTC); check the camera's clock.",
+            f"Invalid X-Capture-Time {header!r}: it must lie {capture_window_text()}; "
+            "check the camera's clock.",
         )
     return value
 

@@ -24,6 +24,7 @@ from PIL import ExifTags, Image, UnidentifiedImageError
 
 from pipeline.errors import InputError
 from pipeline.settings import get_int
+from pipeline.sources.clock import capture_window_text, plausible_capture
 from pipeline.sources.frames import SampledFrame, check_readable_file, check_readable_folder
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
@@ -138,7 +139,9 @@ def image_timestamp(path: Path, pattern: str | None = None) -> datetime:
     In order: EXIF DateTimeOriginal (converted with OffsetTimeOriginal when the camera wrote
     one, else taken as UTC, so set cameras to UTC); a time in the file name (``pattern``, a
     strptime format such as ``"snap-%d.%m.%Y-%H%M%S"`` found anywhere in the stem, or by
-    default ``YYYYMMDD[_-T ]HHMMSS`` / ``YYYY-MM-DDTHH-MM-SS``); the file's mtime.
+    default ``YYYYMMDD[_-T ]HHMMSS`` / ``YYYY-MM-DDTHH-MM-SS``); the file's mtime. A time
+    outside ``pipeline.sources.clock``'s window (a reset camera clock) is passed over, and
+    ``InputError("Implausible capture time")`` raised when no source has a plausible one.
     A file that is not an image still gets a name or mtime time.
     """
     path = Path(path)
@@ -281,12 +284,34 @@ def _exif_time(image: Image.Image) -> datetime | None:
 def _timestamp(
     path: Path, exif_time: datetime | None, pattern: str | None, mtime: float
 ) -> datetime:
-    if exif_time is not None:
-        return exif_time
-    named = _name_time(path.stem, pattern)
-    if named is not None:
-        return named
-    return datetime.fromtimestamp(mtime, UTC).replace(tzinfo=None)
+    """The first of EXIF, name and mtime times that a working clock could have written.
+
+    A reset camera clock (EXIF 1970-01-01) would put the snapshot decades away from its
+    campaign, so such a time gives way to the next source; when none is plausible the file
+    is refused rather than counted at a time that is certainly wrong.
+    """
+    try:
+        modified: datetime | None = datetime.fromtimestamp(mtime, UTC).replace(tzinfo=None)
+    except (OverflowError, OSError, ValueError):  # an mtime past datetime's range
+        modified = None
+    found = [
+        (source, value)
+        for source, value in (
+            ("EXIF", exif_time),
+            ("name", _name_time(path.stem, pattern)),
+            ("file", modified),
+        )
+        if value is not None
+    ]
+    for _, value in found:
+        if plausible_capture(value):
+            return value
+    times = ", ".join(f"{source} {value:%Y-%m-%d %H:%M}" for source, value in found)
+    raise InputError(
+        "Implausible capture time",
+        f"{path.name} has no capture time {capture_window_text()} ({times}); "
+        "set the camera's clock, or give the file a time in its name.",
+    )
 
 
 def _name_time(stem: str, pattern: str | None) -> datetime | None:
