@@ -303,3 +303,33 @@ def test_page_shows_hostile_names_as_text(page, demo_db: Path) -> None:
     bodies = _markdown_bodies(at._tree)
     assert {b: _unsafe(b) for b in bodies if _unsafe(b)} == {}
     assert any(hostile in t.value for t in at.text)
+
+
+def test_a_name_typed_with_a_combining_accent_is_the_same_name(tmp_path: Path) -> None:
+    """ "Café" typed precomposed (NFC) and with a combining accent (NFD, as macOS file names
+    and some keyboards give it) is one campaign, one stimulus and one camera, also for rows
+    stored before names were normalised; a key bound to either spelling is revoked with the
+    stimulus."""
+    from pipeline.service import keys
+
+    nfc, nfd = "Caf\u00e9", "Cafe\u0301"
+    with connect(tmp_path / "names.duckdb") as con:
+        campaign = catalog.create_campaign(con, nfd)
+        assert campaign.name == nfc
+        with pytest.raises(InputError, match="already exists"):
+            catalog.create_campaign(con, nfc)
+        stimulus = catalog.create_stimulus(con, campaign, f"Ad {nfd}", "ad", 10.0)
+        assert catalog.get_stimulus(con, campaign, f"Ad {nfc}") == stimulus
+        camera = catalog.ensure_source(con, stimulus, "camera", f"{nfd} door")
+        assert catalog.ensure_source(con, stimulus, "camera", f"{nfc} door") == camera
+        _, key = keys.create_key(con, "door", "push", nfc, f"Ad {nfd}", f"{nfd} door")
+        assert (key.stimulus, key.camera) == (f"Ad {nfc}", f"{nfc} door")
+
+        con.execute("INSERT INTO campaigns (name, description) VALUES (?, '')", [f"Old {nfd}"])
+        old = catalog.get_campaign(con, f"Old {nfc}")
+        assert catalog.ensure_campaign(con, f"Old {nfc}") == old
+        assert manage.rename_campaign(con, f"Old {nfd}", f"Old {nfc}").name == f"Old {nfc}"
+        assert [c.name for c in catalog.list_campaigns(con)] == [nfc, f"Old {nfc}"]
+
+        manage.delete_stimulus(con, nfd, f"Ad {nfd}")
+        assert not [k for k in keys.list_keys(con) if k.active]

@@ -95,6 +95,9 @@ def create_key(
     if any(k.name == name and k.active for k in list_keys(con)):
         raise InputError("Key exists", f"An active key is already named {name!r}.")
     campaign_id = catalog.get_campaign(con, campaign).campaign_id if campaign else None
+    # Stored as clean_name stores them, so a rename or deletion of the stimulus finds the key.
+    stimulus = catalog.clean_name(stimulus, "stimulus") if stimulus else None
+    camera = catalog.clean_name(camera, "source", longest=255) if camera else None
     key = secrets.token_hex(16)
     row = con.execute(
         "INSERT INTO api_keys (name, key_sha256, key_prefix, scope, campaign_id, stimulus, "

@@ -13,6 +13,9 @@ from pipeline.errors import InputError, UnknownEntityError
 
 STIMULUS_KINDS = ("display", "ad", "product")
 SOURCE_KINDS = ("camera", "footage")
+# A stored name matching an NFC-normalised parameter: names are stored NFC (``clean_name``),
+# and rows written before that was so are matched by their NFC form too.
+SAME_NAME = "nfc_normalize(name) = ?"
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,9 @@ class Source:
 
 def create_campaign(con: duckdb.DuckDBPyConnection, name: str, description: str = "") -> Campaign:
     name = clean_name(name, "campaign")
-    existing = con.execute("SELECT campaign_id FROM campaigns WHERE name = ?", [name]).fetchone()
+    existing = con.execute(
+        f"SELECT campaign_id FROM campaigns WHERE {SAME_NAME}", [name]
+    ).fetchone()
     if existing:
         raise InputError("Campaign exists", f"A campaign named {name!r} already exists.")
     row = con.execute(
@@ -67,8 +72,11 @@ def create_campaign(con: duckdb.DuckDBPyConnection, name: str, description: str 
 
 
 def get_campaign(con: duckdb.DuckDBPyConnection, name: str) -> Campaign:
+    wanted = unicodedata.normalize("NFC", name)
     row = con.execute(
-        "SELECT campaign_id, name, description FROM campaigns WHERE name = ?", [name]
+        f"SELECT campaign_id, name, description FROM campaigns WHERE {SAME_NAME} "
+        "ORDER BY name = ? DESC LIMIT 1",  # the exact spelling first, if stored twice before NFC
+        [wanted, name],
     ).fetchone()
     if row is None:
         known = [r[0] for r in con.execute("SELECT name FROM campaigns ORDER BY name").fetchall()]
@@ -104,7 +112,7 @@ def create_stimulus(
     if duration_s is not None and duration_s <= 0:
         raise InputError("Invalid duration", "An ad's duration must be a positive number of s.")
     row = con.execute(
-        "SELECT stimulus_id FROM stimuli WHERE campaign_id = ? AND name = ?",
+        f"SELECT stimulus_id FROM stimuli WHERE campaign_id = ? AND {SAME_NAME}",
         [campaign.campaign_id, name],
     ).fetchone()
     if row:
@@ -121,8 +129,8 @@ def create_stimulus(
 def get_stimulus(con: duckdb.DuckDBPyConnection, campaign: Campaign, name: str) -> Stimulus:
     row = con.execute(
         "SELECT stimulus_id, campaign_id, name, kind, duration_s FROM stimuli "
-        "WHERE campaign_id = ? AND name = ?",
-        [campaign.campaign_id, name],
+        f"WHERE campaign_id = ? AND {SAME_NAME} ORDER BY name = ? DESC LIMIT 1",
+        [campaign.campaign_id, unicodedata.normalize("NFC", name), name],
     ).fetchone()
     if row is None:
         raise UnknownEntityError(
@@ -213,8 +221,9 @@ def ensure_source(
     name = clean_name(name, "source", longest=255)  # named after a file by default
     zones = validate_zones(exclusion_zones or [])
     row = con.execute(
-        "SELECT source_id FROM sources WHERE stimulus_id = ? AND name = ?",
-        [stimulus.stimulus_id, name],
+        f"SELECT source_id FROM sources WHERE stimulus_id = ? AND {SAME_NAME} "
+        "ORDER BY name = ? DESC LIMIT 1",
+        [stimulus.stimulus_id, name, name],
     ).fetchone()
     if row is None:
         row = con.execute(
@@ -286,7 +295,9 @@ def clean_name(name: str, what: str, longest: int = 120) -> str:
     """A name as stored: trimmed, 1 to ``longest`` characters, none of them a control or
     format character (a line break, a tab, a terminal escape, a right-to-left mark), which
     would break a report's line or a table's row, or disguise the name."""
-    name = (name or "").strip()
+    # NFC: "Café" typed with a combining accent (macOS file names, some keyboards) is the
+    # same campaign as "Café" typed precomposed, not a second one that splits its people.
+    name = unicodedata.normalize("NFC", (name or "").strip())
     if not name or len(name) > longest:
         raise InputError(f"Invalid {what} name", f"A {what} name needs 1 to {longest} characters.")
     if any(unicodedata.category(c) in ("Cc", "Cf") for c in name):

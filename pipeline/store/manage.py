@@ -73,7 +73,10 @@ def rename_campaign(con: duckdb.DuckDBPyConnection, old: str, new: str) -> catal
     new = catalog.clean_name(new, "campaign")
     if new == campaign.name:
         return campaign
-    taken = con.execute("SELECT 1 FROM campaigns WHERE name = ?", [new]).fetchone()
+    taken = con.execute(
+        f"SELECT 1 FROM campaigns WHERE {catalog.SAME_NAME} AND campaign_id <> ?",
+        [new, campaign.campaign_id],
+    ).fetchone()
     if taken:
         raise InputError("Campaign exists", f"A campaign named {new!r} already exists.")
     stimuli = [s.stimulus_id for s in catalog.list_stimuli(con, campaign)]
@@ -95,7 +98,8 @@ def rename_stimulus(
     if new == stimulus.name:
         return stimulus
     taken = con.execute(
-        "SELECT 1 FROM stimuli WHERE campaign_id = ? AND name = ?", [campaign.campaign_id, new]
+        f"SELECT 1 FROM stimuli WHERE campaign_id = ? AND {catalog.SAME_NAME} AND stimulus_id <> ?",
+        [campaign.campaign_id, new, stimulus.stimulus_id],
     ).fetchone()
     if taken:
         raise InputError("Stimulus exists", f"{campaign.name!r} already has a stimulus {new!r}.")
@@ -105,7 +109,8 @@ def rename_stimulus(
             "UPDATE stimuli SET name = ? WHERE stimulus_id = ?", [new, stimulus.stimulus_id]
         )
         con.execute(
-            "UPDATE api_keys SET stimulus = ? WHERE campaign_id = ? AND stimulus = ?",
+            "UPDATE api_keys SET stimulus = ? WHERE campaign_id = ? "
+            "AND nfc_normalize(stimulus) = nfc_normalize(?)",
             [new, campaign.campaign_id, stimulus.name],
         )
     return catalog.get_stimulus_by_id(con, stimulus.stimulus_id)
@@ -165,7 +170,7 @@ def delete_stimulus(con: duckdb.DuckDBPyConnection, campaign_name: str, name: st
         deleted = _delete_stimuli(con, ids)
         con.execute(
             "UPDATE api_keys SET revoked_at = current_timestamp WHERE campaign_id = ? "
-            "AND stimulus = ? AND revoked_at IS NULL",
+            "AND nfc_normalize(stimulus) = nfc_normalize(?) AND revoked_at IS NULL",
             [campaign.campaign_id, stimulus.name],
         )
     return Deleted(deleted.stimuli, deleted.jobs, deleted.faces, _remove_files(con, files))
