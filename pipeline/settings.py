@@ -179,6 +179,14 @@ SETTINGS: tuple[Setting, ...] = (
         "HTTP service: largest image body in MB (413 above it; the original API's 4 MB).",
     ),
     Setting(
+        "EMOTION_API_BODY_IDLE_S",
+        "30",
+        "HTTP service: seconds a request body may pause before the server answers 408 and "
+        "frees the connection (a stalled or vanished client holds nothing longer).",
+        low=0.1,
+        high=3600,
+    ),
+    Setting(
         "EMOTION_API_RATE_PER_MIN",
         "120",
         "HTTP service: requests per minute per key unless `keys add --rate` set one (429).",

@@ -7,7 +7,9 @@ import datetime as dt
 import functools
 import re
 import shutil
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -55,6 +57,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, 
         "EMOTION_UPLOAD_DIR": str(root / "uploads"),
         "EMOTION_API_URL_FOLDER": str(allowed),
         "EMOTION_API_URL_HOSTS": f"127.0.0.1:{images.server_port}",
+        "EMOTION_API_BODY_IDLE_S": "3",
     }
     try:
         with running_server(db, env) as server:
@@ -488,6 +491,43 @@ def test_hostile_pushes_and_images_get_the_error_body(service) -> None:
     _error(asked, 400, "BadArgument")
     assert "\x1b" not in asked.json()["error"]["message"]
     assert "'age\\x1b[31m'" in asked.json()["error"]["message"]
+
+
+def _raw_request(server: Server, key: str, declared: int, sent: bytes) -> socket.socket:
+    """A connection that declares a body of ``declared`` bytes and sends only ``sent``."""
+    host, port = server.url.removeprefix("http://").split(":")
+    conn = socket.create_connection((host, int(port)), timeout=60)
+    conn.sendall(
+        f"POST {RECOGNIZE} HTTP/1.1\r\nHost: {host}\r\nOcp-Apim-Subscription-Key: {key}\r\n"
+        f"Content-Type: application/octet-stream\r\nContent-Length: {declared}\r\n\r\n".encode()
+        + sent
+    )
+    return conn
+
+
+def test_a_stalled_body_is_answered_408_and_a_vanished_client_leaves_no_traceback(
+    service,
+) -> None:
+    """A client that stops sending mid-body is answered 408 in the error body once the body
+    has been idle EMOTION_API_BODY_IDLE_S (3 s here) and its connection is closed, instead of
+    being held for good; one that hangs up mid-body costs one log line, not a traceback;
+    the server answers the next client."""
+    server, keys = service
+    logged_before = server.log.stat().st_size
+    with _raw_request(server, keys["recognize"], 100_000, _image(SELFIE)[:1000]) as stalled:
+        answer = b""
+        while chunk := stalled.recv(65536):  # until the server closes the connection
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 "), head
+    assert b'"code":"RequestTimeout"' in body and b"nothing came for 3 s" in body
+    _raw_request(server, keys["recognize"], 100_000, _image(SELFIE)[:1000]).close()
+    time.sleep(1)
+    answer = server.post(RECOGNIZE, keys["recognize"], data=_image(SELFIE), headers=BINARY)
+    assert answer.status_code == 200 and len(answer.json()) == SELFIE_FACES
+    log = server.log.read_bytes()[logged_before:].decode(errors="replace")
+    assert "Client hung up during POST" in log
+    assert "Traceback" not in log and "ClientDisconnect" not in log, log
 
 
 def test_docs_page_works_offline_in_chromium(service) -> None:

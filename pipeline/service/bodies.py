@@ -3,7 +3,9 @@ the original API's two image forms (binary, or JSON ``{"url": ...}``)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ from fastapi import Request
 
 from pipeline.service.errors import ApiError, too_large
 from pipeline.service.images import fetch_url, max_image_bytes
+from pipeline.settings import get_float
 
 BINARY_TYPES = ("application/octet-stream", "")
 
@@ -27,13 +30,35 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
+async def body_chunks(request: Request) -> AsyncIterator[bytes]:
+    """The body's chunks as they arrive, answering 408 when none comes for
+    ``EMOTION_API_BODY_IDLE_S``: the server itself waits for a body forever, so a client
+    that stalls mid-upload would hold its connection, and a spooled video file, for good."""
+    idle_s = get_float("EMOTION_API_BODY_IDLE_S")
+    chunks = request.stream().__aiter__()
+    while True:
+        try:
+            async with asyncio.timeout(idle_s):
+                chunk = await anext(chunks)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise ApiError(
+                408,
+                "RequestTimeout",
+                f"The request body stopped arriving: nothing came for {idle_s:g} s.",
+                {"Connection": "close"},
+            ) from None
+        yield chunk
+
+
 # A refused body up to this size is read and dropped before the 413 goes out, so that the
 # client, still sending, reads the answer instead of a reset connection.
 _DRAIN_BYTES = 16 * 1024 * 1024
 
 
 async def _refuse(request: Request, limit: int, seen: int, what: str = "Image") -> ApiError:
-    async for chunk in request.stream():
+    async for chunk in body_chunks(request):
         seen += len(chunk)
         if seen > _DRAIN_BYTES:
             break
@@ -46,7 +71,7 @@ async def read_limited(request: Request, limit: int) -> bytes:
     if declared is not None and declared > limit:
         raise await _refuse(request, limit, 0)
     parts, size = [], 0
-    async for chunk in request.stream():
+    async for chunk in body_chunks(request):
         size += len(chunk)
         if size > limit:
             raise await _refuse(request, limit, size)
@@ -62,7 +87,7 @@ async def spool_limited(request: Request, path: Path, limit: int) -> int:
     size = 0
     try:
         with path.open("wb") as out:
-            async for chunk in request.stream():
+            async for chunk in body_chunks(request):
                 size += len(chunk)
                 if size > limit:
                     raise await _refuse(request, limit, size, "Video")

@@ -6,14 +6,19 @@ code and code name, so client code written against the retired cloud API handles
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from pipeline.errors import InputError, ReactionError, StoreError, UnknownEntityError
+
+# The server's own log (uvicorn configures it, at serve --log-level): a line here is seen.
+_log = logging.getLogger("uvicorn.error")
 
 
 class ApiError(Exception):
@@ -118,6 +123,13 @@ def install_handlers(app: FastAPI) -> None:
         where = ".".join(str(p) for p in first.get("loc", ()))
         message = f"Invalid argument {where}: {first.get('msg', 'invalid')}."
         return JSONResponse(error_body("BadArgument", message), 400)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, _: ClientDisconnect) -> Response:
+        # The client hung up mid-body: nobody reads an answer, and the traceback Starlette
+        # would log for it is noise. Spooled uploads are removed by their own handlers.
+        _log.info("Client hung up during %s %s", request.method, request.url.path)
+        return Response(status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
