@@ -27,9 +27,9 @@ from pipeline.sources import (
     content_hash,
     image_timestamp,
     iter_video_frames,
-    list_image_files,
     probe_video,
     read_image,
+    scan_image_folder,
 )
 from pipeline.store import catalog, jobs
 from pipeline.store.database import connect
@@ -121,6 +121,8 @@ def prepare_job(
     check_detector(params.detector)
     if kind == "images" and path.is_file():
         check_image_file(path)
+        # Its time is checked (a reset camera clock) before anything is claimed or written.
+        start_time = start_time or image_timestamp(path)
     expected = _expected_frames(kind, path, params)
     digest = content_hash(path) if path.is_file() else _folder_hash(path)
     # Image jobs say which snapshots they hold, so none is stored twice (jobs.claim_job).
@@ -179,11 +181,13 @@ def prepare_job(
 
 
 def _snapshots_by_hash(folder: Path) -> dict[str, str]:
-    """A folder's snapshot files by the sha256 of their bytes, in name order; of files with
-    the same bytes (a copy, a ``latest.jpg`` link) the first. A file that cannot be read is
-    left out here and skipped by the scan."""
+    """A folder's usable snapshot files by the sha256 of their bytes, in name order; of files
+    with the same bytes (a copy, a ``latest.jpg`` link) the first. A file the scan skips (not
+    an image, no plausible capture time) is left out, so it is not recorded as stored and is
+    tried again next time: a file renamed with its time, or whose time was ahead of this
+    machine's clock, is then counted."""
     found: dict[str, str] = {}
-    for path in list_image_files(folder):
+    for path in sorted(p for _, p in scan_image_folder(folder, log_skipped=False).files):
         try:
             found.setdefault(content_hash(path), path.name)
         except InputError:

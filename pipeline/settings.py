@@ -182,7 +182,8 @@ SETTINGS: tuple[Setting, ...] = (
         "EMOTION_API_BODY_IDLE_S",
         "30",
         "HTTP service: seconds a request body may pause before the server answers 408 and "
-        "frees the connection (a stalled or vanished client holds nothing longer).",
+        "closes the connection (a client that stops sending holds it no longer; one that "
+        "trickles bytes is a reverse proxy's to limit).",
         low=0.1,
         high=3600,
     ),

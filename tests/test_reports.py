@@ -385,6 +385,20 @@ def test_cli_export_writes_html_and_pdf(analysed_db: Path, tmp_path: Path) -> No
     assert pdf_path.read_bytes().startswith(b"%PDF-")
 
 
+def test_a_stimulus_typed_in_another_unicode_form_gets_its_report(writable_db: Path) -> None:
+    """A stimulus stored with a combining accent (NFD, a row from before names were
+    normalised) and typed precomposed (NFC) is found, and its report is the stored one's
+    (the summary row used to be looked up by the typed spelling: an IndexError)."""
+    from pipeline.store.database import connect
+
+    stored, typed = "Spring cafe\u0301", "Spring caf\u00e9"
+    with connect(writable_db) as con:
+        con.execute("UPDATE stimuli SET name = ? WHERE name = 'Spring ad'", [stored])
+        report = collect_report(con, "Spring launch", typed, 2.0, 5)
+    assert [s.name for s in report.sections] == [stored]
+    assert report.scope == stored
+
+
 def test_report_of_a_campaign_without_faces_says_so(writable_db: Path) -> None:
     from pipeline.store import catalog
     from pipeline.store.database import connect

@@ -7,7 +7,6 @@ import datetime as dt
 import functools
 import re
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +18,14 @@ import pytest
 
 from pipeline.emotion.labels import LABELS
 from tests.real_photos import PHOTOS, SELFIE, SELFIE_FACES
-from tests.test_service_server import Server, add_key, cli, running_server
+from tests.test_service_server import (
+    Server,
+    add_key,
+    cli,
+    partial_post,
+    read_until_closed,
+    running_server,
+)
 
 RECOGNIZE = "/emotion/v1.0/recognize"
 DETECT = "/face/v1.0/detect"
@@ -493,18 +499,6 @@ def test_hostile_pushes_and_images_get_the_error_body(service) -> None:
     assert "'age\\x1b[31m'" in asked.json()["error"]["message"]
 
 
-def _raw_request(server: Server, key: str, declared: int, sent: bytes) -> socket.socket:
-    """A connection that declares a body of ``declared`` bytes and sends only ``sent``."""
-    host, port = server.url.removeprefix("http://").split(":")
-    conn = socket.create_connection((host, int(port)), timeout=60)
-    conn.sendall(
-        f"POST {RECOGNIZE} HTTP/1.1\r\nHost: {host}\r\nOcp-Apim-Subscription-Key: {key}\r\n"
-        f"Content-Type: application/octet-stream\r\nContent-Length: {declared}\r\n\r\n".encode()
-        + sent
-    )
-    return conn
-
-
 def test_a_stalled_body_is_answered_408_and_a_vanished_client_leaves_no_traceback(
     service,
 ) -> None:
@@ -514,14 +508,13 @@ def test_a_stalled_body_is_answered_408_and_a_vanished_client_leaves_no_tracebac
     the server answers the next client."""
     server, keys = service
     logged_before = server.log.stat().st_size
-    with _raw_request(server, keys["recognize"], 100_000, _image(SELFIE)[:1000]) as stalled:
-        answer = b""
-        while chunk := stalled.recv(65536):  # until the server closes the connection
-            answer += chunk
-    head, _, body = answer.partition(b"\r\n\r\n")
+    with partial_post(
+        server, RECOGNIZE, keys["recognize"], 100_000, _image(SELFIE)[:1000]
+    ) as stalled:
+        head, body = read_until_closed(stalled)
     assert head.startswith(b"HTTP/1.1 408 "), head
     assert b'"code":"RequestTimeout"' in body and b"nothing came for 3 s" in body
-    _raw_request(server, keys["recognize"], 100_000, _image(SELFIE)[:1000]).close()
+    partial_post(server, RECOGNIZE, keys["recognize"], 100_000, _image(SELFIE)[:1000]).close()
     time.sleep(1)
     answer = server.post(RECOGNIZE, keys["recognize"], data=_image(SELFIE), headers=BINARY)
     assert answer.status_code == 200 and len(answer.json()) == SELFIE_FACES

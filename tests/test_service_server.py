@@ -4,6 +4,7 @@ of 127.0.0.1, keys made with the real ``keys`` verb. (Helpers only; no tests her
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -96,3 +97,25 @@ def running_server(
         yield server
     finally:
         stop(process, timeout_s=30)
+
+
+def partial_post(server: Server, path: str, key: str, declared: int, sent: bytes) -> socket.socket:
+    """A raw connection that declares a body of ``declared`` bytes and sends only ``sent``:
+    a client that stalls (keep the socket) or vanishes (close it) mid-upload."""
+    host, port = server.url.removeprefix("http://").split(":")
+    conn = socket.create_connection((host, int(port)), timeout=60)
+    conn.sendall(
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\n{KEY_HEADER}: {key}\r\n"
+        f"Content-Type: application/octet-stream\r\nContent-Length: {declared}\r\n\r\n".encode()
+        + sent
+    )
+    return conn
+
+
+def read_until_closed(conn: socket.socket) -> tuple[bytes, bytes]:
+    """(status line and headers, body) of the answer, read until the server closes."""
+    answer = b""
+    while chunk := conn.recv(65536):
+        answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return head, body

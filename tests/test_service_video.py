@@ -14,7 +14,14 @@ import pytest
 from pipeline.emotion.labels import LABELS
 from pipeline.service.video_result import processing_result
 from tests.real_photos import SELFIE, panning_clip, photo
-from tests.test_service_server import Server, add_key, cli, running_server
+from tests.test_service_server import (
+    Server,
+    add_key,
+    cli,
+    partial_post,
+    read_until_closed,
+    running_server,
+)
 
 VIDEO = "/emotion/v1.0/recognizeinvideo"
 BINARY = {"Content-Type": "application/octet-stream"}
@@ -38,6 +45,7 @@ def video_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Se
         "EMOTION_UPLOAD_DIR": str(root / "uploads"),
         "EMOTION_FILE_WORKERS": "1",
         "EMOTION_UPLOAD_MAX_MB": "2",
+        "EMOTION_API_BODY_IDLE_S": "3",
     }
     with running_server(db, env) as server:
         yield server, keys
@@ -206,3 +214,21 @@ def test_withheld_windows_look_like_windows_without_faces() -> None:
     assert fragments[3]["events"][0][0]["windowMeanScores"]["happiness"] == 0.6
     assert fragments[3]["interval"] == 1000
     assert "0.9" not in json.dumps(result)
+
+
+def test_a_stalled_or_abandoned_video_upload_leaves_no_spooled_file(video_service) -> None:
+    """A video body that stops arriving is answered 408 after EMOTION_API_BODY_IDLE_S (3 s
+    here), one whose client hangs up is dropped, and neither leaves its partial spool in the
+    upload folder (it would hold disk space, and footage, until the next start)."""
+    server, keys = video_service
+    uploads = server.log.parent / "uploads"
+    with partial_post(server, VIDEO, keys["video"], 1_000_000, b"\0" * 200_000) as stalled:
+        head, body = read_until_closed(stalled)
+    assert head.startswith(b"HTTP/1.1 408 ") and b"RequestTimeout" in body, head + body
+    partial_post(server, VIDEO, keys["video"], 1_000_000, b"\0" * 200_000).close()
+    hung_up = "Client hung up during POST /emotion/v1.0/recognizeinvideo"
+    deadline = time.monotonic() + 60
+    while hung_up not in server.log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert hung_up in server.log.read_text()
+    assert not list(uploads.glob("*.part"))

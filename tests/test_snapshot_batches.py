@@ -15,6 +15,7 @@ import pytest
 
 from pipeline.analysis import AnalysisParams
 from pipeline.assemble import FaceRows
+from pipeline.errors import InputError
 from pipeline.ingest import Target, ingest, prepare_jobs
 from pipeline.ray_executor import _File, _plan
 from pipeline.snapshot_batches import batch_frames, plan_batches, renumber
@@ -264,3 +265,36 @@ def test_a_snapshot_pushed_alone_is_not_counted_again_with_its_folder(
     assert len(_faces_by_snapshot(db)) == 3
     again = ingest("images", sorted(folder.iterdir())[1], target, AnalysisParams(), db)
     assert again.status == "skipped" and "already ingested" in again.message
+
+
+@pytest.mark.slow
+def test_a_snapshot_with_a_reset_clock_is_not_stored_and_counts_once_its_time_is_fixed(
+    ferplus_valid, tmp_path: Path
+) -> None:
+    """A snapshot whose every time is implausible (a camera reset to 1980, no time in its
+    name) is skipped without being recorded as stored, so once renamed with its time it is
+    counted by the next ingest; alone (``watch``, one file) it is refused before any job is
+    written."""
+    db = _campaign_db(tmp_path / "clock.duckdb", "Cam")
+    folder = snapshot_folder(
+        tmp_path / "door_cam",
+        ferplus_valid,
+        START,
+        count=3,
+        every=dt.timedelta(minutes=5),
+        labels=["happiness"],
+    )
+    reset = folder / "snapshot.jpg"
+    sorted(folder.glob("cam_*.jpg"))[-1].rename(reset)
+    stamp = dt.datetime(1980, 1, 1, tzinfo=dt.UTC).timestamp()
+    os.utime(reset, (stamp, stamp))
+    target = Target("Cam", "Door", "display", "door_cam", "camera")
+    with pytest.raises(InputError, match="no capture time"):
+        ingest("images", reset, target, AnalysisParams(), db)
+    assert _jobs(db) == []
+    first = ingest("images", folder, target, AnalysisParams(), db)
+    assert first.status == "done" and first.frames == 2, first
+    reset.rename(folder / f"cam_{START + dt.timedelta(minutes=10):%Y%m%d_%H%M%S}.jpg")
+    second = ingest("images", folder, target, AnalysisParams(), db)
+    assert second.status == "done" and second.frames == 1, second
+    assert len(_faces_by_snapshot(db)) == 3

@@ -99,6 +99,8 @@ def collect_report(
     (1 s for ads, 1 h for displays and products), exactly as the CSV export buckets.
     """
     campaign = catalog.get_campaign(con, campaign_name)
+    if stimulus_name is not None:  # as stored (the user may have typed another Unicode form)
+        stimulus_name = catalog.get_stimulus(con, campaign, stimulus_name).name
     min_crowd = audience.campaign_min_crowd(con, campaign.campaign_id, min_crowd)
     series = export_table(con, campaign_name, stimulus_name, bucket_s, min_crowd)
     ids = {s.name: s.stimulus_id for s in catalog.list_stimuli(con, campaign)}

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-# The earliest capture time taken as real: no study footage predates the product by decades,
-# and cameras reset to their epoch land on 1970-01-01 or 2000-01-01 00:00.
-EARLIEST_CAPTURE = dt.datetime(2000, 1, 2)
+# The earliest capture time taken as real. Cameras reset to their epoch write 1970-01-01 or
+# 2000-01-01 and run on from there, for days or years unnoticed; snapshots from before 2010
+# are not this product's data (it reads cameras and study footage of today).
+EARLIEST_CAPTURE = dt.datetime(2010, 1, 1)
 # How far ahead of this machine's clock a camera may run (time zones set wrong, drift).
 CLOCK_SLACK = dt.timedelta(days=1)
 

@@ -70,6 +70,7 @@ class ImageFolderScan:
     folder: Path
     files: list[tuple[datetime, Path]] = field(default_factory=list)
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    log_skipped: bool = True
 
     def frames(self, max_pixels: int | None = None) -> Iterator[SampledFrame]:
         """Decode the files in time order; ``offset_s`` counts from the first yielded frame."""
@@ -92,7 +93,8 @@ class ImageFolderScan:
             index += 1
 
     def _skip(self, path: Path, reason: str) -> None:
-        _log.warning("Skipping %s: %s", path, reason)
+        if self.log_skipped:
+            _log.warning("Skipping %s: %s", path, reason)
         self.skipped.append((path, reason))
 
 
@@ -155,17 +157,20 @@ def image_timestamp(path: Path, pattern: str | None = None) -> datetime:
     return _timestamp(path, exif_time, pattern, stat.st_mtime)
 
 
-def scan_image_folder(folder: Path, pattern: str | None = None) -> ImageFolderScan:
+def scan_image_folder(
+    folder: Path, pattern: str | None = None, log_skipped: bool = True
+) -> ImageFolderScan:
     """List ``folder`` (not recursive), time-stamp each image by its header, sort by time.
 
     Only headers are read, so scanning thousands of snapshots is quick. Raises
     ``InputError`` ("Folder not found", "Folder not readable") for the folder itself; a bad
-    file only lands in ``skipped``.
+    file only lands in ``skipped`` (and the log, unless ``log_skipped`` is false: a scan that
+    only decides what to claim leaves telling the user to the scan that analyses).
     """
     folder = Path(folder)
     if pattern is not None:
         _pattern_regex(pattern)  # fail once here rather than skip every file for it
-    scan = ImageFolderScan(folder)
+    scan = ImageFolderScan(folder, log_skipped=log_skipped)
     for path in list_image_files(folder):
         try:
             stat = check_readable_file(path)
