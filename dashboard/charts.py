@@ -142,7 +142,8 @@ def audience_figure(
                     legendgroup=label,
                     showlegend=row == 1,
                     connectgaps=False,
-                    hovertemplate=f"{label}: {fmt}<extra></extra>",
+                    # The trace's name, not pasted in: a name holding "%{y}" is shown as is.
+                    hovertemplate=f"%{{fullData.name}}: {fmt}<extra></extra>",
                 ),
                 row=row,
                 col=1,

@@ -241,3 +241,24 @@ def test_static_clock_timeline_heatmap_and_compare(display_view: pd.DataFrame) -
         assert png.startswith(b"\x89PNG")
         _, coloured = _coloured_fraction(png)
         assert coloured > 0.01
+
+
+def test_audience_hover_takes_the_name_from_the_trace() -> None:
+    """A stimulus name is HTML-escaped into the trace's name; pasted into the hover template
+    it was also read as template syntax ("%{y}" showed a number instead of the name)."""
+    from dashboard.charts import audience_figure
+
+    name = "<b>Ad</b> %{y}"
+    series = pd.DataFrame(
+        {
+            "bucket_offset_s": [0.0, 1.0],
+            "people": [4, 5],
+            "valence": [0.2, -0.1],
+            "suppressed": [False, False],
+        }
+    )
+    fig = audience_figure([(name, series)], by_clock=False, axis_title="s", title="t")
+    assert {trace.name for trace in fig.data} == {"&lt;b&gt;Ad&lt;/b&gt; %{y}"}
+    for trace in fig.data:
+        assert trace.hovertemplate.startswith("%{fullData.name}: ")
+        assert "Ad" not in trace.hovertemplate

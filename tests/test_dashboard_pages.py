@@ -349,10 +349,12 @@ def test_about_page_model_card_and_printable_notice(analysed_db: Path, make_app)
     )
     config = json.loads(at.dataframe[0].proto.columns)
     assert config["expression"]["label"] == "Expression"
-    at.text_input(key="notice_contact").input("Shop 4, privacy@shop.example").run()
-    notice = next(m.value for m in at.markdown if m.value.startswith("NOTICE"))
-    assert "after 30 days" in notice and "privacy@shop.example" in notice
-    assert "Art. 50(3)" in notice
+    contact = "[Shop 4](http://evil.example) privacy@shop.example"  # typed: text, not a link
+    at.text_input(key="notice_contact").input(contact).run()
+    first = next(i for i, m in enumerate(at.markdown) if m.value.startswith("NOTICE"))
+    notice = " ".join(m.value for m in at.markdown[first:])
+    assert "after 30 days" in notice and "Art\\. 50\\(3\\)" in notice
+    assert "\\[Shop 4\\]\\(http\\:" in notice and "[Shop 4](" not in notice
     page_text = " ".join(m.value for m in at.markdown if not m.value.startswith("# Model card"))
     assert "feeling" not in page_text.lower()
 

@@ -282,6 +282,29 @@ def test_pdf_report_pages_carry_their_charts(tmp_path: Path) -> None:
     assert_readable(text)
 
 
+def test_names_with_dollar_signs_are_drawn_as_typed() -> None:
+    """Matplotlib reads text between two ``$`` as math: a stimulus "$5 off, now $4" came out
+    in italics, and a segment named like a broken formula failed the whole PDF."""
+    from pipeline.reports.static_charts import compare_chart, png, timeline_chart
+
+    report = golden_report()
+    odd, offer = "$\\frac$ deal", "$5 off, now $4"
+    ad = report.sections[0]
+    segments = ad.segments.assign(name=[odd, *ad.segments["name"].iloc[1:]])
+    sections = [dataclasses.replace(ad, name=offer, segments=segments), *report.sections[1:]]
+    summary = report.summary.replace({"name": {"Spring ad": offer}})
+    report = dataclasses.replace(report, sections=sections, summary=summary)
+    assert render_pdf(report).startswith(b"%PDF-")
+    timeline = timeline_chart(
+        sections[0].series, by_clock=False, segments=sections[0].segments, title=offer
+    )
+    compare = compare_chart(summary, title=odd)
+    png(timeline), png(compare)
+    texts = [*timeline.texts, *timeline.axes[0].texts, *compare.axes[0].get_yticklabels()]
+    assert {odd, offer} <= {t.get_text() for t in texts}
+    assert not any(t.get_parse_math() for t in texts)
+
+
 @needs_poppler
 def test_pdf_first_page_is_an_executive_summary(tmp_path: Path) -> None:
     """Page 1 holds the key numbers, the clear verdicts in plain words and the key moments,

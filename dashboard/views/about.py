@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import state
+from dashboard.text import md_text
 from pipeline.reports.model_card import load_model_facts, model_card_markdown
 from pipeline.reports.texts import CONTACT_PLACEHOLDER, notice_text, privacy_note
 from pipeline.settings import get_int
@@ -72,7 +73,8 @@ def _notice() -> None:
     )
     text = notice_text(get_int("EMOTION_RETENTION_DAYS"), contact or CONTACT_PLACEHOLDER)
     with st.container(border=True):
-        st.markdown(text.replace("\n\n", "\n\n").replace("\n", "  \n"))
+        for paragraph in text.split("\n\n"):  # the typed contact is text, never Markdown
+            st.markdown(md_text(paragraph))
     left, right = st.columns(2)
     left.download_button(
         "Notice as text",

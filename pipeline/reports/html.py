@@ -109,7 +109,11 @@ class _Charts:
 
 
 def _section(section: StimulusSection, charts: _Charts, min_crowd: int) -> str:
-    unit = f"clock time, {section.time_zone}" if section.by_clock else "seconds since the start"
+    unit = (
+        f"clock time, {html.escape(section.time_zone)}"
+        if section.by_clock
+        else "seconds since the start"
+    )
     bucket = f"{bucket_label(section.bucket_s)} buckets"
     parts = [
         f"<section><h2>{html.escape(section.name)} "

@@ -8,8 +8,12 @@ interactive charts take, and suppressed buckets are drawn the same way: grey, no
 
 from __future__ import annotations
 
+import functools
 import io
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
+import matplotlib
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
@@ -34,8 +38,23 @@ from pipeline.reports.palette import (
 )
 
 _DPI = 150
+_Chart = TypeVar("_Chart", bound=Callable[..., Any])
 
 
+def _plain_text(chart: _Chart) -> _Chart:
+    """Draw user text (stimulus and segment names) as typed: Matplotlib reads a pair of ``$``
+    as math, so "$5 off, now $4" came out in italics and a name like "$\\frac$" failed the
+    whole PDF. Text objects take the setting when made, ticks also while drawing."""
+
+    @functools.wraps(chart)
+    def plain(*args: Any, **kwargs: Any) -> Any:
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return chart(*args, **kwargs)
+
+    return cast(_Chart, plain)
+
+
+@_plain_text
 def png(fig: Figure) -> bytes:
     """``fig`` as PNG bytes at the report's resolution (a 10 x 7 in timeline: 1500 x 1050 px)."""
     buffer = io.BytesIO()
@@ -67,6 +86,7 @@ def _legend_beside(ax: Axes, handles: list[Artist]) -> None:
     )
 
 
+@_plain_text
 def timeline_chart(
     series: pd.DataFrame,
     *,
@@ -187,6 +207,7 @@ def timeline_chart(
     return fig
 
 
+@_plain_text
 def compare_chart(table: pd.DataFrame, title: str = "") -> Figure:
     """Valence per stimulus with 95 % intervals; suppressed stimuli as grey "too few people".
 
@@ -229,6 +250,7 @@ def compare_chart(table: pd.DataFrame, title: str = "") -> Figure:
     return fig
 
 
+@_plain_text
 def heatmap_chart(table: pd.DataFrame, title: str = "") -> Figure:
     """Valence per weekday x hour (``queries.hour_weekday`` after suppression); the numbers
     are people, never faces."""

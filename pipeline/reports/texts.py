@@ -97,7 +97,8 @@ def consent_line(consent: dict[str, object] | None) -> str:
 
 
 def notice_text(retention_days: int, contact: str = CONTACT_PLACEHOLDER) -> str:
-    """Printable signage for an entrance or a study room (plain text, Markdown-safe).
+    """Printable signage for an entrance or a study room, as plain text (the contact as typed:
+    escape it where Markdown or HTML is rendered).
 
     Covers the EU AI Act Art. 50(3) information duty, GDPR Art. 13 transparency and a
     BIPA-style notice (what is collected, why, how long, no sale). Not legal advice: the
