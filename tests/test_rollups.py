@@ -244,6 +244,29 @@ def test_hand_built_audiences_read_the_same_from_rollups(tmp_path: Path) -> None
     assert_same_as_rebuilt(db, tmp_path)
 
 
+def test_a_figure_over_fewer_people_than_the_crowd_is_withheld(tmp_path: Path) -> None:
+    """Six people watch an ad together, five seen by a detector without head pose: every
+    bucket has 6 people and is shown at a crowd of 5, but its looking, attention and watcher
+    figures describe the one person with a pose, and are withheld (they were published),
+    from the rollups and the face rows alike; at a crowd of 1 they are there."""
+    db = tmp_path / "pose.duckdb"
+    posed = Person(0, 4, dominant="neutral", looking=True, attention_s=3.0)
+    stimulus = write_people(db, "Mix", "Ad", [Person(0, 4) for _ in range(5)] + [posed])
+    one_person = ["share_looking", "people_looking", "mean_attention_s", "watchers", "attraction"]
+    with connect(db, read_only=True) as con:
+        campaign = catalog.get_campaign(con, "Mix").campaign_id
+        for reader in (read, raw):
+            series = reader.series(con, stimulus, 1.0, False, 5)
+            summary = reader.stimulus_summary(con, campaign, 5)
+            assert (series["people_shown"] == 6).all() and len(series) >= 4
+            for table in (series, summary):
+                assert table[one_person].isna().all().all(), reader.__name__
+                assert table["mean_dwell_s"].notna().all()  # over all six
+            alone = reader.stimulus_summary(con, campaign, 1).iloc[0]
+            assert alone["share_looking"] == 1.0 and alone["mean_attention_s"] == 3.0
+    assert_reads_match(db)
+
+
 @pytest.fixture()
 def demo_db(tmp_path: Path) -> Path:
     db = tmp_path / "demo.duckdb"

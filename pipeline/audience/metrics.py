@@ -117,12 +117,16 @@ def _figures(people: pd.DataFrame, keys: list[str], min_crowd: int) -> pd.DataFr
     half = quantile * spread / np.sqrt(count)
     out["valence_low"] = out["valence"] - half
     out["valence_high"] = out["valence"] + half
+    # A figure over some of the shown people (those whose head pose, dwell or attention is
+    # known) describes fewer people than the bucket: withheld when they are below the crowd,
+    # or a bucket of five snapshot faces and one footage passer-by would publish his dwell.
+    crowd = max(1, int(min_crowd))
     looked = grouped["looked"]
     known = looked.count()
     # A count of people: not for a snapshot camera's faces (its share looking still is).
     faces_only = grouped["snapshot"].agg(lambda v: bool(v.astype(bool).any()))
-    out["people_looking"] = looked.sum(min_count=1).where((known > 0) & ~faces_only)
-    out["share_looking"] = looked.mean().where(known > 0)
+    out["people_looking"] = looked.sum(min_count=1).where((known >= crowd) & ~faces_only)
+    out["share_looking"] = looked.mean().where(known >= crowd)
     video = people[~people["snapshot"].astype(bool)]
     nan = pd.Series(np.nan, index=out.index)
     for column in ("passers_by", "mean_dwell_s", "watchers", "mean_attention_s", "attraction"):
@@ -139,16 +143,19 @@ def _figures(people: pd.DataFrame, keys: list[str], min_crowd: int) -> pd.DataFr
             both_attention=attention.where(both),
         ).groupby(keys, sort=False, dropna=False)
         out["passers_by"] = by.size().astype(float).reindex(out.index)
-        out["mean_dwell_s"] = flags["dwell"].mean().reindex(out.index)
-        attention_known = flags["attention"].count().reindex(out.index)
-        out["mean_attention_s"] = flags["attention"].mean().reindex(out.index)
+        dwell_known = flags["dwell"].count().reindex(out.index)
+        out["mean_dwell_s"] = flags["dwell"].mean().reindex(out.index).where(dwell_known >= crowd)
+        attention_known = flags["attention"].count().reindex(out.index) >= crowd
+        out["mean_attention_s"] = (
+            flags["attention"].mean().reindex(out.index).where(attention_known)
+        )
         out["watchers"] = (
-            flags["watcher"].sum().reindex(out.index).where(attention_known > 0).astype(float)
+            flags["watcher"].sum().reindex(out.index).where(attention_known).astype(float)
         )
         total_dwell = flags["both_dwell"].sum().reindex(out.index)
         total_attention = flags["both_attention"].sum().reindex(out.index)
         out["attraction"] = (total_attention / total_dwell.where(total_dwell > 0)).where(
-            attention_known > 0
+            attention_known
         )
     out["people_per_snapshot"] = np.nan
     watchers = people[(people["watcher"] == 1.0) & ~people["snapshot"].astype(bool)]

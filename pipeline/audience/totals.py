@@ -45,14 +45,19 @@ def figures(sums: pd.DataFrame, min_crowd: int) -> pd.DataFrame:
         half = quantile * spread / np.sqrt(n)
     out["valence_low"] = valence - half
     out["valence_high"] = valence + half
-    known = s["looked_known"] > 0
+    # A figure over some of the shown people (those whose head pose or dwell is known) is
+    # withheld when they are fewer than the crowd, as metrics._figures does.
+    crowd = max(1, int(min_crowd))
+    known = s["looked_known"] >= crowd
     snapshot_faces = s["persons"] - s["video"] > 0.5  # not people: no people-looking count
     out["people_looking"] = np.where(known & ~snapshot_faces, s["looked"], np.nan)
-    out["share_looking"] = _ratio(s["looked"], s["looked_known"])
-    attention_known = s["attention_n"] > 0
+    out["share_looking"] = np.where(known, _ratio(s["looked"], s["looked_known"]), np.nan)
+    attention_known = s["attention_n"] >= crowd
     out["passers_by"] = np.where(s["video"] > 0, s["video"], np.nan)
-    out["mean_dwell_s"] = _ratio(s["dwell_sum"], s["dwell_n"])
-    out["mean_attention_s"] = _ratio(s["attention_sum"], s["attention_n"])
+    dwell = _ratio(s["dwell_sum"], s["dwell_n"])
+    out["mean_dwell_s"] = np.where(s["dwell_n"] >= crowd, dwell, np.nan)
+    attention = _ratio(s["attention_sum"], s["attention_n"])
+    out["mean_attention_s"] = np.where(attention_known, attention, np.nan)
     out["watchers"] = np.where(attention_known, s["watchers"], np.nan)
     attraction = _ratio(s["both_attention"], s["both_dwell"])
     out["attraction"] = np.where(attention_known, attraction, np.nan)
