@@ -69,6 +69,12 @@ def consent(db: str, campaign_id: int) -> dict[str, object] | None:
     return _read(people.consent, db, campaign_id)
 
 
+def consented_now(db: str, campaign_id: int) -> bool:
+    """Whether the campaign is a consented study, read now (uncached): the minimum crowd's
+    floor of 1 must end the moment consent is withdrawn, not when a cache expires."""
+    return _read(people.consent, db, campaign_id) is not None
+
+
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def stimulus_summary(db: str, campaign_id: int, min_crowd: int) -> pd.DataFrame:
     """Per stimulus: people, audience metrics and expression figures (withheld cells out)."""
@@ -176,6 +182,20 @@ def series(
     return _read(
         audience.series, db, stimulus_id, bucket_s, by_clock, min_crowd, source_id, start, end
     )
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def selection(
+    db: str,
+    stimulus_id: int,
+    by_clock: bool,
+    min_crowd: int,
+    source_id: int | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> pd.DataFrame:
+    """``audience.read.selection``: one row of figures over the people in view."""
+    return _read(audience.selection, db, stimulus_id, by_clock, min_crowd, source_id, start, end)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)

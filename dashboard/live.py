@@ -3,8 +3,8 @@
 The last hour is drawn in a fragment that reruns on its own every ``LIVE_REFRESH_S``
 seconds (``st.fragment(run_every=...)``): only this panel re-reads the store, not the whole
 page, and its reads are uncached so a new snapshot shows at the next tick. The newest data's
-time is given in the camera's local time; 5 minutes is the finest bucket, because the
-minimum crowd is applied on 5-minute cells.
+5-minute cell is given in the camera's local time; 5 minutes is the finest bucket, because
+the minimum crowd is applied on 5-minute cells.
 """
 
 from __future__ import annotations
@@ -50,10 +50,13 @@ def _refreshing(
     if newest is None:
         st.caption("The camera is running; waiting for its first faces.")
         return
+    # The 5-minute cell, not the second: the newest face may be one person's, in a cell
+    # withheld for too few people, and its exact time would say when that person was there.
+    cell = pd.Timestamp(newest).floor("5min")
     st.metric(
         f"Newest data ({zone})",
-        f"{newest:%H:%M:%S}",
-        f"{newest:%a %d %b %Y}",
+        f"{cell:%H:%M}–{cell + pd.Timedelta(minutes=5):%H:%M}",
+        f"{cell:%a %d %b %Y}",
         delta_color="off",
         delta_arrow="off",
     )

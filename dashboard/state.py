@@ -48,7 +48,7 @@ def crowd_floor() -> int:
     """The lowest minimum crowd for the selected campaign: the configured one, or 1 for a
     campaign recorded as a consented study (``python -m pipeline consent``)."""
     chosen = st.session_state.get(CAMPAIGN_KEY)
-    if chosen is None or data.consent(data.db_path(), int(chosen)) is None:
+    if chosen is None or not data.consented_now(data.db_path(), int(chosen)):
         return configured_min_crowd()
     return 1
 

@@ -211,7 +211,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         print(
             f"{one_line(s.input_name)}: {s.status}"
             + (
-                f" (job {s.job_id}: {s.frames} frames, {s.faces} faces, {s.tracks} viewers, "
+                f" (job {s.job_id}: {s.frames} frames, {s.faces} faces, {s.tracks} tracked faces, "
                 f"{s.frames_per_s:.1f} frames/s{'; ' + s.message if s.message else ''})"
                 if s.status == "done"
                 else f" ({one_line(s.message)})"

@@ -190,6 +190,11 @@ def test_timeline_of_an_ad_by_offset_with_segments(analysed_db: Path, make_app) 
     assert _metric(at, "Faces in view") == f"{int(one_s['faces'].sum()):,}"
     assert _metric(at, "Buckets") == str(len(one_s))
     assert _metric(at, "Greyed: too few people") == str(int(one_s["suppressed"].sum()))
+    # Over the people in view, each once: the same at any bucket size (the mean of the
+    # buckets weighed a person by the buckets they stood in).
+    with connect(analysed_db, read_only=True) as con:
+        people = audience.selection(con, ad_id, False, 3)
+    assert _metric(at, "Valence (people in view)") == f"{people['valence'].iloc[0]:+.2f}"
     spec = _chart(at, "timeline_chart")
     texts = [a.get("text") for a in spec["layout"]["annotations"]]
     assert {"<b>intro</b>", "<b>story</b>", "<b>reveal</b>"} <= set(texts)
@@ -201,6 +206,7 @@ def test_timeline_of_an_ad_by_offset_with_segments(analysed_db: Path, make_app) 
     assert list(segments["Segment"]) == ["intro", "story", "reveal"]
     at.selectbox(key="bucket").set_value(2.0).run()
     assert _metric(at, "Buckets") == str(len(two_s))
+    assert _metric(at, "Valence (people in view)") == f"{people['valence'].iloc[0]:+.2f}"
     at.radio(key="expressions").set_value("share").run()
     spec = _chart(at, "timeline_chart")
     assert spec["layout"]["barmode"] == "stack"
@@ -467,7 +473,7 @@ def test_upload_runs_a_real_job_and_opens_its_timeline(
     assert job is not None and job.status == "done", job
     assert stimulus.duration_s == 4.0 and job.faces > 0
     done = [p.proto.text for p in at.get("progress")]
-    assert f"done: {job.faces} faces, {job.tracks} viewers" in done
+    assert f"done: {job.faces} faces, {job.tracks} tracked faces" in done
     # The form is empty again for the next file, and a shareable link opens the timeline.
     assert at.file_uploader(key="upload_file_1").value in (None, [])
     assert at.text_input(key="upload_stimulus_name").value == ""

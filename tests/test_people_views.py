@@ -236,8 +236,16 @@ def test_a_consented_study_is_marked_on_every_dashboard_page(
         assert any("Recorded by Dr. <b>Ada</b>" in t.value for t in at.text), page  # as text
     assert at.number_input(key="min_crowd").min == 1
     at.switch_page("views/timeline.py").run()
-    assert [m.value for m in at.metric if m.label == "Greyed: too few people"] == ["0"]
+    greyed = [m for m in at.metric if m.label == "Greyed: too few people"]
+    assert [m.value for m in greyed] == ["0"]
     assert any("no valence band" in c.value for c in at.caption)
+    # Withdrawn: the one person is withheld at the next rerun, not when a cache expires.
+    withdrawn = _cli("consent", "Solo", "--by", "Dr. Ada", "--withdraw", "--db", str(one_person))
+    assert withdrawn.returncode == 0, withdrawn.stderr
+    at.run()
+    greyed = [m for m in at.metric if m.label == "Greyed: too few people"]
+    buckets = [m for m in at.metric if m.label == "Buckets"]
+    assert [m.value for m in greyed] == [m.value for m in buckets] != ["0"]
 
 
 def test_reports_carry_the_ab_verdict_and_segment_peaks(tmp_path: Path) -> None:

@@ -159,8 +159,12 @@ def _stimulus_reads_match(con, stimulus: int, crowd: int) -> int:
                     raw.hour_weekday(con, stimulus, crowd, source, start, end),
                     f"heatmap {what}",
                 )
-                compared += 2
+                _same_selection(con, stimulus, True, crowd, source, start, end)
+                compared += 3
     else:
+        for source in sources:
+            _same_selection(con, stimulus, False, crowd, source, None, None)
+            compared += 1
         _same(
             read.segment_summary(con, stimulus, crowd),
             raw.segment_summary(con, stimulus, crowd),
@@ -173,6 +177,17 @@ def _stimulus_reads_match(con, stimulus: int, crowd: int) -> int:
         f"people {stimulus} at {crowd}",
     )
     return compared + 1
+
+
+def _same_selection(con, stimulus: int, by_clock: bool, crowd: int, *view: object) -> None:
+    """The figures over a view's people read alike from rollups and face rows."""
+    ours = read.selection(con, stimulus, by_clock, crowd, *view)
+    theirs = raw.selection(con, stimulus, by_clock, crowd, *view)
+    assert ours.empty == theirs.empty, (stimulus, view)
+    if ours.empty:
+        return
+    columns = ["people", "people_shown", "valence", "valence_low", "valence_high"]
+    _same(ours[columns], theirs[columns], f"selection {stimulus} {view} at {crowd}")
 
 
 def _tables(db: Path) -> dict[str, pd.DataFrame]:

@@ -90,19 +90,17 @@ def _date_window(
     return start, end
 
 
-def _metrics(view: pd.DataFrame) -> None:
-    shown = view[~view["suppressed"]]
-    weights = shown["people_shown"].astype(float) if "people_shown" in shown else shown["people"]
-    valence = (
-        float((shown["valence"] * weights).sum() / weights.sum())
-        if len(shown) and weights.sum()
-        else float("nan")
-    )
+def _metrics(view: pd.DataFrame, people: pd.DataFrame) -> None:
+    """Key numbers of the view; ``people``: ``data.selection``, its figures over people.
+
+    The valence is over the people in view, each once (a mean of the buckets would weigh a
+    person by the buckets they stood in, and move with the bucket size)."""
+    valence = float(people["valence"].iloc[0]) if len(people) else float("nan")
     columns = st.columns(4)
     columns[0].metric("Faces in view", f"{int(view['faces'].sum()):,}")
     columns[1].metric("Buckets", f"{len(view):,}")
     columns[2].metric("Greyed: too few people", f"{int(view['suppressed'].sum()):,}")
-    columns[3].metric("Valence (shown buckets)", FEW if math.isnan(valence) else f"{valence:+.2f}")
+    columns[3].metric("Valence (people in view)", FEW if math.isnan(valence) else f"{valence:+.2f}")
 
 
 def _zone_text(zones: dict[int, str], source: int | None) -> list[str]:
@@ -172,7 +170,7 @@ def main() -> None:
             st.info("No faces were found in this selection yet.")
             return
         view = series_view(raw, min_crowd)
-        _metrics(view)
+        _metrics(view, data.selection(db, stimulus_id, by_clock, min_crowd, source, start, end))
         segments = None if by_clock else data.segments(db, stimulus_id)
         axis = "local clock time" if by_clock else "seconds since the start"
         figure = timeline_figure(

@@ -182,7 +182,9 @@ def _show_job(db: str, job: pd.Series) -> None:
         )
     elif status == "done":
         st.markdown(label)
-        st.progress(1.0, text=f"done: {int(job['faces'])} faces, {int(job['tracks'])} viewers")
+        st.progress(
+            1.0, text=f"done: {int(job['faces'])} faces, {int(job['tracks'])} tracked faces"
+        )
         if job["warnings"]:
             st.warning(md_text(job["warnings"]))
         ids = _ids_of(db, str(job["campaign"]), str(job["stimulus"]))

@@ -180,6 +180,24 @@ def hour_weekday(
     return out.sort_values(["weekday", "hour"]).reset_index(drop=True)
 
 
+def selection(
+    con: duckdb.DuckDBPyConnection,
+    stimulus_id: int,
+    by_clock: bool,
+    min_crowd: int,
+    source_id: int | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> pd.DataFrame:
+    """One row of figures over the people of a view (a stimulus, optionally one source and a
+    date window), each person once: unlike a mean of its buckets, it does not weigh a person
+    by how many buckets they stood in. Empty when nothing is in view."""
+    rows = published_rows(con, stimulus_id, by_clock, min_crowd, source_id, start, end)
+    if rows.empty:
+        return pd.DataFrame()
+    return summarise(rows.assign(stimulus_id=stimulus_id), ["stimulus_id"], min_crowd)
+
+
 def empty_hour_weekday() -> pd.DataFrame:
     return pd.DataFrame(columns=["weekday", "hour", "faces", "people", "valence", "mean_happiness"])
 

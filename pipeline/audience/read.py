@@ -227,6 +227,29 @@ def hour_weekday(
     return out.sort_values(["weekday", "hour"]).reset_index(drop=True)
 
 
+def selection(
+    con: duckdb.DuckDBPyConnection,
+    stimulus_id: int,
+    by_clock: bool,
+    min_crowd: int,
+    source_id: int | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> pd.DataFrame:
+    """One row of figures over the people of a view (``raw.selection``): each person once,
+    however many buckets they stood in. Empty when nothing is in view."""
+    if not stored.keeps_grid(con, stimulus_id, by_clock):
+        return raw.selection(con, stimulus_id, by_clock, min_crowd, source_id, start, end)
+    spec = _spec(
+        stimulus_id, by_clock, min_crowd, "stimulus", source_id=source_id, start=start, end=end
+    )
+    groups = _groups(con, spec)
+    if groups.empty:
+        return pd.DataFrame()
+    groups["stimulus_id"] = stimulus_id
+    return _finish(groups, ["stimulus_id"], min_crowd, sampled=False)
+
+
 def _whole_stimuli(
     con: duckdb.DuckDBPyConnection, stimulus_ids: list[int], min_crowd: int
 ) -> tuple[pd.DataFrame, stored.Groups]:
