@@ -155,7 +155,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "EMOTION_RETENTION_DAYS",
         "365",
-        "Face rows older than this are removed by `purge`.",
+        "Jobs analysed more than this many days ago are removed by `purge`, with all their rows.",
         low=0,
         high=36525,
     ),
