@@ -215,7 +215,8 @@ def _frames_for(spec: JobSpec, params: AnalysisParams | None = None) -> Iterator
             return frames
         start = spec.start_time
         return (replace(f, timestamp=start + dt.timedelta(seconds=f.offset_s)) for f in frames)
-    # A single snapshot; one pushed over HTTP carries its capture time (spec.start_time).
+    # A single snapshot: its capture time came with an HTTP push or was read (and checked)
+    # when its job was claimed (prepare_job).
     taken = spec.start_time or image_timestamp(spec.path)
     return iter([SampledFrame(0, 0.0, taken, read_image(spec.path), spec.path.name)])
 

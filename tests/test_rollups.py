@@ -282,6 +282,25 @@ def test_a_figure_over_fewer_people_than_the_crowd_is_withheld(tmp_path: Path) -
     assert_reads_match(db)
 
 
+def test_a_view_s_valence_counts_each_person_once(tmp_path: Path) -> None:
+    """One happy person stays 10 s, four sad ones glance for 1 s: over the people the ad is
+    mostly sad, while a mean of its 1 s buckets (each weighed by its people) is happy, as
+    the timeline's headline used to be; the view's figure is the stimulus's, any bucket."""
+    db = tmp_path / "once.duckdb"
+    glances = [Person(0, 1, dominant="sadness") for _ in range(4)]
+    stimulus = write_people(db, "Once", "Ad", [Person(0, 10), *glances])
+    with connect(db, read_only=True) as con:
+        campaign = catalog.get_campaign(con, "Once").campaign_id
+        for reader in (read, raw):
+            view = reader.selection(con, stimulus, False, 1).iloc[0]
+            whole = reader.stimulus_summary(con, campaign, 1).iloc[0]
+            series = reader.series(con, stimulus, 1.0, False, 1)
+            weights = series["people_shown"].astype(float)
+            by_buckets = float((series["valence"] * weights).sum() / weights.sum())
+            assert view["people_shown"] == 5 and view["valence"] < 0 < by_buckets
+            assert view["valence"] == pytest.approx(whole["valence"])
+
+
 @pytest.fixture()
 def demo_db(tmp_path: Path) -> Path:
     db = tmp_path / "demo.duckdb"

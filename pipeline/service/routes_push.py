@@ -28,7 +28,7 @@ from pipeline.service.keys import ApiKey
 from pipeline.service.routes_images import ERRORS
 from pipeline.service.writer import WRITE_LOCK
 from pipeline.settings import get_setting
-from pipeline.sources.clock import capture_window_text, plausible_capture
+from pipeline.sources.clock import capture_window_text, plausible_capture, utc_now
 
 router = APIRouter()
 
@@ -43,7 +43,7 @@ def capture_time(header: str | None) -> dt.datetime:
     """The ``X-Capture-Time`` header (ISO 8601; a zone-less time is UTC) as naive UTC, or
     now. The store keeps naive UTC, as for snapshots read from a folder."""
     if header is None or not header.strip():
-        return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+        return utc_now().replace(microsecond=0)
     try:
         value = dt.datetime.fromisoformat(header.strip().replace("Z", "+00:00"))
         if value.tzinfo is not None:

@@ -13,9 +13,11 @@ from pipeline.errors import InputError, UnknownEntityError
 
 STIMULUS_KINDS = ("display", "ad", "product")
 SOURCE_KINDS = ("camera", "footage")
-# A stored name matching an NFC-normalised parameter: names are stored NFC (``clean_name``),
-# and rows written before that was so are matched by their NFC form too.
-SAME_NAME = "nfc_normalize(name) = ?"
+# A stored name matching the ``$name`` parameter by NFC form: names are stored NFC
+# (``clean_name``), and a name typed in another form, or stored in one before that was so,
+# still matches. EXACT_FIRST picks the typed spelling where a name was stored in both forms.
+SAME_NAME = "nfc_normalize(name) = nfc_normalize($name)"
+EXACT_FIRST = "ORDER BY name = $name DESC LIMIT 1"
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ class Source:
 def create_campaign(con: duckdb.DuckDBPyConnection, name: str, description: str = "") -> Campaign:
     name = clean_name(name, "campaign")
     existing = con.execute(
-        f"SELECT campaign_id FROM campaigns WHERE {SAME_NAME}", [name]
+        f"SELECT campaign_id FROM campaigns WHERE {SAME_NAME}", {"name": name}
     ).fetchone()
     if existing:
         raise InputError("Campaign exists", f"A campaign named {name!r} already exists.")
@@ -72,11 +74,9 @@ def create_campaign(con: duckdb.DuckDBPyConnection, name: str, description: str 
 
 
 def get_campaign(con: duckdb.DuckDBPyConnection, name: str) -> Campaign:
-    wanted = unicodedata.normalize("NFC", name)
     row = con.execute(
-        f"SELECT campaign_id, name, description FROM campaigns WHERE {SAME_NAME} "
-        "ORDER BY name = ? DESC LIMIT 1",  # the exact spelling first, if stored twice before NFC
-        [wanted, name],
+        f"SELECT campaign_id, name, description FROM campaigns WHERE {SAME_NAME} {EXACT_FIRST}",
+        {"name": name},
     ).fetchone()
     if row is None:
         known = [r[0] for r in con.execute("SELECT name FROM campaigns ORDER BY name").fetchall()]
@@ -112,8 +112,8 @@ def create_stimulus(
     if duration_s is not None and duration_s <= 0:
         raise InputError("Invalid duration", "An ad's duration must be a positive number of s.")
     row = con.execute(
-        f"SELECT stimulus_id FROM stimuli WHERE campaign_id = ? AND {SAME_NAME}",
-        [campaign.campaign_id, name],
+        f"SELECT stimulus_id FROM stimuli WHERE campaign_id = $campaign AND {SAME_NAME}",
+        {"campaign": campaign.campaign_id, "name": name},
     ).fetchone()
     if row:
         raise InputError("Stimulus exists", f"{campaign.name!r} already has a stimulus {name!r}.")
@@ -129,8 +129,8 @@ def create_stimulus(
 def get_stimulus(con: duckdb.DuckDBPyConnection, campaign: Campaign, name: str) -> Stimulus:
     row = con.execute(
         "SELECT stimulus_id, campaign_id, name, kind, duration_s FROM stimuli "
-        f"WHERE campaign_id = ? AND {SAME_NAME} ORDER BY name = ? DESC LIMIT 1",
-        [campaign.campaign_id, unicodedata.normalize("NFC", name), name],
+        f"WHERE campaign_id = $campaign AND {SAME_NAME} {EXACT_FIRST}",
+        {"campaign": campaign.campaign_id, "name": name},
     ).fetchone()
     if row is None:
         raise UnknownEntityError(
@@ -221,9 +221,9 @@ def ensure_source(
     name = clean_name(name, "source", longest=255)  # named after a file by default
     zones = validate_zones(exclusion_zones or [])
     row = con.execute(
-        f"SELECT source_id FROM sources WHERE stimulus_id = ? AND {SAME_NAME} "
-        "ORDER BY name = ? DESC LIMIT 1",
-        [stimulus.stimulus_id, name, name],
+        f"SELECT source_id FROM sources WHERE stimulus_id = $stimulus AND {SAME_NAME} "
+        f"{EXACT_FIRST}",
+        {"stimulus": stimulus.stimulus_id, "name": name},
     ).fetchone()
     if row is None:
         row = con.execute(

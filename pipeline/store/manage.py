@@ -74,8 +74,8 @@ def rename_campaign(con: duckdb.DuckDBPyConnection, old: str, new: str) -> catal
     if new == campaign.name:
         return campaign
     taken = con.execute(
-        f"SELECT 1 FROM campaigns WHERE {catalog.SAME_NAME} AND campaign_id <> ?",
-        [new, campaign.campaign_id],
+        f"SELECT 1 FROM campaigns WHERE {catalog.SAME_NAME} AND campaign_id <> $id",
+        {"name": new, "id": campaign.campaign_id},
     ).fetchone()
     if taken:
         raise InputError("Campaign exists", f"A campaign named {new!r} already exists.")
@@ -98,8 +98,9 @@ def rename_stimulus(
     if new == stimulus.name:
         return stimulus
     taken = con.execute(
-        f"SELECT 1 FROM stimuli WHERE campaign_id = ? AND {catalog.SAME_NAME} AND stimulus_id <> ?",
-        [campaign.campaign_id, new, stimulus.stimulus_id],
+        f"SELECT 1 FROM stimuli WHERE campaign_id = $campaign AND {catalog.SAME_NAME} "
+        "AND stimulus_id <> $id",
+        {"campaign": campaign.campaign_id, "name": new, "id": stimulus.stimulus_id},
     ).fetchone()
     if taken:
         raise InputError("Stimulus exists", f"{campaign.name!r} already has a stimulus {new!r}.")
