@@ -13,7 +13,6 @@ Nothing in ../shared/datasets/real-photos is annotated with boxes, only with fac
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +20,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-PHOTOS = Path(
-    os.environ.get(
-        "EMOTION_REAL_PHOTOS_DIR",
-        Path(__file__).resolve().parents[2] / "shared" / "datasets" / "real-photos",
-    )
-)
+from pipeline.settings import get_setting
+
+PHOTOS = Path(get_setting("EMOTION_REAL_PHOTOS_DIR"))
 SELFIE, SELFIE_FACES = "selfie-many-people.jpg", 7
 WITH_BACKGROUND_PEOPLE = {f"img{n}.jpg" for n in (16, 31, 40, 41, 54, 59, 62)}
 # (columns, canvas width, canvas height): tiles of 640x360 down to 160x90 px, so the main faces

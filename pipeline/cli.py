@@ -532,6 +532,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from pipeline.service.app import create_app
+    from pipeline.service.header_deadline import with_header_deadline
 
     if args.host not in ("127.0.0.1", "localhost", "::1") and not args.ssl_certfile:
         print(
@@ -546,6 +547,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         ssl_certfile=args.ssl_certfile,
         ssl_keyfile=args.ssl_keyfile,
         log_level=args.log_level,
+        http=with_header_deadline(get_float("EMOTION_API_HEADER_S")),
     )
     return 0
 

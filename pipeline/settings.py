@@ -37,6 +37,11 @@ SETTINGS: tuple[Setting, ...] = (
         "Folder with FER+ train.npz / valid.npz (training, benchmarks, tests only).",
     ),
     Setting(
+        "EMOTION_REAL_PHOTOS_DIR",
+        str(PROJECT_ROOT.parent / "shared" / "datasets" / "real-photos"),
+        "Folder of the real photographs with expected face counts (benchmarks, tests only).",
+    ),
+    Setting(
         "EMOTION_MODEL_PATH",
         str(PROJECT_ROOT / "pipeline" / "models" / "emotion.onnx"),
         "ONNX expression model; its manifest is the .json beside it.",
@@ -185,6 +190,15 @@ SETTINGS: tuple[Setting, ...] = (
         "closes the connection (a client that stops sending holds it no longer; one that "
         "trickles bytes is a reverse proxy's to limit).",
         low=0.1,
+        high=3600,
+    ),
+    Setting(
+        "EMOTION_API_HEADER_S",
+        "30",
+        "HTTP service: seconds a request's line and headers may take to arrive, counted from "
+        "the connection opening or the previous response; then the connection is closed (a "
+        "client that stalls or trickles them holds it no longer).",
+        low=1,
         high=3600,
     ),
     Setting(

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from pipeline.settings import get_setting
 from pipeline.synthetic import write_video
 
-PHOTOS = Path(
-    os.environ.get(
-        "EMOTION_REAL_PHOTOS_DIR",
-        Path(__file__).resolve().parents[2] / "shared" / "datasets" / "real-photos",
-    )
-)
+PHOTOS = Path(get_setting("EMOTION_REAL_PHOTOS_DIR"))
 SELFIE = "selfie-many-people.jpg"
 SELFIE_FACES = 7
 # Photos with small, blurred or cut-off people behind the main one (README): extra boxes there

@@ -557,3 +557,68 @@ def test_a_checkpoint_that_fails_to_write_leaves_the_previous_one(tmp_path: Path
     saved = torch.load(path, weights_only=False)
     assert saved["epoch"] == 1 and torch.equal(saved["weights"], torch.ones(3))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
+
+
+def test_a_recovered_checkpoint_computes_what_the_model_file_computes(
+    ferplus_valid, mixed_runs: dict[str, Path], tmp_path: Path
+) -> None:
+    """A checkpoint rebuilt from an exported file (pipeline/emotion/recover.py) gives the
+    file's probabilities under the file's calibration: exactly for a float export (float16
+    weights, batch normalisation folded in), within int8 rounding for an int8 one. Exported
+    again, its manifest and card say where the weights came from; an ensemble is refused."""
+    import numpy as np
+
+    from pipeline.emotion.classifier import ExpressionClassifier
+    from pipeline.emotion.export import export_checkpoint
+    from pipeline.emotion.labels import LABELS
+    from pipeline.emotion.quantize import is_quantized
+    from pipeline.emotion.recover import RecoveryError, recover_checkpoint
+    from pipeline.emotion.recover import main as recover_main
+    from pipeline.emotion.train import predict_views
+
+    faces = ferplus_valid.images[:256]
+    general = mixed_runs["general"] / "best.pt"
+
+    def recovered_probs(model: Path) -> np.ndarray:
+        checkpoint = recover_checkpoint(model, tmp_path / model.parent.name / "best.pt")
+        net = _tiny_net(checkpoint.parent)
+        manifest = json.loads(model.with_suffix(".json").read_text())
+        bias = np.array(
+            [
+                ((manifest.get("logit_adjustment") or {}).get("bias") or {}).get(n, 0.0)
+                for n in LABELS
+            ]
+        )
+        plain, mirrored = predict_views(net, faces, torch.device("cpu"))
+        return torch.softmax(
+            torch.from_numpy(0.5 * (plain + mirrored) / manifest["temperature"] + bias), dim=1
+        ).numpy()
+
+    float_model = export_checkpoint(general, tmp_path / "float")
+    shipped = ExpressionClassifier(float_model).predict_proba(faces)
+    assert np.allclose(recovered_probs(float_model), shipped, atol=1e-4)
+
+    int8_model = export_checkpoint(general, tmp_path / "int8", int8=True)
+    assert is_quantized(int8_model)
+    shipped = ExpressionClassifier(int8_model).predict_proba(faces)
+    recovered = recovered_probs(int8_model)
+    assert not np.allclose(recovered, shipped, atol=1e-4)  # int8 arithmetic, float recovery
+    assert np.abs(recovered - shipped).max() < 0.1
+    assert (recovered.argmax(axis=1) == shipped.argmax(axis=1)).mean() > 0.95
+
+    again = export_checkpoint(tmp_path / "int8" / "best.pt", tmp_path / "again")
+    member = json.loads(again.with_suffix(".json").read_text())["training"]["members"][0]
+    source = json.loads(int8_model.with_suffix(".json").read_text())
+    assert member["recovered_from"] == {
+        "version": source["version"],
+        "sha256": source["sha256"],
+        "precision": "int8",
+    }
+    card = (again.parent / "MODEL_CARD.md").read_text()
+    assert f"recovered from the int8 graph of model {source['version']}" in card
+
+    with pytest.raises(RecoveryError, match="single-network"):
+        recover_checkpoint(mixed_runs["teacher"], tmp_path / "ensemble" / "best.pt")
+    with pytest.raises(SystemExit) as refused:  # the command line: one line, exit 2
+        recover_main([str(tmp_path / "none.onnx"), str(tmp_path / "none.pt")])
+    assert refused.value.code == 2

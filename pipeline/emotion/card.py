@@ -23,7 +23,7 @@ from pipeline.emotion.holdout import holdout_mask
 from pipeline.emotion.labels import LABELS
 from pipeline.emotion.manifest import manifest_path_for
 from pipeline.emotion.metrics import classification_report
-from pipeline.emotion.speed import ms_per_face
+from pipeline.emotion.speed import cpu_description, ms_per_face
 
 VALIDATION_SPLIT = "FER+ valid (FER2013 PublicTest), majority rule"
 SPEED_THREADS = 2
@@ -58,6 +58,7 @@ def measure(model_path: Path, data_dir: Path | None = None) -> dict[str, Any]:
             "batch": SPEED_BATCH,
             "threads": SPEED_THREADS,
             "runtime": "onnxruntime CPUExecutionProvider",
+            "cpu": cpu_description(),
         },
     }
 
@@ -265,9 +266,16 @@ def _members_text(training: dict[str, Any], combined: str | None = None) -> str:
     ]
     if len(members) == 1:
         (only,) = members
+        source = only.get("recovered_from")
+        recovered = (
+            f" Weights recovered from the {source['precision']} graph of model "
+            f"{source['version']} (pipeline/emotion/recover.py) and exported again."
+            if source
+            else ""
+        )
         return (
             f"{_epochs(only['epochs'])} ({only['train_minutes']} min on 2 CPU cores), "
-            f"seed {only['seed']}."
+            f"seed {only['seed']}.{recovered}"
         )
     each = "; ".join(
         f"{'specialist, ' if m.get('role') == 'specialist' else ''}seed {m['seed']}, "
@@ -336,7 +344,8 @@ def render_model_card(manifest: dict[str, Any]) -> str:
     speed = manifest.get("speed")
     speed_text = (
         f" Speed: {speed['ms_per_face']:.2f} ms per face ({speed['runtime']}, batch "
-        f"{speed['batch']}, {speed['threads']} threads, on the machine that made this card)."
+        f"{speed['batch']}, {speed['threads']} threads, on the machine that made this card: "
+        f"{speed.get('cpu', 'CPU not recorded')})."
         if speed
         else ""
     )

@@ -127,6 +127,7 @@ def _member_record(
         "weights": config.get("weights", "live"),
         "teacher_sha256": (config.get("teacher") or {}).get("sha256"),
         "valid_accuracy": majority_accuracy(valid_logits, labels),
+        **({"recovered_from": config["recovered_from"]} if config.get("recovered_from") else {}),
     }
 
 

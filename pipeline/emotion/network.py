@@ -129,6 +129,7 @@ class SpecialistMix(nn.Module):
         mask = torch.zeros(num_classes)
         mask[rare_columns] = 1.0
         self.register_buffer("rare_mask", mask)
+        self.rare_mask: torch.Tensor  # registered above; typed for mypy with torch installed
 
     def mix(
         self, general_logits: Sequence[torch.Tensor], specialist_logits: Sequence[torch.Tensor]
