@@ -44,12 +44,20 @@ def chromium() -> Iterator[Browser]:
             browser.close()
 
 
+# The waits of a page and of its ``expect`` assertions: Playwright's own are 30 s and 5 s,
+# and a chart that Streamlit and Plotly draw took longer than 5 s on a slow 2-core AVX2 machine.
+WAIT_MS = 60_000
+
+
 def new_page(browser: Browser, height: int | None = None) -> Page:
     """A tab 1400 px wide (``height`` px tall, else Playwright's default viewport) whose
-    waits allow a slow, shared machine 60 s."""
+    waits, its own and those of ``expect`` on it, allow a slow, shared machine 60 s."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT_MS)
     if height is None:
         page = browser.new_page()
     else:
         page = browser.new_page(viewport={"width": 1400, "height": height})
-    page.set_default_timeout(60_000)
+    page.set_default_timeout(WAIT_MS)
     return page
