@@ -602,9 +602,10 @@ def test_a_recovered_checkpoint_computes_what_the_model_file_computes(
     assert is_quantized(int8_model)
     shipped = ExpressionClassifier(int8_model).predict_proba(faces)
     recovered = recovered_probs(int8_model)
-    assert not np.allclose(recovered, shipped, atol=1e-4)  # int8 arithmetic, float recovery
-    assert np.abs(recovered - shipped).max() < 0.1
-    assert (recovered.argmax(axis=1) == shipped.argmax(axis=1)).mean() > 0.95
+    # The file computes in int8 and the recovery in float32 from the same weights: measured
+    # 0.0002 at most and every top expression the same on this tiny network.
+    assert np.abs(recovered - shipped).max() < 0.01
+    assert (recovered.argmax(axis=1) != shipped.argmax(axis=1)).sum() <= 2
 
     again = export_checkpoint(tmp_path / "int8" / "best.pt", tmp_path / "again")
     member = json.loads(again.with_suffix(".json").read_text())["training"]["members"][0]
