@@ -91,7 +91,7 @@ def hour_weekday_heatmap(table: pd.DataFrame, zone: str, title: str = "") -> go.
         )
     )
     fig.update_yaxes(autorange="reversed", title_text="")
-    fig.update_xaxes(title_text=f"Hour of day ({zone})", type="category")
+    fig.update_xaxes(title_text=f"Hour of day ({plain(zone)})", type="category")
     fig.update_layout(
         title={"text": plain(title) or "Valence by hour and weekday (numbers: people)"},
         height=140 + 42 * len(days),
@@ -150,7 +150,7 @@ def audience_figure(
             )
     fig.update_yaxes(title_text="people", rangemode="tozero", row=1, col=1)
     fig.update_yaxes(title_text="valence", range=[-1.05, 1.05], zeroline=True, row=2, col=1)
-    fig.update_xaxes(title_text=axis_title, row=2, col=1)
+    fig.update_xaxes(title_text=plain(axis_title), row=2, col=1)
     fig.update_layout(
         title={"text": plain(title)},
         height=460,

@@ -262,3 +262,40 @@ def test_audience_hover_takes_the_name_from_the_trace() -> None:
     for trace in fig.data:
         assert trace.hovertemplate.startswith("%{fullData.name}: ")
         assert "Ad" not in trace.hovertemplate
+
+
+def test_axis_titles_show_zone_names_as_text(display_view: pd.DataFrame) -> None:
+    """A clock axis names the cameras' zone; whatever that string holds is shown as text,
+    never as Plotly's HTML subset (every chart that names a zone goes through ``plain``)."""
+    from dashboard.charts import audience_figure, hour_weekday_heatmap
+
+    zone = "<b>Zone</b>"
+    escaped = "&lt;b&gt;Zone&lt;/b&gt;"
+    timeline = charts.timeline_figure(display_view, by_clock=True, clock_title=f"Time ({zone})")
+    heat = hour_weekday_heatmap(series_view(load_table("hour_weekday"), 6), zone)
+    audience = audience_figure(
+        [
+            (
+                "display",
+                pd.DataFrame(
+                    {
+                        "bucket_ts": pd.to_datetime(["2026-03-02 10:00", "2026-03-02 11:00"]),
+                        "people": [4, 5],
+                        "valence": [0.2, -0.1],
+                        "suppressed": [False, False],
+                    }
+                ),
+            )
+        ],
+        by_clock=True,
+        axis_title=f"Time ({zone})",
+        title="",
+    )
+    titles = [
+        fig.layout[name].title.text
+        for fig in (timeline, heat, audience)
+        for name in fig.layout
+        if name.startswith("xaxis") and fig.layout[name].title.text
+    ]
+    assert len(titles) == 3
+    assert all(escaped in title and "<b>" not in title for title in titles)

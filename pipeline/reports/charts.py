@@ -286,7 +286,7 @@ def timeline_figure(
     )
     fig.update_yaxes(range=[-1.05, 1.05], zeroline=True, title_text="valence", row=2, col=1)
     fig.update_yaxes(rangemode="tozero", title_text="people", row=3, col=1)
-    fig.update_xaxes(title_text=clock_title if by_clock else OFFSET_AXIS, row=3, col=1)
+    fig.update_xaxes(title_text=plain(clock_title) if by_clock else OFFSET_AXIS, row=3, col=1)
     fig.update_layout(
         title={"text": plain(title)},
         height=720,
