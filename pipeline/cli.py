@@ -533,7 +533,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     from pipeline.service.app import create_app
     from pipeline.service.header_deadline import with_header_deadline
-    from pipeline.service.prompt_shutdown import PromptTlsShutdown
 
     if args.host not in ("127.0.0.1", "localhost", "::1") and not args.ssl_certfile:
         print(
@@ -541,11 +540,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             "in clear (see the README: --ssl-certfile/--ssl-keyfile or a reverse proxy)",
             file=sys.stderr,
         )
-    protocol = type(
-        "ServiceProtocol",
-        (PromptTlsShutdown, with_header_deadline(get_float("EMOTION_API_HEADER_S"))),
-        {},
-    )
     uvicorn.run(
         create_app(args.db),
         host=args.host,
@@ -553,7 +547,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         ssl_certfile=args.ssl_certfile,
         ssl_keyfile=args.ssl_keyfile,
         log_level=args.log_level,
-        http=protocol,
+        http=with_header_deadline(get_float("EMOTION_API_HEADER_S")),
+        # Without a bound, a stop after any https request waited 30 s: asyncio keeps an idle
+        # TLS connection open until the client's close_notify, which HTTP clients never send.
+        timeout_graceful_shutdown=get_int("EMOTION_API_SHUTDOWN_S"),
     )
     return 0
 

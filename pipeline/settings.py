@@ -202,6 +202,15 @@ SETTINGS: tuple[Setting, ...] = (
         high=3600,
     ),
     Setting(
+        "EMOTION_API_SHUTDOWN_S",
+        "5",
+        "HTTP service: seconds a stop (SIGTERM, Ctrl+C) waits for open connections before it "
+        "closes them; requests still running then are cancelled (an idle https connection "
+        "would otherwise hold the stop for 30 s).",
+        low=1,
+        high=3600,
+    ),
+    Setting(
         "EMOTION_API_RATE_PER_MIN",
         "120",
         "HTTP service: requests per minute per key unless `keys add --rate` set one (429).",
