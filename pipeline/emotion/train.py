@@ -146,8 +146,9 @@ def _mixed_precision(device: torch.device) -> bool:
     """
     if device.type != "cpu":
         return True
-    native = (torch.cpu._is_avx512_bf16_supported, torch.cpu._is_amx_tile_supported)
-    return any(check() for check in native)
+    # Private helpers of torch.cpu (present in 2.13); a release without them trains in float32.
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
 def _lr_at(progress: float, base_lr: float, warmup: float = 0.03) -> float:
