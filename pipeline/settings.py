@@ -205,8 +205,8 @@ SETTINGS: tuple[Setting, ...] = (
         "EMOTION_API_SHUTDOWN_S",
         "5",
         "HTTP service: seconds a stop (SIGTERM, Ctrl+C) waits for open connections before it "
-        "closes them; requests still running then are cancelled (an idle https connection "
-        "would otherwise hold the stop for 30 s).",
+        "cancels the requests still running and exits (an idle https connection would "
+        "otherwise hold the stop for 30 s).",
         low=1,
         high=3600,
     ),
@@ -256,6 +256,7 @@ _WHOLE = {
     "EMOTION_API_MAX_IMAGE_MB",
     "EMOTION_API_MIN_FACE_PX",
     "EMOTION_API_RATE_PER_MIN",
+    "EMOTION_API_SHUTDOWN_S",
     "EMOTION_BATCH_SIZE",
     "EMOTION_DETECT_EVERY",
     "EMOTION_FILE_WORKERS",
