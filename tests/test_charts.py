@@ -291,11 +291,14 @@ def test_axis_titles_show_zone_names_as_text(display_view: pd.DataFrame) -> None
         axis_title=f"Time ({zone})",
         title="",
     )
+    multiples = charts.small_multiples_figure(
+        [("display", True, display_view)], x_titles=[f"Time ({zone})"]
+    )
     titles = [
         fig.layout[name].title.text
-        for fig in (timeline, heat, audience)
+        for fig in (timeline, heat, audience, multiples)
         for name in fig.layout
         if name.startswith("xaxis") and fig.layout[name].title.text
     ]
-    assert len(titles) == 3
+    assert len(titles) == 4
     assert all(escaped in title and "<b>" not in title for title in titles)

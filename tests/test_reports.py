@@ -180,6 +180,14 @@ def test_html_report_is_self_contained_and_interactive() -> None:
     assert not re.search(r"<script[^>]+src=", page), "no external script: offline installs"
     assert "<link" not in page
     assert page.count("Plotly.newPlot") == 5  # compare, multiples, 2 timelines, heatmap
+    # The small multiples (two panels side by side, the first at domain 0-0.47) name each
+    # panel's axis as the stimulus's own timeline does: the ad's offset, the display's clock.
+    multiples = re.search(
+        r'"xaxis":\{"anchor":"y","domain":\[0\.0,0\.47\].*?"xaxis2":\{.*?\}', page
+    )
+    assert multiples is not None
+    assert '"title":{"text":"seconds since the start of the footage"}' in multiples.group(0)
+    assert '"title":{"text":"Time (UTC)"}' in multiples.group(0)
     assert len(page) > 3_000_000  # plotly.js itself is inline
     for text in (
         "Spring ad",

@@ -16,7 +16,7 @@ from dashboard.labels import STIMULUS, VERDICT, VERDICT_ROW_PX, show_table, verd
 from pipeline.audience.clock import axis_title, with_gaps
 from pipeline.errors import ReactionError
 from pipeline.exports import DEFAULT_BUCKET_S
-from pipeline.reports.charts import compare_figure, plain, small_multiples_figure
+from pipeline.reports.charts import compare_figure, small_multiples_figure
 from pipeline.reports.tables import (
     segment_display,
     series_view,
@@ -115,13 +115,7 @@ def main() -> None:
             panels.append((str(row.name), by_clock, view))
             zones = data.source_zones(db, int(row.stimulus_id)).values()
             x_titles.append(axis_title(zones) if by_clock else "Seconds since the start")
-        multiples = small_multiples_figure(panels)
-        columns = max(1, min(3, len(panels)))
-        for i, text in enumerate(x_titles):  # every clock axis names its cameras' zone
-            multiples.update_xaxes(
-                title_text=plain(text), row=i // columns + 1, col=i % columns + 1
-            )
-        multiples.update_layout(margin={"b": 60})
+        multiples = small_multiples_figure(panels, x_titles=x_titles)
         st.plotly_chart(multiples, key="compare_multiples", config={"displaylogo": False})
         show_table(stimulus_table(picked, min_crowd), STIMULUS, key="compare_table")
         hidden = safe[safe["suppressed"]]

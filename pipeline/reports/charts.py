@@ -481,12 +481,17 @@ def compare_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
 
 
 def small_multiples_figure(
-    panels: list[tuple[str, bool, pd.DataFrame]], columns: int = 3, title: str = ""
+    panels: list[tuple[str, bool, pd.DataFrame]],
+    columns: int = 3,
+    title: str = "",
+    x_titles: list[str] | None = None,
 ) -> go.Figure:
     """One small valence-over-time panel per stimulus, same y scale, for side-by-side reading.
 
     panels: (stimulus name, by_clock, privacy-applied series). An empty series (no faces, or
     the whole stimulus under the minimum crowd) gives a grey "too few people" panel.
+    x_titles: one per panel, shown as text under its x axis (a clock axis names its cameras'
+    zone, ``audience.clock.axis_title``).
     """
     count = max(1, len(panels))
     columns = max(1, min(columns, count))
@@ -549,10 +554,12 @@ def small_multiples_figure(
                     col=col,
                 )
         fig.update_yaxes(range=[-1.05, 1.05], row=row, col=col)
+        if x_titles is not None:
+            fig.update_xaxes(title_text=plain(x_titles[i]), row=row, col=col)
     fig.update_layout(
         title={"text": plain(title) or "Valence index over time, per stimulus"},
         height=300 * rows + 60,
         template="plotly_white",
-        margin={"t": 80, "l": 40, "r": 20, "b": 40},
+        margin={"t": 80, "l": 40, "r": 20, "b": 40 if x_titles is None else 60},
     )
     return fig

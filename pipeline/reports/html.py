@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 
 from pipeline.reports.build import ReportData, StimulusSection
 from pipeline.reports.charts import (
+    OFFSET_AXIS,
     compare_figure,
     hour_weekday_figure,
     small_multiples_figure,
@@ -161,7 +162,8 @@ def render_html(report: ReportData) -> bytes:
     if len(report.summary) > 1:
         body.append(charts.div(compare_figure(report.summary, title="Stimuli compared")))
         panels = [(s.name, s.by_clock, s.series) for s in report.sections]
-        body.append(charts.div(small_multiples_figure(panels)))
+        x_titles = [s.clock_title if s.by_clock else OFFSET_AXIS for s in report.sections]
+        body.append(charts.div(small_multiples_figure(panels, x_titles=x_titles)))
     if len(report.verdicts):
         body.append("<h2>A/B verdicts</h2>")
         if report.version_note:
