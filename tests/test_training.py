@@ -623,3 +623,76 @@ def test_a_recovered_checkpoint_computes_what_the_model_file_computes(
     with pytest.raises(SystemExit) as refused:  # the command line: one line, exit 2
         recover_main([str(tmp_path / "none.onnx"), str(tmp_path / "none.pt")])
     assert refused.value.code == 2
+
+
+def test_a_fine_tune_starts_from_a_recovered_network_and_says_so(
+    ferplus_valid, mixed_runs: dict[str, Path], tmp_path: Path
+) -> None:
+    """``train --init`` starts from a checkpoint's weights (pipeline/emotion/finetune.py). A
+    recovered network's batch normalisations are identities, which training mode would turn
+    into another function; re-expressed around measured statistics they compute the same in
+    evaluation mode and nearly the same in training mode. The run records its start, export
+    and card say what it was fine-tuned from, and a start of other widths is refused."""
+    from pipeline.emotion.export import export_checkpoint
+    from pipeline.emotion.finetune import restore_batch_statistics
+    from pipeline.emotion.preprocess import to_model_input
+    from pipeline.emotion.recover import recover_checkpoint
+    from pipeline.emotion.train import main
+
+    exported = export_checkpoint(mixed_runs["general"] / "best.pt", tmp_path / "float")
+    # Written as before ensembles (model 2026.12.01): the one network's seed, epochs and
+    # minutes at the top of "training", no list of members.
+    manifest = json.loads(exported.with_suffix(".json").read_text())
+    (member,) = manifest["training"].pop("members")
+    manifest["training"].update({k: member[k] for k in ("seed", "epochs", "train_minutes")})
+    exported.with_suffix(".json").write_text(json.dumps(manifest))
+    start = recover_checkpoint(exported, tmp_path / "recovered" / "best.pt")
+    faces = torch.from_numpy(to_model_input(ferplus_valid.images[:256]))
+
+    net, untouched = _tiny_net(start.parent), _tiny_net(start.parent)
+    net.dropout.p = untouched.dropout.p = 0.0
+    with torch.no_grad():
+        before = net(faces)
+        # The identities now divide by the batch's own statistics.
+        as_recovered = untouched.train()(faces)
+        restore_batch_statistics(net, faces)
+        after = net(faces)
+        in_training = net.train()(faces)
+    assert torch.allclose(after, before, atol=1e-4)
+    drift, naive_drift = (in_training - before).abs().mean(), (as_recovered - before).abs().mean()
+    assert drift < 1e-3 < naive_drift
+
+    run = tmp_path / "tuned"
+    tune = [*_TINY, "--out", str(run), "--seed", "3", "--init", str(start), "--lr", "0"]
+    main(tune)
+    tuned = torch.load(run / "last.pt", map_location="cpu", weights_only=False)
+    recovered = torch.load(start, map_location="cpu", weights_only=False)
+    # At a learning rate of 0 the convolutions stay the recovered ones, in the live weights
+    # and in their average (made from the start, not from random weights); the batch
+    # normalisations' scales are the re-expressed ones, no longer the identities'.
+    for name, value in recovered["model"].items():
+        if name.endswith("conv1.weight") or name == "head.weight":
+            assert torch.equal(tuned["model"][name], value), name
+            assert torch.equal(tuned["ema"][f"module.{name}"], value), name
+    assert not torch.allclose(tuned["model"]["stem.1.weight"], recovered["model"]["stem.1.weight"])
+    init = tuned["config"]["init"]
+    assert (init["epochs"], init["seed"], init["holdout_in_training"]) == (1, 1, False)
+    assert init["recovered_from"]["sha256"] == manifest["sha256"]
+    other_start = [*tune, "--init", str(mixed_runs["general"] / "best.pt"), "--epochs", "2"]
+    wider = [*tune, "--widths", "8,16,16,32", "--out", str(tmp_path / "wider")]
+    # Another start for a run under way, a model file instead of a checkpoint, other widths
+    # (argparse keeps the last of a repeated option).
+    for refused_args in (other_start, [*tune, "--init", str(exported)], wider):
+        with pytest.raises(SystemExit) as refused:
+            main(refused_args)
+        assert refused.value.code == 2
+    assert not (tmp_path / "wider" / "last.pt").exists()
+
+    again = export_checkpoint(run / "best.pt", tmp_path / "again")
+    member = json.loads(again.with_suffix(".json").read_text())["training"]["members"][0]
+    assert member["fine_tuned_from"] == init
+    card = (again.parent / "MODEL_CARD.md").read_text()
+    assert "fine-tune a network of the same widths that had trained 1 epoch" in card
+    # Recovered and exported once more, it still says where its training began.
+    twice = recover_checkpoint(again, tmp_path / "twice" / "best.pt")
+    assert torch.load(twice, weights_only=False)["config"]["init"] == init

@@ -275,12 +275,17 @@ def _members_text(training: dict[str, Any], combined: str | None = None) -> str:
         )
         return (
             f"{_epochs(only['epochs'])} ({only['train_minutes']} min on 2 CPU cores), "
-            f"seed {only['seed']}.{recovered}"
+            f"seed {only['seed']}.{_fine_tune_text(only.get('fine_tuned_from'))}{recovered}"
         )
     each = "; ".join(
         f"{'specialist, ' if m.get('role') == 'specialist' else ''}seed {m['seed']}, "
-        f"{_epochs(m['epochs'])} in {m['train_minutes']} min, "
-        f"validation {m['valid_accuracy']:.2%} alone"
+        f"{_epochs(m['epochs'])} in {m['train_minutes']} min"
+        + (
+            f" fine-tuning a network of {_epochs(m['fine_tuned_from']['epochs'])}"
+            if m.get("fine_tuned_from")
+            else ""
+        )
+        + f", validation {m['valid_accuracy']:.2%} alone"
         for m in members
     )
     how = (
@@ -290,6 +295,25 @@ def _members_text(training: dict[str, Any], combined: str | None = None) -> str:
         "logits averaged"
     )
     return f"{how} ({each}; {training['train_minutes']} min on 2 CPU cores in all)."
+
+
+def _fine_tune_text(start: dict[str, Any] | None) -> str:
+    """Where a fine-tuned network's training began (train --init, pipeline/emotion/finetune.py),
+    so the epochs and minutes above read as the fine-tune's, not the whole network's."""
+    if not start:
+        return ""
+    source = start.get("recovered_from")
+    origin = (
+        f", recovered from the {source['precision']} graph of model {source['version']}"
+        if source
+        else ""
+    )
+    seed = f", seed {start['seed']}" if start.get("seed") is not None else ""
+    return (
+        f" Those epochs fine-tune a network of the same widths that had trained "
+        f"{_epochs(start['epochs'])} ({start['train_minutes']} min{seed}"
+        f"{origin}; checkpoint sha256 {start['sha256'][:12]})."
+    )
 
 
 def _adjustment_text(manifest: dict[str, Any]) -> str:

@@ -128,6 +128,7 @@ def _member_record(
         "teacher_sha256": (config.get("teacher") or {}).get("sha256"),
         "valid_accuracy": majority_accuracy(valid_logits, labels),
         **({"recovered_from": config["recovered_from"]} if config.get("recovered_from") else {}),
+        **({"fine_tuned_from": config["init"]} if config.get("init") else {}),
     }
 
 
@@ -293,11 +294,13 @@ def export_checkpoint(
         for config, (faces, mirrored) in zip(configs, views, strict=True)
     ]
     # Checkpoints made before the fold existed trained on it; a student learnt from its
-    # teacher's view of the faces, so a teacher that saw the fold counts too. Its fold
-    # probabilities are then too optimistic to choose an adjustment by.
+    # teacher's view of the faces, and a fine-tune keeps what its starting network learnt, so
+    # a teacher or a start that saw the fold counts too. Its fold probabilities are then too
+    # optimistic to choose an adjustment by.
     seen_fold = any(
         bool(c.get("holdout_in_training", True))
         or bool((c.get("teacher") or {}).get("holdout_in_training", False))
+        or bool((c.get("init") or {}).get("holdout_in_training", False))
         for _, c in loaded
     )
     choose_bias = bool(rule) and not seen_fold

@@ -158,6 +158,20 @@ def _norm_after(conv: str) -> str:
     return f"{head}.bn{last.removeprefix('conv')}"
 
 
+def _single_network(raw: dict[str, Any]) -> dict[str, Any]:
+    """The one member of a manifest from before ensembles (model 2026.12.01), which names the
+    network's seed, epochs and minutes at the top of "training" instead of in a list of
+    members: its file is the only network of the recipe's own widths that is still at hand."""
+    training = raw["training"]
+    return {
+        "seed": training["seed"],
+        "epochs": training["epochs"],
+        "train_minutes": training["train_minutes"],
+        "weights": training.get("weights", "live"),
+        "valid_accuracy": raw.get("validation", {}).get("accuracy", 0.0),
+    }
+
+
 def recover_checkpoint(model_path: Path, out_path: Path) -> Path:
     """Write a checkpoint of the model at ``model_path`` (as ``train`` writes best.pt)."""
     manifest = ModelManifest.load(model_path)
@@ -169,7 +183,7 @@ def recover_checkpoint(model_path: Path, out_path: Path) -> Path:
     if architecture.get("members", 1) != 1:
         raise RecoveryError("only single-network models can be recovered")
     widths, blocks = tuple(architecture["widths"]), int(architecture["blocks"])
-    member = training["members"][0]
+    member = (training.get("members") or [_single_network(raw)])[0]
     config: dict[str, Any] = {
         "widths": list(widths),
         "blocks": blocks,
@@ -181,6 +195,9 @@ def recover_checkpoint(model_path: Path, out_path: Path) -> Path:
         "balance_from": training.get("balance_from"),
         "teacher": training.get("teacher"),
         "weights": member.get("weights", "live"),
+        # A fine-tuned network stays one: exported again, its card still says where its
+        # training began, and a fine-tune of it still knows whether that start saw the fold.
+        "init": member.get("fine_tuned_from"),
         "recovered_from": {
             "version": manifest.version,
             "sha256": sha256,

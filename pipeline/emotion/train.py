@@ -21,6 +21,7 @@ from pipeline.emotion.augment import augment_batch, mix_batch
 from pipeline.emotion.balance import class_weights, soft_cross_entropy
 from pipeline.emotion.distill import blend_targets, teacher_probabilities, teacher_record
 from pipeline.emotion.ferplus import default_dataset_dir, load_split
+from pipeline.emotion.finetune import InitMismatch, init_record, initial_state
 from pipeline.emotion.holdout import training_rows
 from pipeline.emotion.metrics import majority_accuracy
 from pipeline.emotion.network import ExpressionNet
@@ -83,6 +84,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=0.5,
         help="share of the teacher's probabilities in the targets, with --teacher",
     )
+    parser.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="start from this checkpoint's weights (a best.pt, or one from "
+        "pipeline/emotion/recover.py) instead of random ones: a fine-tune "
+        "(pipeline/emotion/finetune.py); give the same, unchanged file to resume the run",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
         "--include-holdout",
@@ -106,6 +115,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--teacher-weight must be in [0, 1]")
     if args.teacher is not None and not args.teacher.is_file():
         parser.error(f"--teacher {args.teacher}: no such model file")
+    if args.init is not None and not args.init.is_file():
+        parser.error(f"--init {args.init}: no such checkpoint")
     return args
 
 
@@ -163,12 +174,16 @@ def _finished(state: dict[str, float], args: argparse.Namespace) -> bool:
     return state["epoch"] >= args.epochs or over_budget
 
 
+# Training faces whose statistics re-express a starting network's batch normalisations.
+_INIT_FACES = 4096
+
+
 class ResumeMismatch(ValueError):
     """A run's folder holds a checkpoint trained with other settings than those asked for."""
 
 
 # What a checkpoint written before a setting existed was trained with.
-_BEFORE_THE_SETTING: dict[str, object] = {"teacher": None, "balance_beta": 0.0}
+_BEFORE_THE_SETTING: dict[str, object] = {"teacher": None, "balance_beta": 0.0, "init": None}
 
 
 def _check_resumable(saved: dict[str, object], wanted: dict[str, object], path: Path) -> None:
@@ -217,7 +232,18 @@ def train(args: argparse.Namespace) -> Path:
     balance = class_weights(train_split.majority_labels()[keep], args.balance_beta).to(device)
 
     widths = tuple(int(w) for w in args.widths.split(","))
-    net = ExpressionNet(widths, args.blocks).to(device).to(memory_format=torch.channels_last)
+    last_path, best_path, log_path = (
+        args.out / "last.pt",
+        args.out / "best.pt",
+        args.out / "log.jsonl",
+    )
+    net = ExpressionNet(widths, args.blocks)
+    if args.init is not None and not last_path.exists():
+        # The averaged weights below start as a copy of these, so they are loaded first. FER+
+        # rows come in no class or source order, so the first faces are as good as any.
+        sample = torch.from_numpy(to_model_input(train_split.images[keep][:_INIT_FACES]))
+        net.load_state_dict(initial_state(args.init, widths, args.blocks, sample))
+    net = net.to(device).to(memory_format=torch.channels_last)
     ema = (
         torch.optim.swa_utils.AveragedModel(
             net,
@@ -231,11 +257,6 @@ def train(args: argparse.Namespace) -> Path:
         net.parameters(), lr=args.lr, momentum=0.9, nesterov=True, weight_decay=args.weight_decay
     )
     args.out.mkdir(parents=True, exist_ok=True)
-    last_path, best_path, log_path = (
-        args.out / "last.pt",
-        args.out / "best.pt",
-        args.out / "log.jsonl",
-    )
     config = {
         "widths": list(widths),
         "blocks": args.blocks,
@@ -246,6 +267,7 @@ def train(args: argparse.Namespace) -> Path:
         "balance_beta": args.balance_beta,
         "balance_from": args.balance_from,
         "teacher": teacher,
+        "init": None if args.init is None else init_record(args.init),
     }
     state = {"epoch": 0, "elapsed_s": 0.0, "best_acc": 0.0}
     if last_path.exists():
@@ -360,7 +382,7 @@ def main(argv: list[str] | None = None) -> None:
     args = _parse_args(argv)
     try:
         best = train(args)
-    except ResumeMismatch as error:
+    except (ResumeMismatch, InitMismatch) as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     if args.export is not None:
