@@ -8,12 +8,18 @@ int8 path (the flip-averaged QDQ graph, activation ranges from training faces); 
 file is timed in turn with them, round after round, and the ratios to it are the figures that
 carry across machines.
 
-Run: ``.venv/bin/python benchmarks/model_width_speed.py`` (needs requirements-train.txt: torch
-builds the candidates' graphs). Prints a table, writes benchmarks/results/model_width_speed.json.
+Exported model files given as arguments (a trained candidate, with its manifest beside it)
+are timed in the same rounds, so a trained network's cost is checked against the untrained
+estimate of its widths.
+
+Run: ``.venv/bin/python benchmarks/model_width_speed.py [MODEL.onnx ...]`` (needs
+requirements-train.txt: torch builds the candidates' graphs). Prints a table, writes
+benchmarks/results/model_width_speed.json.
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import tempfile
@@ -29,6 +35,7 @@ import torch
 from benchmarks._report import print_table, save_json
 from pipeline.emotion.export import _write_int8_onnx
 from pipeline.emotion.ferplus import default_dataset_dir, load_split
+from pipeline.emotion.manifest import ModelManifest
 from pipeline.emotion.network import ExpressionNet
 from pipeline.emotion.preprocess import to_model_input
 from pipeline.emotion.quantize import calibration_faces
@@ -59,12 +66,22 @@ def _ms_per_face(session: ort.InferenceSession, batches: list[np.ndarray]) -> fl
     return 1000 * (time.perf_counter() - start) / (len(batches) * BATCH)
 
 
-def main() -> None:
+def _trained_label(path: Path) -> str:
+    manifest = ModelManifest.load(path)
+    widths = manifest.raw["architecture"]["widths"]
+    return f"{manifest.version} ({widths[0]}-{widths[-1]}, trained)"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("models", nargs="*", type=Path, help="exported model files to time too")
+    args = parser.parse_args(argv)
     data_dir = default_dataset_dir()
     faces = to_model_input(load_split("valid", data_dir).images[: BATCH * BATCHES_PER_ROUND])
     batches = [faces[i : i + BATCH] for i in range(0, len(faces), BATCH)]
     calibration = calibration_faces(load_split("train", data_dir))
     sessions = {"shipped file (48-384, trained)": _session(SHIPPED)}
+    sessions.update({_trained_label(path): _session(path) for path in args.models})
     with tempfile.TemporaryDirectory() as folder:
         for label, widths in CANDIDATES.items():
             torch.manual_seed(0)

@@ -38,7 +38,7 @@ from pipeline.emotion.card import publish
 from pipeline.emotion.ferplus import FerplusSplit, default_dataset_dir, load_split
 from pipeline.emotion.flip_check import compare_flip
 from pipeline.emotion.half_weights import store_weights_as_half
-from pipeline.emotion.holdout import RARE_CLASSES, holdout_mask
+from pipeline.emotion.holdout import RARE_CLASSES, holdout_mask, saw_fold
 from pipeline.emotion.labels import LABELS
 from pipeline.emotion.manifest import manifest_path_for, sha256_of
 from pipeline.emotion.metrics import fit_temperature, majority_accuracy
@@ -293,16 +293,7 @@ def export_checkpoint(
         )
         for config, (faces, mirrored) in zip(configs, views, strict=True)
     ]
-    # Checkpoints made before the fold existed trained on it; a student learnt from its
-    # teacher's view of the faces, and a fine-tune keeps what its starting network learnt, so
-    # a teacher or a start that saw the fold counts too. Its fold probabilities are then too
-    # optimistic to choose an adjustment by.
-    seen_fold = any(
-        bool(c.get("holdout_in_training", True))
-        or bool((c.get("teacher") or {}).get("holdout_in_training", False))
-        or bool((c.get("init") or {}).get("holdout_in_training", False))
-        for _, c in loaded
-    )
+    seen_fold = any(saw_fold(c) for _, c in loaded)
     choose_bias = bool(rule) and not seen_fold
     train = load_split("train", folder) if choose_bias or int8 else None
     fold = holdout_mask(train) if train is not None and choose_bias else None

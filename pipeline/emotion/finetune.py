@@ -3,9 +3,10 @@
 Why: on a 2-core CPU without VNNI the shipped wide network costs about 3 ms per face, and a
 network of the recipe's own widths (32-256) half that; but training one from scratch for the
 hundred or more epochs that distillation needs takes 5 to 10 hours there. An earlier shipped
-network of those widths (recovered from its model file, pipeline/emotion/recover.py) already
-scores within half a point of the target, so a short distillation from the wide model can
-start from it (``train --init``).
+network of those widths (recovered from its model file, pipeline/emotion/recover.py) scores
+within a few tenths of a point of the target, so a short distillation from the wide model
+can start from it (``train --init``). Measured on 2026-12-07, 28 epochs of it did not gain
+(README, "Fine-tuning"); the option stays for starts and schedules yet to be tried.
 
 A recovered network's batch normalisations are identities carrying the folded biases. In
 training mode a batch normalisation divides by each batch's own statistics instead, which
@@ -23,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from pipeline.emotion.holdout import saw_fold
 from pipeline.emotion.manifest import sha256_of
 from pipeline.emotion.network import ExpressionNet
 
@@ -31,35 +33,27 @@ class InitMismatch(ValueError):
     """The starting checkpoint is not a network of the widths and blocks asked for."""
 
 
-def _load(checkpoint_path: Path) -> dict[str, Any]:
+def load_start(checkpoint_path: Path) -> dict[str, Any]:
     """A training checkpoint (train's best.pt or last.pt, or recover's output); anything else,
     such as an exported .onnx, is refused in one line."""
     try:
         checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
-        checkpoint["config"]["widths"], checkpoint["state"]["epoch"], checkpoint["model"]
-    except (pickle.UnpicklingError, RuntimeError, KeyError, TypeError, EOFError) as error:
+    except (pickle.UnpicklingError, RuntimeError, EOFError):
+        checkpoint = None
+    if not isinstance(checkpoint, dict) or not {"config", "state", "model"} <= checkpoint.keys():
         raise InitMismatch(
-            f"{checkpoint_path} is not a training checkpoint ({type(error).__name__}); "
-            "a model file is turned into one by python -m pipeline.emotion.recover"
-        ) from None
-    return checkpoint  # type: ignore[no-any-return]
+            f"{checkpoint_path} is not a training checkpoint; a model file is turned into one "
+            "by python -m pipeline.emotion.recover"
+        )
+    return checkpoint
 
 
-def init_record(checkpoint_path: Path) -> dict[str, Any]:
+def init_record(checkpoint: dict[str, Any], checkpoint_path: Path) -> dict[str, Any]:
     """What a run started from: the checkpoint's sha256 and what trained it, so the manifest
     and card of the model it becomes can say so (and a resume with another start is refused).
-
-    The start counts as having seen the held-out fold when it trained on it, learnt from a
-    teacher that did, or was itself fine-tuned from such a start: a fine-tune keeps what its
-    start learnt, so export must not choose a rare-expression bias on that fold.
-    """
-    checkpoint = _load(checkpoint_path)
+    Its ``holdout_in_training`` is whether the start saw the fold by any route
+    (``holdout.saw_fold``), so a fine-tune of a fine-tune still knows."""
     config, state = checkpoint["config"], checkpoint["state"]
-    seen_fold = (
-        bool(config.get("holdout_in_training", True))
-        or bool((config.get("teacher") or {}).get("holdout_in_training", False))
-        or bool((config.get("init") or {}).get("holdout_in_training", False))
-    )
     return {
         "sha256": sha256_of(checkpoint_path),
         "widths": list(config["widths"]),
@@ -67,24 +61,23 @@ def init_record(checkpoint_path: Path) -> dict[str, Any]:
         "seed": config.get("seed"),
         "epochs": int(state["epoch"]),
         "train_minutes": round(float(state["elapsed_s"]) / 60, 1),
-        "holdout_in_training": seen_fold,
+        "holdout_in_training": saw_fold(config),
         "recovered_from": config.get("recovered_from"),
         "init": config.get("init"),
     }
 
 
 def initial_state(
-    checkpoint_path: Path, widths: tuple[int, ...], blocks: int, inputs: torch.Tensor
+    checkpoint: dict[str, Any], widths: tuple[int, ...], blocks: int, inputs: torch.Tensor
 ) -> dict[str, torch.Tensor]:
-    """The starting weights of an ``ExpressionNet(widths, blocks)`` from ``checkpoint_path``,
-    with every batch normalisation re-expressed around its statistics on ``inputs`` (model
-    inputs, (N, 1, 48, 48) float32)."""
-    checkpoint = _load(checkpoint_path)
+    """The starting weights of an ``ExpressionNet(widths, blocks)`` from ``checkpoint``, with
+    every batch normalisation re-expressed around its statistics on ``inputs`` (model inputs,
+    (N, 1, 48, 48) float32)."""
     config = checkpoint["config"]
     if (tuple(config["widths"]), int(config["blocks"])) != (widths, blocks):
         raise InitMismatch(
-            f"{checkpoint_path} holds widths {tuple(config['widths'])} with {config['blocks']} "
-            f"blocks a stage, not {widths} with {blocks}"
+            f"the start holds widths {tuple(config['widths'])} with {config['blocks']} blocks "
+            f"a stage, not {widths} with {blocks}"
         )
     net = ExpressionNet(widths, blocks)
     net.load_state_dict(checkpoint["model"])

@@ -19,6 +19,7 @@ version and re-packing of the archive. On the 28,558-face training split it hold
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import numpy as np
 
@@ -61,3 +62,19 @@ def training_rows(split: FerplusSplit, include_holdout: bool = False) -> np.ndar
     if not include_holdout:
         keep &= ~holdout_mask(split)
     return keep
+
+
+def saw_fold(config: dict[str, Any]) -> bool:
+    """Whether a training run's network learnt from the held-out fold, so that its fold
+    figures are too optimistic to choose a rare-expression bias by.
+
+    A run saw it when it trained on it (checkpoints from before the fold existed did), when
+    it learnt from a teacher that did (distillation passes on the teacher's view of those
+    faces), or when it started from a network that did (a fine-tune keeps what its start
+    learnt; ``init`` records are made by pipeline/emotion/finetune.py with this rule).
+    """
+    return (
+        bool(config.get("holdout_in_training", True))
+        or bool((config.get("teacher") or {}).get("holdout_in_training", False))
+        or bool((config.get("init") or {}).get("holdout_in_training", False))
+    )

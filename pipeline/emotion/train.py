@@ -21,7 +21,7 @@ from pipeline.emotion.augment import augment_batch, mix_batch
 from pipeline.emotion.balance import class_weights, soft_cross_entropy
 from pipeline.emotion.distill import blend_targets, teacher_probabilities, teacher_record
 from pipeline.emotion.ferplus import default_dataset_dir, load_split
-from pipeline.emotion.finetune import InitMismatch, init_record, initial_state
+from pipeline.emotion.finetune import InitMismatch, init_record, initial_state, load_start
 from pipeline.emotion.holdout import training_rows
 from pipeline.emotion.metrics import majority_accuracy
 from pipeline.emotion.network import ExpressionNet
@@ -237,12 +237,13 @@ def train(args: argparse.Namespace) -> Path:
         args.out / "best.pt",
         args.out / "log.jsonl",
     )
+    start = None if args.init is None else load_start(args.init)
     net = ExpressionNet(widths, args.blocks)
-    if args.init is not None and not last_path.exists():
+    if start is not None and not last_path.exists():
         # The averaged weights below start as a copy of these, so they are loaded first. FER+
         # rows come in no class or source order, so the first faces are as good as any.
         sample = torch.from_numpy(to_model_input(train_split.images[keep][:_INIT_FACES]))
-        net.load_state_dict(initial_state(args.init, widths, args.blocks, sample))
+        net.load_state_dict(initial_state(start, widths, args.blocks, sample))
     net = net.to(device).to(memory_format=torch.channels_last)
     ema = (
         torch.optim.swa_utils.AveragedModel(
@@ -267,7 +268,7 @@ def train(args: argparse.Namespace) -> Path:
         "balance_beta": args.balance_beta,
         "balance_from": args.balance_from,
         "teacher": teacher,
-        "init": None if args.init is None else init_record(args.init),
+        "init": None if start is None else init_record(start, args.init),
     }
     state = {"epoch": 0, "elapsed_s": 0.0, "best_acc": 0.0}
     if last_path.exists():
