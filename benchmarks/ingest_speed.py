@@ -155,7 +155,7 @@ def stage_profile(path: Path, db: Path) -> dict[str, float]:
         source = catalog.ensure_source(con, stimulus, "footage", "profile")
         key = jobs.JobKey(source.source_id, "profile", "profile")
         job_id = jobs.start_job(con, key, path.name, "{}", "bench", params.detector)
-        jobs.commit_job(con, job_id, source, result, params.bucket_s, False, [])
+        jobs.commit_job(con, job_id, source, result, [])
     write_s = time.perf_counter() - start
     timings = dict(frame_pass.timings)
     stages = {"decode (sampled frames)": decode, **timings}

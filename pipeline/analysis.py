@@ -8,7 +8,6 @@ while DuckDB keeps a single writer.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -22,6 +21,7 @@ from pipeline.emotion.labels import LABELS
 from pipeline.emotion.preprocess import to_gray_square
 from pipeline.faces import FaceFinder
 from pipeline.sources.frames import SampledFrame
+from pipeline.store.job_keys import params_digest
 from pipeline.vision.follow import DETECTED, Detections, Sighting, follow
 from pipeline.vision.pose import HeadPose, LookingCone, estimate_pose
 
@@ -46,7 +46,6 @@ class AnalysisParams:
     min_face_px: int = 36
     margin: float = 0.0
     batch_size: int = 64
-    bucket_s: float = 1.0
     min_track_hits: int = 2
     exclusion_zones: tuple[tuple[tuple[float, float], ...], ...] = ()
     start_s: float = 0.0
@@ -63,12 +62,7 @@ class AnalysisParams:
     align_faces: bool = ALIGN_FACES_DEFAULT
 
     def digest(self, model_version: str) -> str:
-        fields = asdict(self)
-        # Left out when off, so jobs keyed before the field existed (unaligned) keep their key.
-        if not fields["align_faces"]:
-            del fields["align_faces"]
-        payload = json.dumps({**fields, "model": model_version}, sort_keys=True)
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+        return params_digest(asdict(self), model_version)
 
     def as_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -88,7 +82,7 @@ def parse_drop_flags(text: str) -> tuple[str, ...]:
     return flags
 
 
-def params_from_settings(bucket_s: float, **overrides: object) -> AnalysisParams:
+def params_from_settings(**overrides: object) -> AnalysisParams:
     """Parameters from the settings table, with the caller's choices (CLI flags, dashboard
     widgets) on top, so the CLI and an upload analyse the same way by default."""
     from pipeline.settings import get_float, get_int, get_setting
@@ -104,7 +98,6 @@ def params_from_settings(bucket_s: float, **overrides: object) -> AnalysisParams
         "look_yaw_deg": get_float("EMOTION_LOOK_YAW_DEG"),
         "look_pitch_deg": get_float("EMOTION_LOOK_PITCH_DEG"),
         "align_faces": bool(get_int("EMOTION_ALIGN_FACES")),
-        "bucket_s": bucket_s,
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     return AnalysisParams(**values)  # type: ignore[arg-type]

@@ -63,7 +63,7 @@ def run_camera(args: argparse.Namespace, params: AnalysisParams) -> int:
                 classifier.version,
                 params.detector,
             )
-            jobs.commit_job(con, job_id, source, result, params.bucket_s, by_clock=True)
+            jobs.commit_job(con, job_id, source, result)
         print(
             f"{camera}: {len(chunk)} snapshots, {len(result.faces)} faces (job {job_id})",
             flush=True,

@@ -86,7 +86,6 @@ _COUNT = _number(1, 1_000_000, whole=True)
 
 def _params(args: argparse.Namespace) -> AnalysisParams:
     return params_from_settings(
-        args.bucket,
         sample_fps=args.fps,
         detector=args.detector,
         min_face_px=args.min_face,
@@ -95,7 +94,7 @@ def _params(args: argparse.Namespace) -> AnalysisParams:
     )
 
 
-def _add_analysis_args(parser: argparse.ArgumentParser, bucket_default: float) -> None:
+def _add_analysis_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--campaign", required=True, help="campaign name (must exist)")
     parser.add_argument("--stimulus", required=True, help="stimulus name (created if new)")
     parser.add_argument(
@@ -116,9 +115,6 @@ def _add_analysis_args(parser: argparse.ArgumentParser, bucket_default: float) -
     parser.add_argument("--detector", default=get_setting("EMOTION_DETECTOR"))
     parser.add_argument(
         "--min-face", type=_number(1, 10_000, whole=True), default=get_int("EMOTION_MIN_FACE_PX")
-    )
-    parser.add_argument(
-        "--bucket", type=_BUCKET, default=bucket_default, help="series bucket in seconds"
     )
     parser.add_argument("--force", action="store_true", help="re-analyse what is stored")
     parser.add_argument("--db", type=Path, default=None, help="DuckDB file")
@@ -595,7 +591,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ingest", help="analyse video files (mp4/mov/avi/mkv/webm)")
     p.add_argument("paths", nargs="+")
-    _add_analysis_args(p, bucket_default=1.0)
+    _add_analysis_args(p)
     p.add_argument("--source", default=None, help="source name (default: the file name)")
     p.add_argument("--start", type=_SECONDS, default=0.0, help="first second to analyse")
     p.add_argument("--end", type=_POSITIVE_SECONDS, default=None, help="last second to analyse")
@@ -616,7 +612,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ingest-images", help="analyse a folder of camera snapshots")
     p.add_argument("folder")
-    _add_analysis_args(p, bucket_default=60.0)
+    _add_analysis_args(p)
     p.add_argument(
         "--source",
         "--camera",
@@ -629,7 +625,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("watch", help="ingest snapshots as a camera drops them in a folder")
     p.add_argument("folder")
-    _add_analysis_args(p, bucket_default=60.0)
+    _add_analysis_args(p)
     p.add_argument("--camera", default=None)
     p.add_argument("--poll", type=_number(0.01, 3600), default=1.0)
     p.add_argument("--seconds", type=_POSITIVE_SECONDS, default=None, help="stop after this long")
@@ -638,7 +634,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("camera", help="grab a frame every N seconds from a camera URL")
     p.add_argument("url")
-    _add_analysis_args(p, bucket_default=60.0)
+    _add_analysis_args(p)
     p.add_argument("--camera", default=None, help="camera name (default: the URL's host)")
     p.add_argument("--every", type=_number(0.01, 86400), default=5.0, help="seconds between grabs")
     p.add_argument(

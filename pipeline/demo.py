@@ -50,7 +50,6 @@ DEMO_TABLES = (
     "frames",
     "face_observations",
     "tracks",
-    "emotion_series",
 )
 # name: (segments (start, end, name), plan of one FER+ person's reaction). Every person draws
 # their own onset, build-up and whether they react at all, so the audience curve is the sum
@@ -261,7 +260,7 @@ def rebuild_demo(
                 "images",
                 folder,
                 Target(DEMO_CAMPAIGN, "Window display", "display", "window camera", "camera"),
-                AnalysisParams(bucket_s=3600.0),
+                AnalysisParams(),
                 db,
             )
         out_dir.mkdir(parents=True, exist_ok=True)

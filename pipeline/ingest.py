@@ -64,7 +64,6 @@ class JobSpec:
     params: AnalysisParams
     source_id: int
     stimulus_id: int
-    by_clock: bool
     start_time: dt.datetime | None
     expected_frames: int
     replace_job_ids: tuple[int, ...] = ()
@@ -172,7 +171,6 @@ def prepare_job(
         params,
         source.source_id,
         source.stimulus_id,
-        by_clock=target.source_kind == "camera",
         start_time=start_time,
         expected_frames=len(names) if names is not None else expected,
         replace_job_ids=claim.replace_job_ids,
@@ -322,8 +320,6 @@ def finish_job(spec: JobSpec, result: JobResult, db_path: Path | None = None) ->
             spec.job_id,
             source,
             result,
-            spec.params.bucket_s,
-            spec.by_clock,
             list(spec.replace_job_ids),
         )
 

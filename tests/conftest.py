@@ -85,7 +85,7 @@ def analysed_db(tmp_path_factory: pytest.TempPathFactory, ad_clip, snapshots) ->
         "images",
         snapshots,
         Target("Spring launch", "Window display", "display", "window_cam", "camera"),
-        AnalysisParams(bucket_s=3600.0),
+        AnalysisParams(),
         db,
     )
     return db

@@ -125,9 +125,9 @@ def test_setting_default_matches_the_analysis_default(monkeypatch: pytest.Monkey
 
     monkeypatch.delenv("EMOTION_ALIGN_FACES", raising=False)
     assert bool(get_int("EMOTION_ALIGN_FACES")) is ALIGN_FACES_DEFAULT
-    assert params_from_settings(1.0).align_faces is ALIGN_FACES_DEFAULT
+    assert params_from_settings().align_faces is ALIGN_FACES_DEFAULT
     monkeypatch.setenv("EMOTION_ALIGN_FACES", "1")
-    assert params_from_settings(1.0).align_faces is True
+    assert params_from_settings().align_faces is True
 
 
 def test_frame_pass_scores_aligned_crops_when_asked() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.audience import read
 from pipeline.demo import DEMO_CAMPAIGN, DEMO_DIR, DEMO_TABLES, build_demo
 from pipeline.errors import InputError
 from pipeline.store import catalog, queries
@@ -25,7 +26,7 @@ def test_demo_loads_once_and_new_rows_do_not_collide(tmp_path: Path) -> None:
         build_demo(db)
     with connect(db) as con:
         demo = catalog.get_campaign(con, DEMO_CAMPAIGN)
-        summary = queries.stimulus_summary(con, demo.campaign_id)
+        summary = read.stimulus_summary(con, demo.campaign_id, 1)
         jobs = queries.recent_jobs(con, 100)
         mine = catalog.create_campaign(con, "My own campaign")
         stimulus = catalog.create_stimulus(con, mine, "My ad", "ad", 15.0)

@@ -8,6 +8,7 @@ them through ``connect``.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from pipeline.errors import StoreError
 from pipeline.ingest import Target, ingest
 from pipeline.store import catalog
 from pipeline.store.database import _migrations, connect, migrate
+from pipeline.store.job_keys import params_digest
 
 GOLDEN = Path(__file__).parent / "golden" / "migrations_release1"
 
@@ -79,13 +81,55 @@ def test_every_earlier_database_upgrades_and_takes_a_snapshot(
         "images",
         snapshot,
         Target("Upgrade", "Window", "display", "window_cam", "camera"),
-        AnalysisParams(bucket_s=3600.0),
+        AnalysisParams(),
         db,
     )
     assert summary.status == "done" and summary.faces >= 1
     with connect(db, read_only=True) as con:
         dwell = con.execute("SELECT count(*), count(dwell_s) FROM tracks").fetchone()
     assert dwell is not None and dwell[0] >= 1 and dwell[1] == 0  # seen once: dwell unknown
+
+
+def test_a_file_stored_with_a_bucket_size_is_still_recognised_after_the_upgrade(
+    tmp_path: Path, snapshots: Path
+) -> None:
+    """Migration 014 drops the face-weighted per-job series and takes the bucket size out of
+    the job key. A file stored before, keyed with its bucket size, must still be recognised
+    afterwards: analysed again under the new key, its people would be counted twice."""
+    db = tmp_path / "before_014.duckdb"
+    with connect(db) as con:
+        catalog.create_campaign(con, "Upgrade", "")
+    snapshot = sorted(snapshots.glob("*.jpg"))[0]
+    target = Target("Upgrade", "Window", "display", "window_cam", "camera")
+    assert ingest("images", snapshot, target, AnalysisParams(), db).status == "done"
+    # Turn it into what the code before 014 left: the job keyed and stored with the bucket
+    # size of `ingest-images` (60 s), the per-job series table beside it, 014 not applied.
+    con = duckdb.connect(str(db))
+    row = con.execute("SELECT params, model_version, params_hash FROM ingest_jobs").fetchone()
+    assert row is not None
+    old_fields = {**json.loads(row[0]), "bucket_s": 60.0}
+    old_key = params_digest(old_fields, row[1])
+    assert old_key != row[2]  # the old key really is another key
+    con.execute(
+        "UPDATE ingest_jobs SET params = ?, params_hash = ?",
+        [json.dumps(old_fields, sort_keys=True), old_key],
+    )
+    con.execute("CREATE TABLE emotion_series (job_id INTEGER NOT NULL, faces INTEGER NOT NULL)")
+    con.execute("INSERT INTO emotion_series SELECT job_id, faces FROM ingest_jobs")
+    con.execute("DELETE FROM schema_migrations WHERE number = 14")
+    faces_before = con.execute("SELECT count(*) FROM face_observations").fetchone()
+    con.close()
+
+    again = ingest("images", snapshot, target, AnalysisParams(), db)
+    assert again.status == "skipped", again
+    with connect(db, read_only=True) as con:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        jobs = con.execute("SELECT params, params_hash FROM ingest_jobs").fetchall()
+        faces_after = con.execute("SELECT count(*) FROM face_observations").fetchone()
+    assert "emotion_series" not in tables
+    assert len(jobs) == 1 and "bucket_s" not in json.loads(jobs[0][0])
+    assert jobs[0][1] == row[2]
+    assert faces_after == faces_before and faces_before is not None and faces_before[0] > 0
 
 
 def test_a_failing_migration_names_itself_and_the_real_cause(tmp_path: Path) -> None:

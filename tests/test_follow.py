@@ -12,6 +12,7 @@ import pytest
 
 from pipeline.analysis import AnalysisParams
 from pipeline.assemble import FaceRows
+from pipeline.audience import read
 from pipeline.chunks import Chunk, plan_chunks, run_chunks
 from pipeline.errors import InputError
 from pipeline.ingest import Target, ingest
@@ -67,10 +68,9 @@ def _ingest(path: Path, db: Path, name: str, params: AnalysisParams):
             "SELECT * EXCLUDE (job_id) FROM tracks WHERE job_id = ? ORDER BY track_id",
             [summary.job_id],
         ).df()
-        series = con.execute(
-            "SELECT * FROM emotion_series WHERE job_id = ? ORDER BY bucket_offset_s",
-            [summary.job_id],
-        ).df()
+        stimulus = catalog.get_stimulus(con, catalog.get_campaign(con, "Eyes"), name)
+        # Per second over people; every person shown (the store's own check, not a view).
+        series = read.series(con, stimulus.stimulus_id, 1.0, False, min_crowd=1)
     return summary, faces, tracks, series
 
 
@@ -139,7 +139,7 @@ def test_four_tiled_viewers_and_the_turned_face_of_the_selfie(
     clip = panning_clip(tmp_path / "four.mp4", grid, seconds=4.0)
     _, _, tracks, series = _ingest(clip, eyes_db, "four", AnalysisParams())
     assert len(tracks) == 4
-    assert series["unique_tracks"].max() == 4
+    assert series["people"].max() == 4
     selfie = panning_clip(tmp_path / "selfie.mp4", photo(SELFIE), seconds=4.0, size=(960, 960))
     _, _, tracks, series = _ingest(selfie, eyes_db, "selfie", AnalysisParams(min_face_px=24))
     assert len(tracks) == SELFIE_FACES

@@ -24,7 +24,7 @@ from tests.cli import run_cli
 
 APP = PROJECT_ROOT / "dashboard" / "app.py"
 PAGE = "views/manage.py"
-JOB_TABLES = ("face_observations", "frames", "tracks", "emotion_series")
+JOB_TABLES = ("face_observations", "frames", "tracks", "rollup_person_cells")
 
 
 @pytest.fixture()

@@ -281,22 +281,3 @@ def test_reports_carry_the_ab_verdict_and_segment_peaks(tmp_path: Path) -> None:
     assert valence["verdict"].startswith("Ad A: more positive than Ad B, +0.58 [")
     assert valence["difference"] == 0.58  # rounded as the sentence says
     assert (table["min_crowd"] == 5).all()
-
-
-def test_the_stored_per_job_series_holds_no_single_persons_expressions(one_person: Path) -> None:
-    from pipeline.store.series import SERIES_COLUMNS, series_select
-
-    with connect(one_person, read_only=True) as con:
-        stored = con.execute(
-            f"SELECT {', '.join(SERIES_COLUMNS)} FROM ({series_select('o.job_id = $job', False)})",
-            {"job": 1, "bucket": 1.0},
-        ).df()
-        raw = con.execute(
-            series_select("o.job_id = $job", False, min_crowd=1), {"job": 1, "bucket": 1.0}
-        ).df()
-    assert (
-        len(stored) == 20 and (stored["faces"] == 5).all() and (stored["unique_tracks"] == 1).all()
-    )
-    figures = [c for c in stored.columns if c.startswith(FIGURES) or c == "mean_dwell_s"]
-    assert stored[figures].isna().all().all()
-    assert (raw["valence"] == 1.0).all()  # the raw check (min_crowd=1) still sees them

@@ -156,7 +156,7 @@ def test_cluster_stores_the_same_rows_as_the_serial_path(
     serial, scaled = stored_rows(serial_db), stored_rows(db)
     assert differences(serial, scaled) == []
     assert len(serial["jobs"]) == 3 and len(serial["face_observations"]) > 0
-    assert serial["emotion_series"]["faces"].sum() == len(serial["face_observations"])
+    assert serial["jobs"]["faces"].sum() == len(serial["face_observations"])
     # Again: the same bytes and parameters are already stored, whichever executor asks.
     again = _pipeline("ingest", *map(str, clips), *INGEST, *ray, env=env)
     assert again.returncode == 0 and again.stdout.count(": skipped (already ingested") == 2
@@ -217,7 +217,7 @@ def _rows_of(db: Path, job_id: int) -> int:
     with connect(db, read_only=True) as con:
         return sum(
             con.execute(f"SELECT count(*) FROM {table} WHERE job_id = ?", [job_id]).fetchone()[0]
-            for table in ("frames", "face_observations", "tracks", "emotion_series")
+            for table in ("frames", "face_observations", "tracks", "rollup_person_cells")
         )
 
 

@@ -102,13 +102,14 @@ def test_csv_and_parquet_apply_the_minimum_crowd(analysed_db, tmp_path: Path) ->
 
 
 def test_display_series_by_clock_hour(analysed_db) -> None:
-    from pipeline.store import catalog, queries
+    from pipeline.audience import read
+    from pipeline.store import catalog
 
     with connect(analysed_db, read_only=True) as con:
         campaign = catalog.get_campaign(con, "Spring launch")
         display = catalog.get_stimulus(con, campaign, "Window display")
-        series = queries.series(con, display.stimulus_id, 3600.0, by_clock=True)
-        heat = queries.hour_weekday(con, display.stimulus_id)
+        series = read.series(con, display.stimulus_id, 3600.0, True, min_crowd=1)
+        heat = read.hour_weekday(con, display.stimulus_id, 1)
     # 12 snapshots every 20 min from 09:00: hours 9, 10, 11, 12.
     assert [ts.hour for ts in pd.to_datetime(series["bucket_ts"])] == [9, 10, 11, 12]
     assert set(heat["hour"]) == {9, 10, 11, 12} and set(heat["weekday"]) == {6}

@@ -41,7 +41,7 @@ def _video_types() -> list[str]:
     return [suffix.lstrip(".") for suffix in VIDEO_SUFFIXES]
 
 
-def _analysis_params(kind: str) -> AnalysisParams:
+def _analysis_params() -> AnalysisParams:
     """The CLI's defaults, from the same settings, so an upload and `ingest` agree.
 
     Imported here, not at the top: pipeline.analysis pulls in OpenCV, which only this page
@@ -49,7 +49,7 @@ def _analysis_params(kind: str) -> AnalysisParams:
     """
     from pipeline.analysis import params_from_settings
 
-    return params_from_settings(1.0 if kind == "ad" else 60.0)
+    return params_from_settings()
 
 
 def _model_version() -> str:
@@ -129,7 +129,7 @@ def _start(db: str, upload: object, target: tuple[str, str, str, float | None], 
             campaign,
             stimulus,
             kind,
-            _analysis_params(kind),
+            _analysis_params(),
             duration_s=duration,
             db_path=Path(db),
             model_version=_model_version(),

@@ -173,7 +173,7 @@ def timeline_figure(
 ) -> go.Figure:
     """Reaction timeline of one stimulus: expressions, valence with its 95 % band, viewers.
 
-    series: ``queries.series`` output after ``suppress_small_buckets`` (one row per bucket,
+    series: ``pipeline.audience.read.series`` after ``suppress_small_buckets`` (one row per bucket,
     x = ``bucket_offset_s`` seconds since the start for ads, ``bucket_ts`` for clock time).
     mode: "lines" draws the mean score of each expression (0..1); "share" stacks the share of
     faces whose dominant expression it is (sums to 1 per bucket).
@@ -362,10 +362,10 @@ def heat_cells(
 def hour_weekday_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
     """Valence index per hour of day (x, the hours with footage) and ISO weekday (y, Mon-Sun).
 
-    table: ``queries.hour_weekday`` after ``suppress_small_buckets``; cells without faces are
-    blank, suppressed cells grey with "too few people". Numbers and hover count people (the
-    unit of every audience figure; a snapshot camera's most faces in one snapshot), never
-    faces.
+    table: ``pipeline.audience.read.hour_weekday`` after ``suppress_small_buckets``; cells
+    without faces are blank, suppressed cells grey with "too few people". Numbers and hover
+    count people (the unit of every audience figure; a snapshot camera's most faces in one
+    snapshot), never faces.
     """
     span = hour_span(table)
     valence, grey, text, people = heat_cells(table, list(range(1, 8)), list(span), "too few")

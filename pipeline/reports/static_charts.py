@@ -98,8 +98,8 @@ def timeline_chart(
 ) -> Figure:
     """The timeline as a matplotlib figure; legends sit right of the plots, never on data.
 
-    series: privacy-applied ``queries.series`` rows of one stimulus; mode "lines" (mean
-    scores) or "share" (stacked shares of dominant expression).
+    series: privacy-applied ``pipeline.audience.read.series`` rows of one stimulus; mode
+    "lines" (mean scores) or "share" (stacked shares of dominant expression).
     """
     fig = Figure(figsize=(10, 7), layout="constrained")
     axes = fig.subplots(3, 1, sharex=True, height_ratios=[5, 3, 2])
@@ -252,8 +252,8 @@ def compare_chart(table: pd.DataFrame, title: str = "") -> Figure:
 
 @_plain_text
 def heatmap_chart(table: pd.DataFrame, title: str = "") -> Figure:
-    """Valence per weekday x hour (``queries.hour_weekday`` after suppression); the numbers
-    are people, never faces."""
+    """Valence per weekday x hour (``pipeline.audience.read.hour_weekday`` after suppression);
+    the numbers are people, never faces."""
     span = hour_span(table)
     valence, grey_cells, text, _ = heat_cells(table, list(range(1, 8)), list(span), "too few")
     grey = ~np.isnan(grey_cells)

@@ -32,8 +32,6 @@ from pipeline.sources.clock import capture_window_text, plausible_capture, utc_n
 
 router = APIRouter()
 
-# Snapshots are bucketed by clock time like ``ingest-images`` (its default bucket, 60 s).
-SNAPSHOT_BUCKET_S = 60.0
 # Formats spooled as sent; others (GIF, and TIFF, whose float and 16-bit-per-channel variants
 # Pillow reads and OpenCV does not) are spooled as the PNG of the pixels decode_image read.
 _SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "WEBP": ".webp"}
@@ -93,7 +91,7 @@ def push_snapshot(
         path = _spool(data, folder)
         assert key.campaign and key.stimulus and key.camera
         target = Target(key.campaign, key.stimulus, "display", key.camera, "camera")
-        params = params_from_settings(SNAPSHOT_BUCKET_S)
+        params = params_from_settings()
         with WRITE_LOCK:  # snapshots are analysed one at a time (pipeline/service/writer.py)
             summary = ingest("images", path, target, params, db_path, start_time=taken)
     finally:

@@ -87,7 +87,7 @@ def start_operation(spooled: Path, operation_id: str, key: ApiKey, db_path: Path
             raise ApiError(400, "BadArgument", f"{error.title}: {error.message}") from None
         assert key.campaign and key.stimulus
         with WRITE_LOCK:
-            params = params_from_settings(WINDOW_S)
+            params = params_from_settings()
             job_id = queue_upload(path, key.campaign, key.stimulus, "ad", params, db_path=db_path)
     except BaseException:
         path.unlink(missing_ok=True)

@@ -1,7 +1,7 @@
 """Did two databases store the same rows for the same footage?
 
 Every executor (one process, ``--workers N``, ``--executor ray``) must store the same jobs,
-frames, face rows, people and series; the tests and benchmarks/scale_out.py check it here.
+frames, face rows and people; the tests and benchmarks/scale_out.py check it here.
 Rows are matched by the job's key (file name, content hash, parameters hash, model version),
 never by ids, which depend on the order jobs were claimed in.
 """
@@ -20,7 +20,6 @@ _ORDER = {
     "frames": ["frame_index"],
     "face_observations": ["frame_index", "track_id", "x", "y"],
     "tracks": ["track_id"],
-    "emotion_series": ["bucket_s", "bucket_offset_s", "bucket_ts"],
 }
 _IDS = ["job_id", "source_id", "stimulus_id"]
 

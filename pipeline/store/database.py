@@ -75,6 +75,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
         try:
             with transaction(con):
                 con.execute(sql)
+                _after_migration(con, number)
                 con.execute(
                     "INSERT INTO schema_migrations (number, name) VALUES (?, ?)", [number, name]
                 )
@@ -86,6 +87,15 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
         done.append(name)
     _refresh_rollups(con)
     return done
+
+
+def _after_migration(con: duckdb.DuckDBPyConnection, number: int) -> None:
+    """The part of a migration that SQL cannot do, in the migration's own transaction, so a
+    database never holds the new schema without it."""
+    if number == 14:  # the bucket size left the job key: re-key the jobs stored before
+        from pipeline.store.job_keys import rekey_retired_params
+
+        rekey_retired_params(con)
 
 
 def _refresh_rollups(con: duckdb.DuckDBPyConnection) -> None:

@@ -1,6 +1,6 @@
 """Ingest jobs: the atomic claim, heartbeat, progress, and the one-transaction commit.
 
-A job's rows appear all at once or not at all: face rows, frames, tracks and series are
+A job's rows appear all at once or not at all: face rows, frames, tracks and rollups are
 inserted and the job marked done inside one transaction, so a crash (even SIGKILL) mid-file
 leaves no partial rows, and the same file can simply be ingested again.
 
@@ -34,7 +34,6 @@ from pipeline.analysis import JobResult
 from pipeline.store import rollups
 from pipeline.store.catalog import Source
 from pipeline.store.database import transaction
-from pipeline.store.series import SERIES_COLUMNS, series_select
 
 _WRITE_LOCK = threading.RLock()
 
@@ -354,8 +353,6 @@ def commit_job(
     job_id: int,
     source: Source,
     result: JobResult,
-    bucket_s: float,
-    by_clock: bool,
     replace_job_ids: list[int] | None = None,
 ) -> bool:
     """Insert everything the job produced and mark it done, atomically; True when stored.
@@ -397,11 +394,6 @@ def commit_job(
         _insert(con, "frames", frames)
         _insert(con, "tracks", tracks)
         rollups.add_jobs(con, [job_id])
-        con.execute(
-            f"INSERT INTO emotion_series (job_id, {', '.join(SERIES_COLUMNS)}) "
-            f"SELECT $job AS job_id, * FROM ({series_select('o.job_id = $job', by_clock)})",
-            {"job": job_id, "bucket": bucket_s},
-        )
         warnings = "; ".join(result.warnings)
         con.execute(
             "UPDATE ingest_jobs SET status = 'done', progress = 1.0, frames = ?, faces = ?, "
@@ -416,7 +408,7 @@ def delete_job_rows(con: duckdb.DuckDBPyConnection, job_id: int) -> None:
     """Delete a job's rows and take them out of the rollups (inside the caller's
     transaction; the job itself stays)."""
     rollups.remove_jobs(con, [job_id])
-    for table in ("face_observations", "frames", "tracks", "emotion_series", "snapshot_files"):
+    for table in ("face_observations", "frames", "tracks", "snapshot_files"):
         con.execute(f"DELETE FROM {table} WHERE job_id = ?", [job_id])
 
 

@@ -1,7 +1,7 @@
 """Rename and delete campaigns and stimuli, with every row that belongs to them.
 
 A delete removes the stimulus's segments, sources, ingest jobs and their frames, face rows,
-tracks and series in one transaction, then the upload files those jobs kept: either all of
+tracks and rollups in one transaction, then the upload files those jobs kept: either all of
 it is gone or none. Both are refused while a job is queued or running with a live process
 (an upload, a ``watch`` or ``camera`` loop, a pushing client): deleting under a writer would
 let it commit rows for a stimulus that no longer exists.
@@ -24,7 +24,6 @@ _JOB_TABLES = (
     "face_observations",
     "frames",
     "tracks",
-    "emotion_series",
     "api_operations",
     "snapshot_files",
 )

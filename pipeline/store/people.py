@@ -14,8 +14,15 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
-from pipeline.emotion.labels import LABELS
-from pipeline.store.series import VALENCE_CASE_SQL
+from pipeline.emotion.labels import LABELS, VALENCE_SIGN
+
+# +1 / -1 / 0 per face row by its dominant expression: a person's valence is its mean over
+# their rows (the rollups sum the same points).
+VALENCE_CASE_SQL = (
+    "CASE o.dominant "
+    + " ".join(f"WHEN '{n}' THEN {s}" for n, s in VALENCE_SIGN.items())
+    + " ELSE 0 END"
+)
 
 _SUMS_SQL = ",\n    ".join(f"sum(o.{n}) AS sum_{n}" for n in LABELS)
 _COUNTS_SQL = ",\n    ".join(f"count(*) FILTER (WHERE o.dominant = '{n}') AS n_{n}" for n in LABELS)

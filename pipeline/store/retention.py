@@ -17,7 +17,7 @@ from pipeline.store import rollups
 from pipeline.store.database import transaction
 
 MAX_DAYS = 36_525  # a century: anything longer is a typo
-_ROW_TABLES = ("face_observations", "frames", "tracks", "emotion_series")
+_ROW_TABLES = ("face_observations", "frames", "tracks")
 
 
 def check_days(days: object) -> int:
@@ -71,6 +71,14 @@ def purge_older_than(con: duckdb.DuckDBPyConnection, days: int) -> dict[str, int
             )
             con.execute(f"DELETE FROM {table} WHERE job_id IN (SELECT unnest(?))", [old])
         con.execute("DELETE FROM ingest_jobs WHERE job_id IN (SELECT unnest(?))", [old])
+        stray = con.execute(
+            "SELECT count(*) FROM rollup_person_cells "
+            "WHERE job_id NOT IN (SELECT job_id FROM ingest_jobs)"
+        ).fetchone()[0]  # type: ignore[index]
+        if orphans or stray:
+            # People of rows whose job is gone cannot be taken out of the rollups one job at a
+            # time (that needs the job's record): remake them from the rows that stay.
+            rollups.rebuild(con)
     for path in kept_files:
         Path(path).unlink(missing_ok=True)
     return {

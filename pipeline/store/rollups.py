@@ -26,7 +26,7 @@ import duckdb
 from pipeline.audience.grid import BASE_CLOCK_S, BASE_OFFSET_S
 from pipeline.emotion.labels import LABELS
 from pipeline.store.local_cells import cell_expression, local_cells
-from pipeline.store.series import VALENCE_CASE_SQL
+from pipeline.store.people import VALENCE_CASE_SQL
 
 # Bucket sizes with their own people sums (the dashboard's choices and the exports' defaults);
 # 0 = the whole stimulus, -1 = hour of the week, -2 = ad segment. Other sizes are computed from

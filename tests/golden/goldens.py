@@ -22,7 +22,8 @@ def updating() -> bool:
 
 
 def load_series(name: str) -> pd.DataFrame:
-    """``queries.series`` output saved as CSV: ``series_ad`` (offset) or ``series_display``."""
+    """A series table saved as CSV (frozen; the charts read any series table's columns):
+    ``series_ad`` (offset) or ``series_display``."""
     table = pd.read_csv(INPUTS / f"{name}.csv", parse_dates=["bucket_ts"])
     table["bucket_ts"] = pd.to_datetime(table["bucket_ts"]).astype("datetime64[us]")
     table["source_id"] = table["source_id"].astype("Int64")

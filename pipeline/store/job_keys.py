@@ -1,0 +1,58 @@
+"""The parameter part of a job's key, and re-keying the jobs stored before it changed.
+
+A job is the same ingestion as a stored one when the file's bytes, the analysis parameters
+and the model match (``pipeline.store.jobs.JobKey``). Until migration 014 the parameters held
+the series bucket size (``--bucket``), which only shaped a per-job series table that nothing
+read; since it went, the bucket no longer changes what a job stores, and a key that still held
+it would analyse the same file again for another bucket size and count its people twice. So
+the key leaves it out, and the jobs stored before are re-keyed in the migration's own
+transaction, so that a file they hold is still recognised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import duckdb
+
+# Parameters that no longer change what a job stores (dropped from stored keys on upgrade).
+RETIRED_PARAMS = ("bucket_s",)
+
+
+def params_digest(fields: dict[str, object], model_version: str) -> str:
+    """A hash of the parameters (as ``AnalysisParams.as_json`` stores them) and the model
+    version: the key's parameter part, the same for a new job and a re-keyed stored one."""
+    fields = dict(fields)
+    # Left out when off, so jobs keyed before the field existed (unaligned) keep their key.
+    if not fields.get("align_faces", True):
+        del fields["align_faces"]
+    payload = json.dumps({**fields, "model": model_version}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def rekey_retired_params(con: duckdb.DuckDBPyConnection) -> int:
+    """Drop ``RETIRED_PARAMS`` from every stored job's parameters and recompute its key, inside
+    the caller's transaction; returns how many jobs changed.
+
+    Jobs whose stored parameters lack a field added since keep lacking it: they matched no new
+    job before and match none now, exactly as before the upgrade.
+    """
+    rows = con.execute("SELECT job_id, params, model_version FROM ingest_jobs").fetchall()
+    changed = 0
+    for job_id, params_json, model_version in rows:
+        fields = json.loads(params_json)
+        if not any(name in fields for name in RETIRED_PARAMS):
+            continue
+        for name in RETIRED_PARAMS:
+            fields.pop(name, None)
+        con.execute(
+            "UPDATE ingest_jobs SET params = ?, params_hash = ? WHERE job_id = ?",
+            [
+                json.dumps(fields, sort_keys=True),
+                params_digest(fields, str(model_version)),
+                job_id,
+            ],
+        )
+        changed += 1
+    return changed
