@@ -132,6 +132,57 @@ def test_a_file_stored_with_a_bucket_size_is_still_recognised_after_the_upgrade(
     assert faces_after == faces_before and faces_before is not None and faces_before[0] > 0
 
 
+def test_a_file_stored_twice_with_two_bucket_sizes_counts_its_people_once_after_the_upgrade(
+    tmp_path: Path, snapshots: Path
+) -> None:
+    """Before 014 the same snapshot ingested with two bucket sizes was two jobs with the same
+    face rows, and every figure counted its people twice. The upgrade keeps the newer job's
+    rows and removes the older one, and the rollups then count each person once."""
+    from pipeline.audience import raw, read
+    from pipeline.store import rollups
+
+    db = tmp_path / "twice.duckdb"
+    with connect(db) as con:
+        catalog.create_campaign(con, "Upgrade", "")
+    snapshot = sorted(snapshots.glob("*.jpg"))[0]
+    target = Target("Upgrade", "Window", "display", "window_cam", "camera")
+    assert ingest("images", snapshot, target, AnalysisParams(), db).status == "done"
+    con = duckdb.connect(str(db))
+    params, model, key = con.execute(
+        "SELECT params, model_version, params_hash FROM ingest_jobs"
+    ).fetchone()  # type: ignore[misc]
+    # The second job, as the code before 014 stored it: the same rows, another bucket size.
+    con.execute(
+        "INSERT INTO ingest_jobs SELECT * REPLACE (nextval('job_ids') AS job_id) FROM ingest_jobs"
+    )
+    for table in ("face_observations", "frames", "tracks", "snapshot_files"):
+        con.execute(f"INSERT INTO {table} SELECT * REPLACE (2 AS job_id) FROM {table}")
+    rollups.add_jobs(con, [2])
+    for job_id, bucket in ((1, 60.0), (2, 3600.0)):
+        fields = {**json.loads(params), "bucket_s": bucket}
+        con.execute(
+            "UPDATE ingest_jobs SET params = ?, params_hash = ? WHERE job_id = ?",
+            [json.dumps(fields, sort_keys=True), params_digest(fields, model), job_id],
+        )
+    con.execute("CREATE TABLE emotion_series (job_id INTEGER NOT NULL)")
+    con.execute("DELETE FROM schema_migrations WHERE number = 14")
+    stimulus_id = con.execute("SELECT stimulus_id FROM stimuli").fetchone()[0]  # type: ignore[index]
+    faces = con.execute("SELECT count(*) FROM face_observations WHERE job_id = 1").fetchone()[0]  # type: ignore[index]
+    counted_twice = read.selection(con, stimulus_id, True, 1)
+    con.close()
+    assert int(counted_twice["faces"].iloc[0]) == 2 * faces  # what the old store reported
+
+    with connect(db) as con:
+        jobs = con.execute("SELECT job_id, params_hash FROM ingest_jobs").fetchall()
+        stored = con.execute("SELECT count(*) FROM face_observations").fetchone()[0]  # type: ignore[index]
+        once = read.selection(con, stimulus_id, True, 1)
+        reference = raw.selection(con, stimulus_id, True, 1)
+    assert jobs == [(2, key)] and stored == faces
+    assert int(once["faces"].iloc[0]) == faces
+    assert int(once["people"].iloc[0]) == int(reference["people"].iloc[0]) > 0
+    assert ingest("images", snapshot, target, AnalysisParams(), db).status == "skipped"
+
+
 def test_a_failing_migration_names_itself_and_the_real_cause(tmp_path: Path) -> None:
     """The cause is DuckDB's own message, not "transaction is aborted" from the rollback."""
     db = tmp_path / "clash.duckdb"

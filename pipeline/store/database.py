@@ -93,9 +93,9 @@ def _after_migration(con: duckdb.DuckDBPyConnection, number: int) -> None:
     """The part of a migration that SQL cannot do, in the migration's own transaction, so a
     database never holds the new schema without it."""
     if number == 14:  # the bucket size left the job key: re-key the jobs stored before
-        from pipeline.store.job_keys import rekey_retired_params
+        from pipeline.store.job_keys import upgrade_job_keys
 
-        rekey_retired_params(con)
+        upgrade_job_keys(con)
 
 
 def _refresh_rollups(con: duckdb.DuckDBPyConnection) -> None:

@@ -6,7 +6,10 @@ the series bucket size (``--bucket``), which only shaped a per-job series table 
 read; since it went, the bucket no longer changes what a job stores, and a key that still held
 it would analyse the same file again for another bucket size and count its people twice. So
 the key leaves it out, and the jobs stored before are re-keyed in the migration's own
-transaction, so that a file they hold is still recognised.
+transaction, so that a file they hold is still recognised. Where the same file had been
+stored twice with two bucket sizes (an upload's 60 s and the CLI's 1 s, say), the re-keyed
+jobs share a key: the newest keeps the file's rows, as ``--force`` would have left it, and
+the others are removed, so its people stop counting twice.
 """
 
 from __future__ import annotations
@@ -29,6 +32,12 @@ def params_digest(fields: dict[str, object], model_version: str) -> str:
         del fields["align_faces"]
     payload = json.dumps({**fields, "model": model_version}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def upgrade_job_keys(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """Migration 014's Python part (inside its transaction): re-key, then merge the jobs that
+    now share a key. Returns (jobs re-keyed, duplicate jobs removed)."""
+    return rekey_retired_params(con), merge_duplicate_jobs(con)
 
 
 def rekey_retired_params(con: duckdb.DuckDBPyConnection) -> int:
@@ -56,3 +65,27 @@ def rekey_retired_params(con: duckdb.DuckDBPyConnection) -> int:
         )
         changed += 1
     return changed
+
+
+def merge_duplicate_jobs(con: duckdb.DuckDBPyConnection) -> int:
+    """Remove every done job that a newer done job of the same stimulus, bytes and key repeats
+    (its rows, rollups and record; an API operation that pointed at it points at the kept
+    job), inside the caller's transaction; returns how many were removed."""
+    from pipeline.store.jobs import delete_job_rows
+
+    rows = con.execute(
+        """
+        SELECT job_id, kept FROM (
+            SELECT j.job_id, max(j.job_id) OVER (
+                PARTITION BY s.stimulus_id, j.content_hash, j.params_hash
+            ) AS kept
+            FROM ingest_jobs j JOIN sources s USING (source_id)
+            WHERE j.status = 'done'
+        ) WHERE job_id <> kept ORDER BY job_id
+        """
+    ).fetchall()
+    for job_id, kept in rows:
+        delete_job_rows(con, int(job_id))
+        con.execute("UPDATE api_operations SET job_id = ? WHERE job_id = ?", [kept, job_id])
+        con.execute("DELETE FROM ingest_jobs WHERE job_id = ?", [job_id])
+    return len(rows)
