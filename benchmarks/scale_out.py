@@ -8,7 +8,7 @@ actors). For each: wall seconds, sampled frames stored, frames/s and the ratio t
 the same command once more on its database, where every file is already stored, measures the
 fixed cost (interpreter, model loading, Ray start and stop) that a short run pays. Every mode's
 stored rows are compared with the serial path's (pipeline/store/compare.py): same jobs, frames,
-face rows, people and series, floats within 1e-6.
+face rows and people, floats within 1e-6.
 
 Clips: generated with FER+ faces (2 people, 960x540 at 10 fps, sampled at 5 fps). Run:
 ``.venv/bin/python benchmarks/scale_out.py [--clips 4] [--seconds 15] [--snapshots 200]``;

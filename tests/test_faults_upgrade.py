@@ -158,6 +158,14 @@ def test_a_file_stored_twice_with_two_bucket_sizes_counts_its_people_once_after_
     for table in ("face_observations", "frames", "tracks", "snapshot_files"):
         con.execute(f"INSERT INTO {table} SELECT * REPLACE (2 AS job_id) FROM {table}")
     rollups.add_jobs(con, [2])
+    # The older one was an upload the user chose to keep; the newer one holds no file.
+    kept_upload = tmp_path / "uploads" / snapshot.name
+    kept_upload.parent.mkdir()
+    kept_upload.write_bytes(snapshot.read_bytes())
+    con.execute(
+        "UPDATE ingest_jobs SET input_path = ?, keep_input = true WHERE job_id = 1",
+        [str(kept_upload)],
+    )
     for job_id, bucket in ((1, 60.0), (2, 3600.0)):
         fields = {**json.loads(params), "bucket_s": bucket}
         con.execute(
@@ -174,13 +182,41 @@ def test_a_file_stored_twice_with_two_bucket_sizes_counts_its_people_once_after_
 
     with connect(db) as con:
         jobs = con.execute("SELECT job_id, params_hash FROM ingest_jobs").fetchall()
+        upload = con.execute("SELECT input_path, keep_input FROM ingest_jobs").fetchall()
         stored = con.execute("SELECT count(*) FROM face_observations").fetchone()[0]  # type: ignore[index]
         once = read.selection(con, stimulus_id, True, 1)
         reference = raw.selection(con, stimulus_id, True, 1)
     assert jobs == [(2, key)] and stored == faces
+    assert upload == [(str(kept_upload), True)]  # the kept upload stays the user's
     assert int(once["faces"].iloc[0]) == faces
     assert int(once["people"].iloc[0]) == int(reference["people"].iloc[0]) > 0
     assert ingest("images", snapshot, target, AnalysisParams(), db).status == "skipped"
+
+
+def test_a_job_whose_parameters_cannot_be_read_stops_the_upgrade_in_one_line(
+    tmp_path: Path,
+) -> None:
+    """014 reads every job's stored parameters; one it cannot parse fails the upgrade with a
+    StoreError naming the migration, and the file keeps its earlier schema untouched."""
+    db = tmp_path / "odd.duckdb"
+    _build(db, _NUMBERS[: _NUMBERS.index(14)], release1=False)
+    con = duckdb.connect(str(db))
+    con.execute(
+        "INSERT INTO ingest_jobs (source_id, input_name, content_hash, params_hash, params, "
+        "model_version, detector, status) VALUES (1, 'x.mp4', 'c', 'p', 'not json', 'm', 'd', "
+        "'done')"
+    )
+    con.close()
+    with pytest.raises(StoreError) as caught, connect(db):
+        pass
+    assert caught.value.title == "Database upgrade failed"
+    assert "014_drop_face_row_series.sql" in caught.value.message
+    assert "\n" not in caught.value.message
+    con = duckdb.connect(str(db))
+    applied = {r[0] for r in con.execute("SELECT number FROM schema_migrations").fetchall()}
+    series = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'emotion_series'")
+    assert 14 not in applied and series.fetchone() == (1,)
+    con.close()
 
 
 def test_a_failing_migration_names_itself_and_the_real_cause(tmp_path: Path) -> None:

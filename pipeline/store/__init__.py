@@ -1,1 +1,1 @@
-"""DuckDB storage: migrations, catalog, job writes, series and read queries."""
+"""DuckDB storage: migrations, catalog, job writes, rollups and read queries."""

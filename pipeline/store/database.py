@@ -79,7 +79,9 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
                 con.execute(
                     "INSERT INTO schema_migrations (number, name) VALUES (?, ?)", [number, name]
                 )
-        except duckdb.Error as error:
+        except (duckdb.Error, ValueError, TypeError, KeyError) as error:
+            # DuckDB's own errors, and a stored value the Python part of a migration cannot
+            # read (a job's parameters that are not a JSON object, say): one line either way.
             raise StoreError(
                 "Database upgrade failed",
                 f"Migration {name} could not be applied, nothing of it was kept: {error}",

@@ -9,7 +9,8 @@ the key leaves it out, and the jobs stored before are re-keyed in the migration'
 transaction, so that a file they hold is still recognised. Where the same file had been
 stored twice with two bucket sizes (an upload's 60 s and the CLI's 1 s, say), the re-keyed
 jobs share a key: the newest keeps the file's rows, as ``--force`` would have left it, and
-the others are removed, so its people stop counting twice.
+the others are removed, so its people stop counting twice. (A snapshot folder is keyed by its
+listing: two runs over a folder that grew in between are two keys, and stay two jobs.)
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ import hashlib
 import json
 
 import duckdb
+import pandas as pd
+
+from pipeline.store import rollups
 
 # Parameters that no longer change what a job stores (dropped from stored keys on upgrade).
 RETIRED_PARAMS = ("bucket_s",)
@@ -42,38 +46,45 @@ def upgrade_job_keys(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
 
 def rekey_retired_params(con: duckdb.DuckDBPyConnection) -> int:
     """Drop ``RETIRED_PARAMS`` from every stored job's parameters and recompute its key, inside
-    the caller's transaction; returns how many jobs changed.
+    the caller's transaction, in one statement; returns how many jobs changed.
 
     Jobs whose stored parameters lack a field added since keep lacking it: they matched no new
     job before and match none now, exactly as before the upgrade.
     """
     rows = con.execute("SELECT job_id, params, model_version FROM ingest_jobs").fetchall()
-    changed = 0
+    changed = []
     for job_id, params_json, model_version in rows:
         fields = json.loads(params_json)
         if not any(name in fields for name in RETIRED_PARAMS):
             continue
         for name in RETIRED_PARAMS:
             fields.pop(name, None)
-        con.execute(
-            "UPDATE ingest_jobs SET params = ?, params_hash = ? WHERE job_id = ?",
-            [
+        changed.append(
+            (
+                int(job_id),
                 json.dumps(fields, sort_keys=True),
                 params_digest(fields, str(model_version)),
-                job_id,
-            ],
+            )
         )
-        changed += 1
-    return changed
+    if changed:
+        rekeyed = pd.DataFrame(changed, columns=["job_id", "params", "params_hash"])
+        con.register("_rekeyed", rekeyed)
+        try:
+            con.execute(
+                "UPDATE ingest_jobs j SET params = r.params, params_hash = r.params_hash "
+                "FROM _rekeyed r WHERE j.job_id = r.job_id"
+            )
+        finally:
+            con.unregister("_rekeyed")
+    return len(changed)
 
 
 def merge_duplicate_jobs(con: duckdb.DuckDBPyConnection) -> int:
     """Remove every done job that a newer done job of the same stimulus, bytes and key repeats
-    (its rows, rollups and record; an API operation that pointed at it points at the kept
-    job), inside the caller's transaction; returns how many were removed."""
-    from pipeline.store.jobs import delete_job_rows
-
-    rows = con.execute(
+    (its rows, rollups and record), inside the caller's transaction; returns how many were
+    removed. An API operation that pointed at a removed job points at the kept one, and an
+    upload the user chose to keep moves to the kept job when that one holds no file."""
+    pairs = con.execute(
         """
         SELECT job_id, kept FROM (
             SELECT j.job_id, max(j.job_id) OVER (
@@ -84,8 +95,18 @@ def merge_duplicate_jobs(con: duckdb.DuckDBPyConnection) -> int:
         ) WHERE job_id <> kept ORDER BY job_id
         """
     ).fetchall()
-    for job_id, kept in rows:
-        delete_job_rows(con, int(job_id))
+    if not pairs:
+        return 0
+    removed = [int(job_id) for job_id, _ in pairs]
+    for job_id, kept in pairs:
+        con.execute(
+            "UPDATE ingest_jobs k SET input_path = o.input_path, keep_input = true "
+            "FROM ingest_jobs o WHERE k.job_id = $kept AND o.job_id = $old "
+            "AND o.keep_input AND o.input_path <> '' AND k.input_path = ''",
+            {"kept": kept, "old": job_id},
+        )
         con.execute("UPDATE api_operations SET job_id = ? WHERE job_id = ?", [kept, job_id])
-        con.execute("DELETE FROM ingest_jobs WHERE job_id = ?", [job_id])
-    return len(rows)
+    rollups.remove_jobs(con, removed)
+    for table in ("face_observations", "frames", "tracks", "snapshot_files", "ingest_jobs"):
+        con.execute(f"DELETE FROM {table} WHERE job_id IN (SELECT unnest(?))", [removed])
+    return len(removed)

@@ -6,4 +6,4 @@
 -- bucket, the sums over people of each person's own figures). A second, face-weighted series
 -- in the same file only contradicted them for anyone reading the database directly, so it is
 -- dropped; it was derived from the face rows, which stay, and nothing else is lost.
-DROP TABLE emotion_series;
+DROP TABLE IF EXISTS emotion_series;
