@@ -90,18 +90,31 @@ def test_every_earlier_database_upgrades_and_takes_a_snapshot(
     assert dwell is not None and dwell[0] >= 1 and dwell[1] == 0  # seen once: dwell unknown
 
 
+def _one_snapshot_stored(tmp_path: Path, snapshots: Path) -> tuple[Path, Path, Target]:
+    """A database holding one snapshot's job, as the current code stores it."""
+    db = tmp_path / "upgrade.duckdb"
+    with connect(db) as con:
+        catalog.create_campaign(con, "Upgrade", "")
+    snapshot = sorted(snapshots.glob("*.jpg"))[0]
+    target = Target("Upgrade", "Window", "display", "window_cam", "camera")
+    assert ingest("images", snapshot, target, AnalysisParams(), db).status == "done"
+    return db, snapshot, target
+
+
+def _before_014(con: duckdb.DuckDBPyConnection) -> None:
+    """The schema as it was before migration 014: the per-job series table, 014 not applied."""
+    con.execute("CREATE TABLE emotion_series (job_id INTEGER NOT NULL, faces INTEGER NOT NULL)")
+    con.execute("INSERT INTO emotion_series SELECT job_id, faces FROM ingest_jobs")
+    con.execute("DELETE FROM schema_migrations WHERE number = 14")
+
+
 def test_a_file_stored_with_a_bucket_size_is_still_recognised_after_the_upgrade(
     tmp_path: Path, snapshots: Path
 ) -> None:
     """Migration 014 drops the face-weighted per-job series and takes the bucket size out of
     the job key. A file stored before, keyed with its bucket size, must still be recognised
     afterwards: analysed again under the new key, its people would be counted twice."""
-    db = tmp_path / "before_014.duckdb"
-    with connect(db) as con:
-        catalog.create_campaign(con, "Upgrade", "")
-    snapshot = sorted(snapshots.glob("*.jpg"))[0]
-    target = Target("Upgrade", "Window", "display", "window_cam", "camera")
-    assert ingest("images", snapshot, target, AnalysisParams(), db).status == "done"
+    db, snapshot, target = _one_snapshot_stored(tmp_path, snapshots)
     # Turn it into what the code before 014 left: the job keyed and stored with the bucket
     # size of `ingest-images` (60 s), the per-job series table beside it, 014 not applied.
     con = duckdb.connect(str(db))
@@ -114,9 +127,7 @@ def test_a_file_stored_with_a_bucket_size_is_still_recognised_after_the_upgrade(
         "UPDATE ingest_jobs SET params = ?, params_hash = ?",
         [json.dumps(old_fields, sort_keys=True), old_key],
     )
-    con.execute("CREATE TABLE emotion_series (job_id INTEGER NOT NULL, faces INTEGER NOT NULL)")
-    con.execute("INSERT INTO emotion_series SELECT job_id, faces FROM ingest_jobs")
-    con.execute("DELETE FROM schema_migrations WHERE number = 14")
+    _before_014(con)
     faces_before = con.execute("SELECT count(*) FROM face_observations").fetchone()
     con.close()
 
@@ -141,12 +152,7 @@ def test_a_file_stored_twice_with_two_bucket_sizes_counts_its_people_once_after_
     from pipeline.audience import raw, read
     from pipeline.store import rollups
 
-    db = tmp_path / "twice.duckdb"
-    with connect(db) as con:
-        catalog.create_campaign(con, "Upgrade", "")
-    snapshot = sorted(snapshots.glob("*.jpg"))[0]
-    target = Target("Upgrade", "Window", "display", "window_cam", "camera")
-    assert ingest("images", snapshot, target, AnalysisParams(), db).status == "done"
+    db, snapshot, target = _one_snapshot_stored(tmp_path, snapshots)
     con = duckdb.connect(str(db))
     params, model, key = con.execute(
         "SELECT params, model_version, params_hash FROM ingest_jobs"
@@ -172,8 +178,7 @@ def test_a_file_stored_twice_with_two_bucket_sizes_counts_its_people_once_after_
             "UPDATE ingest_jobs SET params = ?, params_hash = ? WHERE job_id = ?",
             [json.dumps(fields, sort_keys=True), params_digest(fields, model), job_id],
         )
-    con.execute("CREATE TABLE emotion_series (job_id INTEGER NOT NULL)")
-    con.execute("DELETE FROM schema_migrations WHERE number = 14")
+    _before_014(con)
     stimulus_id = con.execute("SELECT stimulus_id FROM stimuli").fetchone()[0]  # type: ignore[index]
     faces = con.execute("SELECT count(*) FROM face_observations WHERE job_id = 1").fetchone()[0]  # type: ignore[index]
     counted_twice = read.selection(con, stimulus_id, True, 1)
