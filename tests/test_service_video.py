@@ -193,6 +193,74 @@ def test_an_operation_whose_worker_died_is_reported_failed(video_service) -> Non
     assert "interrupted" in body["message"].lower()
 
 
+def test_an_operation_whose_results_the_retention_period_removed_is_not_found(
+    video_service,
+) -> None:
+    """Purge deletes a job past the retention period and its operation with it; asking for
+    the operation then gets the API's NotFound body, not a server error."""
+    from pipeline.store import catalog
+    from pipeline.store.database import connect
+
+    server, keys = video_service
+    with connect(server.db) as con:
+        key_id = con.execute("SELECT key_id FROM api_keys WHERE name = 'lab'").fetchone()[0]
+        campaign = catalog.get_campaign(con, "Ad test")
+        stimulus = catalog.ensure_stimulus(con, campaign, "Spot", "ad", None)
+        source_id = catalog.ensure_source(con, stimulus, "footage", "old.mp4").source_id
+        job_id = con.execute(
+            "INSERT INTO ingest_jobs (source_id, input_name, content_hash, params_hash, params, "
+            "model_version, detector, status, created_at) VALUES (?, 'old.mp4', 'old', 'p', "
+            "'{}', 'v', 'centerface', 'done', current_timestamp - INTERVAL 400 DAY) "
+            "RETURNING job_id",
+            [source_id],
+        ).fetchone()[0]
+        con.execute(
+            "INSERT INTO api_operations (operation_id, key_id, job_id, window_s, width, height, "
+            "framerate, duration_s) VALUES ('old-op', ?, ?, 1.0, 640, 480, 25.0, 4.0)",
+            [key_id, job_id],
+        )
+        # One that an older release's purge left behind: its job is gone, the operation not.
+        con.execute(
+            "INSERT INTO api_operations (operation_id, key_id, job_id, window_s, width, height, "
+            "framerate, duration_s) VALUES ('orphan-op', ?, ?, 1.0, 640, 480, 25.0, 4.0)",
+            [key_id, job_id + 1000],
+        )
+    assert server.get("/emotion/v1.0/operations/old-op", keys["video"]).status_code == 200
+    orphan = server.get("/emotion/v1.0/operations/orphan-op", keys["video"])
+    assert orphan.status_code == 404 and orphan.json()["error"]["code"] == "NotFound"
+    assert "deleted" in orphan.json()["error"]["message"]
+    purge = cli(server.db, "purge", "--older-than-days", "365")
+    assert purge.returncode == 0, purge.stderr
+    answer = server.get("/emotion/v1.0/operations/old-op", keys["video"])
+    assert answer.status_code == 404 and answer.json()["error"]["code"] == "NotFound"
+    with connect(server.db, read_only=True) as con:
+        left = con.execute(
+            "SELECT count(*) FROM api_operations WHERE operation_id IN ('old-op', 'orphan-op')"
+        )
+        assert left.fetchone() == (0,)
+
+
+def test_an_operation_still_answers_after_its_video_is_analysed_again_with_force(
+    video_service, tmp_path
+) -> None:
+    """`ingest --force` replaces the job an operation answers from; the operation follows the
+    new job instead of pointing at a deleted one."""
+    server, keys = video_service
+    clip = panning_clip(tmp_path / "again.mp4", photo(SELFIE), seconds=2.0, fps=10.0)
+    started = server.post(VIDEO, keys["video"], data=clip.read_bytes(), headers=BINARY)
+    assert started.status_code == 202, started.text
+    location = started.headers["Operation-Location"]
+    before, _ = _wait(server, location, keys["video"])
+    assert before["status"] == "Succeeded", before
+    forced = cli(
+        server.db, "ingest", str(clip), "--campaign", "Ad test", "--stimulus", "Spot", "--force"
+    )
+    assert forced.returncode == 0 and ": done" in forced.stdout, forced.stdout + forced.stderr
+    after, _ = _wait(server, location, keys["video"])
+    assert after["status"] == "Succeeded", after
+    assert json.loads(after["processingResult"]) == json.loads(before["processingResult"])
+
+
 def test_withheld_windows_look_like_windows_without_faces() -> None:
     def row(offset: float, suppressed: bool, happy: float) -> dict:
         values = {f"mean_{n}": 0.0 for n in LABELS} | {f"share_{n}": 0.0 for n in LABELS}

@@ -389,6 +389,8 @@ def commit_job(
             return False
         for old in replace_job_ids or []:
             delete_job_rows(con, old)
+            # An API operation answered from the replaced job now answers from this one.
+            con.execute("UPDATE api_operations SET job_id = ? WHERE job_id = ?", [job_id, old])
             con.execute("DELETE FROM ingest_jobs WHERE job_id = ?", [old])
         _insert(con, "face_observations", faces)
         _insert(con, "frames", frames)

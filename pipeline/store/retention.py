@@ -17,7 +17,8 @@ from pipeline.store import rollups
 from pipeline.store.database import transaction
 
 MAX_DAYS = 36_525  # a century: anything longer is a typo
-_ROW_TABLES = ("face_observations", "frames", "tracks")
+# Rows that belong to one job (an API operation answers from its job: it goes with it).
+_ROW_TABLES = ("face_observations", "frames", "tracks", "snapshot_files", "api_operations")
 
 
 def check_days(days: object) -> int:
