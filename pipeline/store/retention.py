@@ -76,9 +76,10 @@ def purge_older_than(con: duckdb.DuckDBPyConnection, days: int) -> dict[str, int
             "SELECT count(*) FROM rollup_person_cells "
             "WHERE job_id NOT IN (SELECT job_id FROM ingest_jobs)"
         ).fetchone()[0]  # type: ignore[index]
-        if orphans or stray:
-            # People of rows whose job is gone cannot be taken out of the rollups one job at a
-            # time (that needs the job's record): remake them from the rows that stay.
+        if stray:
+            # People whose job record is gone cannot be taken out of the rollups one job at a
+            # time (that needs the record): remake them from the rows that stay. (Orphan rows
+            # of a job deleted before the rollups existed never entered them.)
             rollups.rebuild(con)
     for path in kept_files:
         Path(path).unlink(missing_ok=True)
