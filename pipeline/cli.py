@@ -462,7 +462,8 @@ def _cmd_purge(args: argparse.Namespace) -> int:
     swept = sweep_uploads(args.db)
     print(
         f"removed {removed['face_observations']} face rows and {removed['jobs']} jobs older "
-        f"than {args.older_than_days} days, {removed['orphan_rows']} rows of removed jobs, "
+        f"than {args.older_than_days} days, {removed['orphan_rows']} rows of jobs deleted "
+        f"before, {removed['operations']} API video operations, "
         f"{removed['files'] + len(swept)} uploaded files"
     )
     return 0

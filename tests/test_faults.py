@@ -362,7 +362,7 @@ def test_purge_during_an_ingest_leaves_no_orphan_rows(
         con.execute("DELETE FROM ingest_jobs WHERE job_id = ?", [running[0]])
     assert _rows(writable_db)["face_observations"] > 0
     purge = _cli("purge", "--older-than-days", "0", "--db", str(writable_db))
-    assert purge.returncode == 0 and "rows of removed jobs" in purge.stdout, purge.stderr
+    assert purge.returncode == 0 and "rows of jobs deleted before" in purge.stdout, purge.stderr
     counts = _rows(writable_db)
     assert counts == dict.fromkeys(counts, 0)
 

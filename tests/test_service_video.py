@@ -196,55 +196,56 @@ def test_an_operation_whose_worker_died_is_reported_failed(video_service) -> Non
 def test_an_operation_whose_results_the_retention_period_removed_is_not_found(
     video_service,
 ) -> None:
-    """Purge deletes a job past the retention period and its operation with it; asking for
-    the operation then gets the API's NotFound body, not a server error."""
+    """Purge deletes a job past the retention period and its operation with it; an operation
+    that answered from that job as the stored twin of its own (the same video sent again), and
+    one an older release's purge left without its job, get the API's NotFound body, never a
+    server error or a stale "Already ingested"."""
     from pipeline.store import catalog
     from pipeline.store.database import connect
 
     server, keys = video_service
+    operation = (
+        "INSERT INTO api_operations (operation_id, key_id, job_id, window_s, width, height, "
+        "framerate, duration_s) VALUES (?, ?, ?, 1.0, 640, 480, 25.0, 4.0)"
+    )
+    job = (
+        "INSERT INTO ingest_jobs (source_id, input_name, content_hash, params_hash, params, "
+        "model_version, detector, status, error_title, created_at) VALUES (?, 'old.mp4', 'old', "
+        "'p', '{}', 'v', 'centerface', ?, ?, current_timestamp - to_days(?)) RETURNING job_id"
+    )
     with connect(server.db) as con:
         key_id = con.execute("SELECT key_id FROM api_keys WHERE name = 'lab'").fetchone()[0]
         campaign = catalog.get_campaign(con, "Ad test")
         stimulus = catalog.ensure_stimulus(con, campaign, "Spot", "ad", None)
         source_id = catalog.ensure_source(con, stimulus, "footage", "old.mp4").source_id
-        job_id = con.execute(
-            "INSERT INTO ingest_jobs (source_id, input_name, content_hash, params_hash, params, "
-            "model_version, detector, status, created_at) VALUES (?, 'old.mp4', 'old', 'p', "
-            "'{}', 'v', 'centerface', 'done', current_timestamp - INTERVAL 400 DAY) "
-            "RETURNING job_id",
-            [source_id],
-        ).fetchone()[0]
-        con.execute(
-            "INSERT INTO api_operations (operation_id, key_id, job_id, window_s, width, height, "
-            "framerate, duration_s) VALUES ('old-op', ?, ?, 1.0, 640, 480, 25.0, 4.0)",
-            [key_id, job_id],
-        )
-        # One that an older release's purge left behind: its job is gone, the operation not.
-        con.execute(
-            "INSERT INTO api_operations (operation_id, key_id, job_id, window_s, width, height, "
-            "framerate, duration_s) VALUES ('orphan-op', ?, ?, 1.0, 640, 480, 25.0, 4.0)",
-            [key_id, job_id + 1000],
-        )
-    assert server.get("/emotion/v1.0/operations/old-op", keys["video"]).status_code == 200
+        old = con.execute(job, [source_id, "done", None, 400]).fetchone()[0]
+        again = con.execute(job, [source_id, "failed", "Already ingested", 0]).fetchone()[0]
+        con.execute(operation, ["old-op", key_id, old])
+        con.execute(operation, ["again-op", key_id, again])
+        con.execute(operation, ["orphan-op", key_id, old + 1000])
+    for name in ("old-op", "again-op"):
+        answer = server.get(f"/emotion/v1.0/operations/{name}", keys["video"])
+        assert answer.status_code == 200 and answer.json()["status"] == "Succeeded", answer.text
     orphan = server.get("/emotion/v1.0/operations/orphan-op", keys["video"])
     assert orphan.status_code == 404 and orphan.json()["error"]["code"] == "NotFound"
-    assert "deleted" in orphan.json()["error"]["message"]
-    purge = cli(server.db, "purge", "--older-than-days", "365")
+    assert "no longer stored" in orphan.json()["error"]["message"]
+    uploads = {"EMOTION_UPLOAD_DIR": str(server.db.parent / "uploads")}
+    purge = cli(server.db, "purge", "--older-than-days", "365", env=uploads)
     assert purge.returncode == 0, purge.stderr
-    answer = server.get("/emotion/v1.0/operations/old-op", keys["video"])
-    assert answer.status_code == 404 and answer.json()["error"]["code"] == "NotFound"
-    with connect(server.db, read_only=True) as con:
-        left = con.execute(
-            "SELECT count(*) FROM api_operations WHERE operation_id IN ('old-op', 'orphan-op')"
-        )
-        assert left.fetchone() == (0,)
+    assert "2 API video operations" in purge.stdout, purge.stdout  # old-op and orphan-op
+    for name in ("old-op", "again-op", "orphan-op"):
+        answer = server.get(f"/emotion/v1.0/operations/{name}", keys["video"])
+        assert answer.status_code == 404 and answer.json()["error"]["code"] == "NotFound"
 
 
-def test_an_operation_still_answers_after_its_video_is_analysed_again_with_force(
+def test_an_operation_follows_its_video_analysed_again_with_force_into_its_own_source(
     video_service, tmp_path
 ) -> None:
-    """`ingest --force` replaces the job an operation answers from; the operation follows the
-    new job instead of pointing at a deleted one."""
+    """`ingest --force` replaces the job an operation answers from. Into the operation's own
+    source the operation follows the new job and answers as before; into another source it
+    would answer with that source's people, so it answers NotFound instead."""
+    from pipeline.store.database import connect
+
     server, keys = video_service
     clip = panning_clip(tmp_path / "again.mp4", photo(SELFIE), seconds=2.0, fps=10.0)
     started = server.post(VIDEO, keys["video"], data=clip.read_bytes(), headers=BINARY)
@@ -252,13 +253,22 @@ def test_an_operation_still_answers_after_its_video_is_analysed_again_with_force
     location = started.headers["Operation-Location"]
     before, _ = _wait(server, location, keys["video"])
     assert before["status"] == "Succeeded", before
-    forced = cli(
-        server.db, "ingest", str(clip), "--campaign", "Ad test", "--stimulus", "Spot", "--force"
-    )
+    with connect(server.db, read_only=True) as con:
+        source = con.execute(
+            "SELECT s.name FROM api_operations o JOIN ingest_jobs j USING (job_id) "
+            "JOIN sources s USING (source_id) WHERE o.operation_id = ?",
+            [location.rsplit("/", 1)[-1]],
+        ).fetchone()[0]
+    target = ("--campaign", "Ad test", "--stimulus", "Spot", "--force")
+    forced = cli(server.db, "ingest", str(clip), *target, "--source", source)
     assert forced.returncode == 0 and ": done" in forced.stdout, forced.stdout + forced.stderr
     after, _ = _wait(server, location, keys["video"])
     assert after["status"] == "Succeeded", after
     assert json.loads(after["processingResult"]) == json.loads(before["processingResult"])
+    elsewhere = cli(server.db, "ingest", str(clip), *target, "--source", "lab-room")
+    assert elsewhere.returncode == 0 and ": done" in elsewhere.stdout, elsewhere.stderr
+    answer = server.get(location.removeprefix(server.url), keys["video"])
+    assert answer.status_code == 404 and answer.json()["error"]["code"] == "NotFound"
 
 
 def test_withheld_windows_look_like_windows_without_faces() -> None:

@@ -167,14 +167,14 @@ def operation_status(operation_id: str, key: ApiKey, db_path: Path | None) -> di
         _, job_id, window_s, width, height, framerate, duration_s, created = row
         jobs.expire_stale_jobs(con)  # a worker that died shows as Failed, not Running forever
         job = jobs.get_job(con, int(job_id))
-        if job is None:  # removed by the retention period or a campaign/stimulus delete
-            raise ApiError(
-                404, "NotFound", f"Operation {operation_id!r}: its results have been deleted."
-            )
-        if job.status == "failed" and job.error_title == ALREADY_INGESTED:
+        if job is not None and job.status == "failed" and job.error_title == ALREADY_INGESTED:
             # The same video was already analysed for this stimulus: its numbers are stored
-            # once, and this operation answers with them.
-            job = _stored_twin(con, int(job_id)) or job
+            # once, and this operation answers with them (none once they have been purged).
+            job = _stored_twin(con, int(job_id))
+        if job is None:  # purged, or re-analysed into another source (ingest --force)
+            raise ApiError(
+                404, "NotFound", f"Operation {operation_id!r}: its results are no longer stored."
+            )
         answer: dict[str, Any] = {
             "status": STATUS.get(job.status, "Failed"),
             "createdDateTime": _utc(created),

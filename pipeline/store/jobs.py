@@ -388,9 +388,14 @@ def commit_job(
             )
             return False
         for old in replace_job_ids or []:
+            # An API operation answers from its job's source: it follows the job that replaces
+            # its own into the same source (elsewhere its answer would be another source's).
+            con.execute(
+                "UPDATE api_operations SET job_id = $new WHERE job_id = $old AND "
+                "(SELECT source_id FROM ingest_jobs WHERE job_id = $old) = $source",
+                {"new": job_id, "old": old, "source": source.source_id},
+            )
             delete_job_rows(con, old)
-            # An API operation answered from the replaced job now answers from this one.
-            con.execute("UPDATE api_operations SET job_id = ? WHERE job_id = ?", [job_id, old])
             con.execute("DELETE FROM ingest_jobs WHERE job_id = ?", [old])
         _insert(con, "face_observations", faces)
         _insert(con, "frames", frames)

@@ -17,8 +17,10 @@ from pipeline.store import rollups
 from pipeline.store.database import transaction
 
 MAX_DAYS = 36_525  # a century: anything longer is a typo
-# Rows that belong to one job (an API operation answers from its job: it goes with it).
-_ROW_TABLES = ("face_observations", "frames", "tracks", "snapshot_files", "api_operations")
+# Rows about people that belong to one job, and the job's bookkeeping (the snapshots it
+# holds; an API operation answers from its job, so it goes with it).
+_ROW_TABLES = ("face_observations", "frames", "tracks")
+_RECORD_TABLES = ("snapshot_files", "api_operations")
 
 
 def check_days(days: object) -> int:
@@ -62,15 +64,24 @@ def purge_older_than(con: duckdb.DuckDBPyConnection, days: int) -> dict[str, int
             [old],
         ).fetchone()[0]  # type: ignore[index]
         rollups.remove_jobs(con, old)
-        orphans = 0
-        for table in _ROW_TABLES:
-            orphans += len(
+        orphans = operations = 0
+        for table in (*_ROW_TABLES, *_RECORD_TABLES):
+            gone = len(
                 con.execute(
                     f"DELETE FROM {table} WHERE job_id NOT IN (SELECT job_id FROM ingest_jobs) "
                     "RETURNING job_id"
                 ).fetchall()
             )
-            con.execute(f"DELETE FROM {table} WHERE job_id IN (SELECT unnest(?))", [old])
+            deleted = len(
+                con.execute(
+                    f"DELETE FROM {table} WHERE job_id IN (SELECT unnest(?)) RETURNING job_id",
+                    [old],
+                ).fetchall()
+            )
+            if table in _ROW_TABLES:
+                orphans += gone
+            elif table == "api_operations":
+                operations += gone + deleted
         con.execute("DELETE FROM ingest_jobs WHERE job_id IN (SELECT unnest(?))", [old])
         stray = con.execute(
             "SELECT count(*) FROM rollup_person_cells "
@@ -87,5 +98,6 @@ def purge_older_than(con: duckdb.DuckDBPyConnection, days: int) -> dict[str, int
         "jobs": len(old),
         "face_observations": int(faces),
         "orphan_rows": orphans,
+        "operations": operations,
         "files": len(kept_files),
     }
