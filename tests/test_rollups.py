@@ -326,7 +326,7 @@ def test_demo_reads_the_same_from_rollups_after_each_change(demo_db: Path, tmp_p
         with transaction(con):
             from pipeline.store import jobs
 
-            jobs.delete_job_rows(con, int(first_job))
+            jobs.delete_job_rows(con, [int(first_job)])
         manage.delete_stimulus(con, DEMO_CAMPAIGN, catalog.list_stimuli(con, campaign)[1].name)
     assert_reads_match(demo_db, CROWDS_AFTER_A_CHANGE)
     assert_same_as_rebuilt(demo_db, tmp_path)

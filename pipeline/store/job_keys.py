@@ -21,8 +21,6 @@ import json
 import duckdb
 import pandas as pd
 
-from pipeline.store import rollups
-
 # Parameters that no longer change what a job stores (dropped from stored keys on upgrade).
 RETIRED_PARAMS = ("bucket_s",)
 
@@ -97,6 +95,9 @@ def merge_duplicate_jobs(con: duckdb.DuckDBPyConnection) -> int:
     ).fetchall()
     if not pairs:
         return 0
+    # Here, not at the top: jobs imports the analysis (OpenCV), which only a merge needs.
+    from pipeline.store.jobs import delete_job_rows
+
     removed = [int(job_id) for job_id, _ in pairs]
     for job_id, kept in pairs:
         con.execute(
@@ -106,7 +107,6 @@ def merge_duplicate_jobs(con: duckdb.DuckDBPyConnection) -> int:
             {"kept": kept, "old": job_id},
         )
         con.execute("UPDATE api_operations SET job_id = ? WHERE job_id = ?", [kept, job_id])
-    rollups.remove_jobs(con, removed)
-    for table in ("face_observations", "frames", "tracks", "snapshot_files", "ingest_jobs"):
-        con.execute(f"DELETE FROM {table} WHERE job_id IN (SELECT unnest(?))", [removed])
+    delete_job_rows(con, removed)
+    con.execute("DELETE FROM ingest_jobs WHERE job_id IN (SELECT unnest(?))", [removed])
     return len(removed)

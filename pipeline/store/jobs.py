@@ -387,16 +387,19 @@ def commit_job(
                 con, job_id, "Already ingested", f"The same file was stored as job {other.job_id}."
             )
             return False
-        for old in replace_job_ids or []:
+        if replace_job_ids:
             # An API operation answers from its job's source: it follows the job that replaces
             # its own into the same source (elsewhere its answer would be another source's).
             con.execute(
-                "UPDATE api_operations SET job_id = $new WHERE job_id = $old AND "
-                "(SELECT source_id FROM ingest_jobs WHERE job_id = $old) = $source",
-                {"new": job_id, "old": old, "source": source.source_id},
+                "UPDATE api_operations o SET job_id = $new FROM ingest_jobs j "
+                "WHERE o.job_id = j.job_id AND j.source_id = $source "
+                "AND j.job_id IN (SELECT unnest($old))",
+                {"new": job_id, "old": replace_job_ids, "source": source.source_id},
             )
-            delete_job_rows(con, old)
-            con.execute("DELETE FROM ingest_jobs WHERE job_id = ?", [old])
+            delete_job_rows(con, replace_job_ids)
+            con.execute(
+                "DELETE FROM ingest_jobs WHERE job_id IN (SELECT unnest(?))", [replace_job_ids]
+            )
         _insert(con, "face_observations", faces)
         _insert(con, "frames", frames)
         _insert(con, "tracks", tracks)
@@ -411,12 +414,12 @@ def commit_job(
     return True
 
 
-def delete_job_rows(con: duckdb.DuckDBPyConnection, job_id: int) -> None:
-    """Delete a job's rows and take them out of the rollups (inside the caller's
-    transaction; the job itself stays)."""
-    rollups.remove_jobs(con, [job_id])
+def delete_job_rows(con: duckdb.DuckDBPyConnection, job_ids: list[int]) -> None:
+    """Delete these jobs' rows and take them out of the rollups in one pass (inside the
+    caller's transaction; the job records stay)."""
+    rollups.remove_jobs(con, job_ids)
     for table in ("face_observations", "frames", "tracks", "snapshot_files"):
-        con.execute(f"DELETE FROM {table} WHERE job_id = ?", [job_id])
+        con.execute(f"DELETE FROM {table} WHERE job_id IN (SELECT unnest(?))", [job_ids])
 
 
 def done_job_ids(con: duckdb.DuckDBPyConnection, key: JobKey) -> list[int]:

@@ -23,6 +23,12 @@ _ROW_TABLES = ("face_observations", "frames", "tracks")
 _RECORD_TABLES = ("snapshot_files", "api_operations")
 
 
+def _deleted(con: duckdb.DuckDBPyConnection, sql: str, jobs: list[int] | None = None) -> int:
+    """Run a DELETE and return how many rows it removed."""
+    row = con.execute(sql, [] if jobs is None else [jobs]).fetchone()
+    return int(row[0]) if row else 0
+
+
 def check_days(days: object) -> int:
     """The retention period as whole days >= 0, or an InputError naming the bad value."""
     if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= MAX_DAYS:
@@ -58,40 +64,21 @@ def purge_older_than(con: duckdb.DuckDBPyConnection, days: int) -> dict[str, int
                 [old],
             ).fetchall()
         ]
-        faces = con.execute(
-            "SELECT count(*) FROM face_observations WHERE job_id IN (SELECT unnest(?)) "
-            "OR job_id NOT IN (SELECT job_id FROM ingest_jobs)",
-            [old],
-        ).fetchone()[0]  # type: ignore[index]
         rollups.remove_jobs(con, old)
-        orphans = operations = 0
+        faces = orphans = operations = 0
         for table in (*_ROW_TABLES, *_RECORD_TABLES):
-            gone = len(
-                con.execute(
-                    f"DELETE FROM {table} WHERE job_id NOT IN (SELECT job_id FROM ingest_jobs) "
-                    "RETURNING job_id"
-                ).fetchall()
+            # DuckDB answers a DELETE with its row count: nothing deleted is fetched.
+            gone = _deleted(
+                con, f"DELETE FROM {table} WHERE job_id NOT IN (SELECT job_id FROM ingest_jobs)"
             )
-            deleted = len(
-                con.execute(
-                    f"DELETE FROM {table} WHERE job_id IN (SELECT unnest(?)) RETURNING job_id",
-                    [old],
-                ).fetchall()
-            )
+            deleted = _deleted(con, f"DELETE FROM {table} WHERE job_id IN (SELECT unnest(?))", old)
+            if table == "face_observations":
+                faces = gone + deleted
             if table in _ROW_TABLES:
                 orphans += gone
             elif table == "api_operations":
                 operations += gone + deleted
         con.execute("DELETE FROM ingest_jobs WHERE job_id IN (SELECT unnest(?))", [old])
-        stray = con.execute(
-            "SELECT count(*) FROM rollup_person_cells "
-            "WHERE job_id NOT IN (SELECT job_id FROM ingest_jobs)"
-        ).fetchone()[0]  # type: ignore[index]
-        if stray:
-            # People whose job record is gone cannot be taken out of the rollups one job at a
-            # time (that needs the record): remake them from the rows that stay. (Orphan rows
-            # of a job deleted before the rollups existed never entered them.)
-            rollups.rebuild(con)
     for path in kept_files:
         Path(path).unlink(missing_ok=True)
     return {
