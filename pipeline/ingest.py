@@ -7,6 +7,7 @@ single writer owns the database: ``prepare_job`` (DB), ``run_job`` (no DB), ``fi
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ from pipeline.snapshot_batches import SnapshotBatch, batch_frames, plan_batches,
 from pipeline.sources import (
     SampledFrame,
     check_image_file,
+    check_readable_folder,
     content_hash,
     image_timestamp,
     iter_video_frames,
@@ -33,6 +35,8 @@ from pipeline.sources import (
 )
 from pipeline.store import catalog, jobs
 from pipeline.store.database import connect
+
+_log = logging.getLogger(__name__)
 
 Part = Chunk | SnapshotBatch
 """What one worker analyses of a file: a video's time range or a run of a folder's snapshots."""
@@ -67,9 +71,10 @@ class JobSpec:
     start_time: dt.datetime | None
     expected_frames: int
     replace_job_ids: tuple[int, ...] = ()
-    snapshot_names: tuple[str, ...] | None = None
+    snapshot_files: tuple[tuple[dt.datetime, Path], ...] | None = None
     """A folder's snapshots that this job analyses (those not stored already, one file of each
-    content); None for video and a single snapshot."""
+    content) as (capture time, path), oldest first: the listing the claim was made from, so
+    the folder is scanned once per job; None for video and a single snapshot."""
 
 
 @dataclass(frozen=True)
@@ -125,9 +130,11 @@ def prepare_job(
     expected = _expected_frames(kind, path, params)
     digest = content_hash(path) if path.is_file() else _folder_hash(path)
     # Image jobs say which snapshots they hold, so none is stored twice (jobs.claim_job).
-    by_hash: dict[str, str] = {}
-    if kind == "images":
-        by_hash = {digest: path.name} if path.is_file() else _snapshots_by_hash(path)
+    by_hash: dict[str, tuple[dt.datetime, Path]] = {}
+    skipped: list[tuple[Path, str]] = []
+    if kind == "images" and path.is_dir():
+        by_hash, skipped = _snapshots_by_hash(path)
+    snapshots = [digest] if path.is_file() else list(by_hash)
     with connect(db_path) as con:
         campaign = catalog.get_campaign(con, target.campaign)
         stimulus = catalog.ensure_stimulus(
@@ -156,14 +163,19 @@ def prepare_job(
             params.detector,
             force=force,
             queued_job_id=queued_job_id,
-            snapshots=list(by_hash) if kind == "images" else None,
+            snapshots=snapshots if kind == "images" else None,
         )
     if not claim.claimed:
         hint = "; use --force to analyse it again" if "already ingested" in claim.message else ""
         return IngestSummary(path.name, "skipped", claim.job_id, message=claim.message + hint)
-    names = (
-        tuple(by_hash[h] for h in claim.snapshots) if kind == "images" and path.is_dir() else None
+    files = (
+        tuple(sorted(by_hash[h] for h in claim.snapshots))
+        if kind == "images" and path.is_dir()
+        else None
     )
+    for skipped_path, reason in skipped:
+        # Said once the job is claimed: a skipped job's run would repeat it every time.
+        _log.warning("Skipping %s: %s", skipped_path, reason)
     return JobSpec(
         claim.job_id,
         kind,
@@ -172,25 +184,29 @@ def prepare_job(
         source.source_id,
         source.stimulus_id,
         start_time=start_time,
-        expected_frames=len(names) if names is not None else expected,
+        expected_frames=len(files) if files is not None else expected,
         replace_job_ids=claim.replace_job_ids,
-        snapshot_names=names,
+        snapshot_files=files,
     )
 
 
-def _snapshots_by_hash(folder: Path) -> dict[str, str]:
-    """A folder's usable snapshot files by the sha256 of their bytes, in name order; of files
-    with the same bytes (a copy, a ``latest.jpg`` link) the first. A file the scan skips (not
-    an image, no plausible capture time) is left out, so it is not recorded as stored and is
-    tried again next time: a file renamed with its time, or whose time was ahead of this
-    machine's clock, is then counted."""
-    found: dict[str, str] = {}
-    for path in sorted(p for _, p in scan_image_folder(folder, log_skipped=False).files):
+def _snapshots_by_hash(
+    folder: Path,
+) -> tuple[dict[str, tuple[dt.datetime, Path]], list[tuple[Path, str]]]:
+    """A folder's usable snapshot files by the sha256 of their bytes, as (capture time, path),
+    in name order; of files with the same bytes (a copy, a ``latest.jpg`` link) the first.
+    Also the files the scan skipped, with why. A skipped file (not an image, no plausible
+    capture time) is left out, so it is not recorded as stored and is tried again next time: a
+    file renamed with its time, or whose time was ahead of this machine's clock, is then
+    counted."""
+    found: dict[str, tuple[dt.datetime, Path]] = {}
+    scan = scan_image_folder(folder, log_skipped=False)
+    for taken, path in sorted(scan.files, key=lambda file: file[1]):
         try:
-            found.setdefault(content_hash(path), path.name)
-        except InputError:
-            continue
-    return found
+            found.setdefault(content_hash(path), (taken, path))
+        except InputError as error:
+            scan.skipped.append((path, error.message))
+    return found, scan.skipped
 
 
 def _folder_hash(folder: Path) -> str:
@@ -238,7 +254,11 @@ def plan_job(spec: JobSpec) -> list[Part]:
         if spec.path.is_file():
             return [Chunk(0.0, None, None)]
         size = get_int("EMOTION_SNAPSHOT_BATCH")
-        return list(plan_batches(spec.path, size, spec.snapshot_names))
+        # prepare_job listed the folder it claimed from, so it is not scanned again; a folder
+        # gone since then fails here, not as a job of no snapshots.
+        check_readable_folder(spec.path)
+        assert spec.snapshot_files is not None
+        return list(plan_batches(spec.snapshot_files, size))
     duration_s = probe_video(spec.path).duration_s
     return list(plan_chunks(spec.params, duration_s, get_float("EMOTION_CHUNK_S")))
 

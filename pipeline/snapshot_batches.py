@@ -4,8 +4,9 @@ A camera's folder can hold thousands of snapshots; analysed as one part it kept 
 one Ray actor) busy while the rest waited. Every snapshot is detected on its own (nothing is
 followed from one snapshot to the next), so a run of them needs nothing from its neighbours.
 
-The folder is listed and time-sorted once, headers only, by whoever plans the job, and each
-batch carries its own files: a worker never lists a folder again (a camera may still be
+The folder is listed and time-sorted once, headers only, when the job claims its snapshots
+(pipeline/ingest.py, prepare_job: the same listing decides which are new), and each batch
+carries its own files: a worker never lists a folder again (a camera may still be
 writing to it), so the batches always cover the listing exactly once. Frames are numbered by
 their place in that listing; once the batches are back, ``renumber`` numbers them as one pass
 over the whole folder would (a snapshot that failed to decode leaves no gap, offsets count
@@ -16,14 +17,14 @@ from the first decoded one), and people are tracked across batches afterwards
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from pipeline.assemble import FaceRows
 from pipeline.errors import InputError
-from pipeline.sources import SampledFrame, read_image, scan_image_folder
+from pipeline.sources import SampledFrame, read_image
 
 _log = logging.getLogger(__name__)
 
@@ -38,16 +39,10 @@ class SnapshotBatch:
     """Place of the first of them in the folder's listing."""
 
 
-def plan_batches(
-    folder: Path, size: int, names: Collection[str] | None = None
-) -> list[SnapshotBatch]:
-    """The folder's snapshots (those named in ``names`` when given: the ones not stored yet)
-    in batches of ``size`` (0: one batch); always at least one batch, so an empty folder is
-    still analysed (as a job of no frames)."""
-    files = scan_image_folder(folder).files
-    if names is not None:
-        wanted = set(names)
-        files = [(taken, path) for taken, path in files if path.name in wanted]
+def plan_batches(files: Sequence[tuple[datetime, Path]], size: int) -> list[SnapshotBatch]:
+    """The snapshots of a folder's listing (``scan_image_folder(folder).files``, or the part of
+    it a job claimed: the ones not stored yet) in batches of ``size`` (0: one batch); always
+    at least one batch, so an empty folder is still analysed (as a job of no frames)."""
     step = size if size > 0 else max(len(files), 1)
     return [
         SnapshotBatch(tuple(files[start : start + step]), start)

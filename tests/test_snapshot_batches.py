@@ -5,7 +5,9 @@ JPEG and damaged PNG files and real DuckDB files."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
+from collections import Counter
 from pathlib import Path
 
 import cv2
@@ -60,7 +62,7 @@ def test_batches_number_frames_as_one_pass_does(burst: Path) -> None:
     whole = [(f.index, f.offset_s, f.timestamp, 0) for f in scan_image_folder(burst).frames()]
     assert len(whole) == 9 and whole[0][:2] == (0, 0.0)  # the damaged files leave no trace
     for size in (1, 2, 4, 0):
-        batches = plan_batches(burst, size)
+        batches = plan_batches(scan_image_folder(burst).files, size)
         assert len(batches) == (1 if size == 0 else -(-11 // size))
         parts = [
             FaceRows(frames=[(f.index, f.offset_s, f.timestamp, 0) for f in batch_frames(b)])
@@ -71,7 +73,7 @@ def test_batches_number_frames_as_one_pass_does(burst: Path) -> None:
 
 
 def test_an_empty_folder_is_one_batch_of_nothing(tmp_path: Path) -> None:
-    (batch,) = plan_batches(tmp_path, 50)
+    (batch,) = plan_batches(scan_image_folder(tmp_path).files, 50)
     assert batch.files == () and list(batch_frames(batch)) == []
 
 
@@ -298,3 +300,41 @@ def test_a_snapshot_with_a_reset_clock_is_not_stored_and_counts_once_its_time_is
     second = ingest("images", folder, target, AnalysisParams(), db)
     assert second.status == "done" and second.frames == 1, second
     assert len(_faces_by_snapshot(db)) == 3
+
+
+@pytest.mark.slow
+def test_a_folder_s_headers_are_read_once_per_job(
+    burst: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The listing that decides which snapshots a job claims is the one its batches analyse:
+    planning read every header a second time (twice the work on a camera's folder of
+    thousands). A file the listing skips is reported once, by the run that analyses the
+    folder, not by a later run that finds it already stored."""
+    import shutil
+
+    import pipeline.sources.images as images
+
+    folder = tmp_path / "door_cam"
+    shutil.copytree(burst, folder)
+    (folder / "notes.jpg").write_text("not a picture")
+    reads: list[str] = []
+    read_header = images._read_header
+
+    def counted(path: Path):  # the real header reader, counted
+        reads.append(path.name)
+        return read_header(path)
+
+    monkeypatch.setattr(images, "_read_header", counted)
+    db = _campaign_db(tmp_path / "once.duckdb", "Burst")
+    target = Target("Burst", "Door", "display", "door_cam", "camera")
+    with caplog.at_level(logging.WARNING):
+        summary = ingest("images", folder, target, AnalysisParams(), db)
+        assert summary.status == "done", summary.message
+        # Each header is read once to list the folder and once more to decode the file (it
+        # sets the decoder's reduction); the file that is not an image only by the listing.
+        expected = {p.name: 2 for p in folder.iterdir()} | {"notes.jpg": 1}
+        assert Counter(reads) == expected
+        again = ingest("images", folder, target, AnalysisParams(), db)
+    assert again.status == "skipped"
+    skipped = [r.getMessage() for r in caplog.records if "notes.jpg" in r.getMessage()]
+    assert len(skipped) == 1 and skipped[0].startswith("Skipping")
