@@ -12,9 +12,9 @@ Exported model files given as arguments (a trained candidate, with its manifest 
 are timed in the same rounds, so a trained network's cost is checked against the untrained
 estimate of its widths.
 
-Run: ``.venv/bin/python benchmarks/model_width_speed.py [MODEL.onnx ...]`` (needs
-requirements-train.txt: torch builds the candidates' graphs). Prints a table, writes
-benchmarks/results/model_width_speed.json.
+Run: ``.venv/bin/python benchmarks/model_width_speed.py [MODEL.onnx ...] [--widths
+32,64,128,320 ...]`` (needs requirements-train.txt: torch builds the candidates' graphs).
+Prints a table, writes benchmarks/results/model_width_speed.json.
 """
 
 from __future__ import annotations
@@ -75,7 +75,17 @@ def _trained_label(path: Path) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("models", nargs="*", type=Path, help="exported model files to time too")
+    parser.add_argument(
+        "--widths",
+        action="append",
+        default=[],
+        metavar="W1,W2,W3,W4",
+        help="more untrained candidates to time, one per option, e.g. --widths 32,64,128,320",
+    )
     args = parser.parse_args(argv)
+    candidates = dict(CANDIDATES)
+    for text in args.widths:
+        candidates[text.replace(",", "-")] = tuple(int(w) for w in text.split(","))
     data_dir = default_dataset_dir()
     faces = to_model_input(load_split("valid", data_dir).images[: BATCH * BATCHES_PER_ROUND])
     batches = [faces[i : i + BATCH] for i in range(0, len(faces), BATCH)]
@@ -83,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     sessions = {"shipped file (48-384, trained)": _session(SHIPPED)}
     sessions.update({_trained_label(path): _session(path) for path in args.models})
     with tempfile.TemporaryDirectory() as folder:
-        for label, widths in CANDIDATES.items():
+        for label, widths in candidates.items():
             torch.manual_seed(0)
             path = Path(folder) / f"{widths[0]}.onnx"
             _write_int8_onnx(ExpressionNet(widths, BLOCKS).eval(), path, calibration)

@@ -696,3 +696,72 @@ def test_a_fine_tune_starts_from_a_recovered_network_and_says_so(
     # Recovered and exported once more, it still says where its training began.
     twice = recover_checkpoint(again, tmp_path / "twice" / "best.pt")
     assert torch.load(twice, weights_only=False)["config"]["init"] == init
+
+
+def test_a_pruned_network_keeps_the_channels_that_are_read(
+    ferplus_valid, mixed_runs: dict[str, Path], tmp_path: Path
+) -> None:
+    """``prune`` cuts a narrower network out of a trained one (pipeline/emotion/prune.py).
+    Channels whose readers' weights are zero change nothing downstream, so once half of a
+    stage's channels are unread, cutting them gives exactly the wide network's logits (a
+    wrong choice would not). A fine-tune started from the cut network says so in its card;
+    widths that are no narrowing are refused with one line."""
+    from pipeline.emotion.export import export_checkpoint
+    from pipeline.emotion.preprocess import to_model_input
+    from pipeline.emotion.prune import main as prune_main
+    from pipeline.emotion.train import main
+
+    source = torch.load(mixed_runs["general"] / "best.pt", map_location="cpu", weights_only=False)
+    assert source["config"]["widths"] == [8, 16, 16, 16]
+    state = source["model"]
+    unread = torch.arange(0, 16, 2)  # every other channel of stages 1 and 3
+    state["stages.1.conv2.weight"][:, unread] = 0.0  # the block's inner channels
+    state["stages.2.conv1.weight"][:, unread] = 0.0  # stage 1's residual stream...
+    state["stages.2.shortcut.0.weight"][:, unread] = 0.0  # ...read through both paths
+    state["stages.3.conv2.weight"][:, unread] = 0.0
+    state["head.weight"][:, unread] = 0.0
+    wide_path = tmp_path / "wide.pt"
+    torch.save(source, wide_path)
+    wide = _tiny_net_from(source, (8, 16, 16, 16))
+
+    narrow_path = tmp_path / "narrow" / "start.pt"
+    prune_main([str(wide_path), "--widths", "8,8,16,8", "--out", str(narrow_path)])
+    narrow_checkpoint = torch.load(narrow_path, map_location="cpu", weights_only=False)
+    narrow = _tiny_net_from(narrow_checkpoint, (8, 8, 16, 8))
+    assert narrow_checkpoint["config"]["pruned_from"]["widths"] == [8, 16, 16, 16]
+    # Equal logits: every channel cut was unread or never active (a tiny network has some
+    # of those, which a cut may equally drop); cutting a live, read channel would move them.
+    faces = torch.from_numpy(to_model_input(ferplus_valid.images[:256]))
+    with torch.no_grad():
+        assert torch.allclose(narrow(faces), wide(faces), atol=1e-5)
+    # Unchanged widths keep every channel, in order: the same network.
+    same_path = tmp_path / "same.pt"
+    prune_main([str(wide_path), "--widths", "8,16,16,16", "--out", str(same_path)])
+    same = torch.load(same_path, map_location="cpu", weights_only=False)["model"]
+    assert all(torch.equal(same[name], value) for name, value in state.items())
+
+    run = tmp_path / "tuned"
+    tune = [*_TINY, "--widths", "8,8,16,8", "--out", str(run), "--init", str(narrow_path)]
+    main([*tune, "--lr", "0"])
+    card = export_checkpoint(run / "best.pt", tmp_path / "export").parent / "MODEL_CARD.md"
+    assert "fine-tune a network cut from the channels of a wider one (widths 8-16-16-16" in (
+        card.read_text()
+    )
+    # Wider than the source; a stage short; a model file instead of a checkpoint.
+    for source_path, widths in (
+        (wide_path, "8,32,16,8"),
+        (wide_path, "8,16,16"),
+        (mixed_runs["teacher"], "8,8,16,8"),
+    ):
+        with pytest.raises(SystemExit) as refused:
+            prune_main([str(source_path), "--widths", widths, "--out", str(tmp_path / "x.pt")])
+        assert refused.value.code == 2
+    assert not (tmp_path / "x.pt").exists()
+
+
+def _tiny_net_from(checkpoint: dict, widths: tuple[int, ...]):
+    from pipeline.emotion.network import ExpressionNet
+
+    net = ExpressionNet(widths, 1)
+    net.load_state_dict(checkpoint["model"])
+    return net.eval()

@@ -309,8 +309,15 @@ def _fine_tune_text(start: dict[str, Any] | None) -> str:
         else ""
     )
     seed = f", seed {start['seed']}" if start.get("seed") is not None else ""
+    pruned = start.get("pruned_from")
+    network = (
+        "a network cut from the channels of a wider one (widths "
+        f"{'-'.join(str(w) for w in pruned['widths'])}, pipeline/emotion/prune.py)"
+        if pruned
+        else "a network of the same widths"
+    )
     return (
-        f" Those epochs fine-tune a network of the same widths that had trained "
+        f" Those epochs fine-tune {network} that had trained "
         f"{_epochs(start['epochs'])} ({start['train_minutes']} min{seed}"
         f"{origin}; checkpoint sha256 {start['sha256'][:12]})."
     )

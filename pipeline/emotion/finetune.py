@@ -63,6 +63,7 @@ def init_record(checkpoint: dict[str, Any], checkpoint_path: Path) -> dict[str, 
         "train_minutes": round(float(state["elapsed_s"]) / 60, 1),
         "holdout_in_training": saw_fold(config),
         "recovered_from": config.get("recovered_from"),
+        "pruned_from": config.get("pruned_from"),
         "init": config.get("init"),
     }
 
