@@ -93,9 +93,9 @@ def main(argv: list[str] | None = None) -> None:
     sessions = {"shipped file (48-384, trained)": _session(SHIPPED)}
     sessions.update({_trained_label(path): _session(path) for path in args.models})
     with tempfile.TemporaryDirectory() as folder:
-        for label, widths in candidates.items():
+        for number, (label, widths) in enumerate(candidates.items()):
             torch.manual_seed(0)
-            path = Path(folder) / f"{widths[0]}.onnx"
+            path = Path(folder) / f"candidate_{number}.onnx"
             _write_int8_onnx(ExpressionNet(widths, BLOCKS).eval(), path, calibration)
             sessions[label] = _session(path)
         times: dict[str, list[float]] = {label: [] for label in sessions}

@@ -127,7 +127,10 @@ class _Pool:
 
     def submit(self, spec: JobSpec, work: _Work) -> None:
         actor = self.idle.pop()
-        self.busy[actor.analyse.remote(spec, work.chunk)] = (actor, work)
+        # A part carries its own snapshots; the folder's whole listing would travel with every
+        # one of its batches (a folder of thousands: hundreds of MB serialised for one job).
+        part_spec = replace(spec, snapshot_files=None)
+        self.busy[actor.analyse.remote(part_spec, work.chunk)] = (actor, work)
 
     def replace(self, dead: Any) -> None:
         with contextlib.suppress(Exception):

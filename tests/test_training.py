@@ -765,3 +765,33 @@ def _tiny_net_from(checkpoint: dict, widths: tuple[int, ...]):
     net = ExpressionNet(widths, 1)
     net.load_state_dict(checkpoint["model"])
     return net.eval()
+
+
+def test_a_cut_through_the_stem_and_a_stage_of_two_blocks_keeps_the_function(ferplus_valid) -> None:
+    """The cut where the residual stream passes identity shortcuts: the stem's first layer,
+    the stem's output that a whole stage of two blocks adds to, and those blocks' own
+    channels. Half of the stem's first channels never fire (their readers are not zero, so
+    a ranking by weights alone keeps some of them), half of the stage's residual channels
+    and of each block's channels are unread: cut to those widths, the logits stay exact."""
+    from pipeline.emotion.network import ExpressionNet
+    from pipeline.emotion.preprocess import to_model_input
+    from pipeline.emotion.prune import prune
+
+    torch.manual_seed(5)
+    wide = ExpressionNet((8, 16, 16, 16), 2).eval()
+    state = wide.state_dict()
+    state["stem.1.bias"][0::2] = -1e4  # never above zero after the ReLU
+    for reader in ("stages.0.conv1", "stages.1.conv1", "stages.2.conv1", "stages.2.shortcut.0"):
+        state[f"{reader}.weight"][:, 1::2] = 0.0  # the stage's residual channels 1, 3, 5, 7
+    for block in ("stages.0", "stages.1"):
+        state[f"{block}.conv2.weight"][:, 0::2] = 0.0  # each block's channels 0, 2, 4, 6
+    wide.load_state_dict(state)
+    checkpoint = {"model": state, "config": {"widths": [8, 16, 16, 16], "blocks": 2}}
+    faces = torch.from_numpy(to_model_input(ferplus_valid.images[:256]))
+    narrow = prune(checkpoint, (4, 16, 16, 16), faces)
+    cut = narrow.state_dict()
+    assert torch.equal(cut["stem.0.weight"], state["stem.0.weight"][1::2])
+    assert torch.equal(cut["stem.3.weight"], state["stem.3.weight"][0::2][:, 1::2])
+    assert torch.equal(cut["stages.1.conv2.weight"], state["stages.1.conv2.weight"][0::2][:, 1::2])
+    with torch.no_grad():
+        assert torch.allclose(narrow(faces), wide(faces), atol=1e-4)

@@ -169,10 +169,10 @@ def pruned_state(
     return state
 
 
-def prune(checkpoint: dict[str, Any], widths: tuple[int, ...], inputs: torch.Tensor) -> nn.Module:
-    """``ExpressionNet(widths)`` cut out of the checkpoint's network (see the module text)."""
-    config = checkpoint["config"]
-    source_widths, blocks = tuple(config["widths"]), int(config["blocks"])
+def check_widths(checkpoint: dict[str, Any], widths: tuple[int, ...]) -> None:
+    """Raise PruneError unless ``widths`` narrow (or keep) each stage of the checkpoint's
+    network."""
+    source_widths = tuple(checkpoint["config"]["widths"])
     if len(widths) != len(source_widths) or any(
         w < 1 or w > s for w, s in zip(widths, source_widths, strict=True)
     ):
@@ -180,9 +180,15 @@ def prune(checkpoint: dict[str, Any], widths: tuple[int, ...], inputs: torch.Ten
             f"widths {widths} are not a narrowing of the checkpoint's {source_widths} "
             f"({len(source_widths)} stages, each at least 1 and at most its width)"
         )
-    net = ExpressionNet(source_widths, blocks)
+
+
+def prune(checkpoint: dict[str, Any], widths: tuple[int, ...], inputs: torch.Tensor) -> nn.Module:
+    """``ExpressionNet(widths)`` cut out of the checkpoint's network (see the module text)."""
+    check_widths(checkpoint, widths)
+    config = checkpoint["config"]
+    net = ExpressionNet(tuple(config["widths"]), int(config["blocks"]))
     net.load_state_dict(checkpoint["model"])
-    narrow = ExpressionNet(widths, blocks)
+    narrow = ExpressionNet(widths, int(config["blocks"]))
     narrow.load_state_dict(pruned_state(net, widths, choose_channels(net, widths, inputs)))
     return narrow.eval()
 
@@ -204,13 +210,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", type=Path, default=None)
     args = parser.parse_args(argv)
     widths: tuple[int, ...] = args.widths
-    train = load_split("train", args.data_dir or default_dataset_dir())
-    faces = torch.from_numpy(to_model_input(train.images[training_rows(train)][:RANKING_FACES]))
     try:
+        # The checkpoint and widths are checked before the training faces are loaded.
         checkpoint = load_start(args.checkpoint)
-        narrow = prune(checkpoint, widths, faces)
-    except (InitMismatch, PruneError) as error:
+        check_widths(checkpoint, widths)
+        train = load_split("train", args.data_dir or default_dataset_dir())
+    except (InitMismatch, PruneError, OSError) as error:
         parser.exit(2, f"prune: {error}\n")
+    faces = train.images[training_rows(train)][:RANKING_FACES]
+    narrow = prune(checkpoint, widths, torch.from_numpy(to_model_input(faces)))
     config = {
         **checkpoint["config"],
         "widths": list(widths),
