@@ -130,11 +130,12 @@ def prepare_job(
     expected = _expected_frames(kind, path, params)
     digest = content_hash(path) if path.is_file() else _folder_hash(path)
     # Image jobs say which snapshots they hold, so none is stored twice (jobs.claim_job).
+    folder = kind == "images" and path.is_dir()
     by_hash: dict[str, tuple[dt.datetime, Path]] = {}
     skipped: list[tuple[Path, str]] = []
-    if kind == "images" and path.is_dir():
+    if folder:
         by_hash, skipped = _snapshots_by_hash(path)
-    snapshots = [digest] if path.is_file() else list(by_hash)
+    snapshots = None if kind != "images" else list(by_hash) if folder else [digest]
     with connect(db_path) as con:
         campaign = catalog.get_campaign(con, target.campaign)
         stimulus = catalog.ensure_stimulus(
@@ -163,16 +164,12 @@ def prepare_job(
             params.detector,
             force=force,
             queued_job_id=queued_job_id,
-            snapshots=snapshots if kind == "images" else None,
+            snapshots=snapshots,
         )
     if not claim.claimed:
         hint = "; use --force to analyse it again" if "already ingested" in claim.message else ""
         return IngestSummary(path.name, "skipped", claim.job_id, message=claim.message + hint)
-    files = (
-        tuple(sorted(by_hash[h] for h in claim.snapshots))
-        if kind == "images" and path.is_dir()
-        else None
-    )
+    files = tuple(sorted(by_hash[h] for h in claim.snapshots)) if folder else None
     for skipped_path, reason in skipped:
         # Said once the job is claimed: a skipped job's run would repeat it every time.
         _log.warning("Skipping %s: %s", skipped_path, reason)

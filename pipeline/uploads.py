@@ -212,8 +212,7 @@ def forget_failed_upload(job_id: int, db_path: Path | None = None) -> bool:
         if row is None:
             return False
         source_id, stimulus_id, campaign_id, new_stimulus, new_campaign, kept = row
-        jobs.delete_job_rows(con, [job_id])
-        con.execute("DELETE FROM ingest_jobs WHERE job_id = ?", [job_id])
+        jobs.delete_jobs(con, [job_id])
         used = "SELECT count(*) FROM ingest_jobs WHERE source_id = ?"
         if con.execute(used, [source_id]).fetchone() == (0,):
             con.execute("DELETE FROM sources WHERE source_id = ?", [source_id])

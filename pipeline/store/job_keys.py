@@ -96,7 +96,7 @@ def merge_duplicate_jobs(con: duckdb.DuckDBPyConnection) -> int:
     if not pairs:
         return 0
     # Here, not at the top: jobs imports the analysis (OpenCV), which only a merge needs.
-    from pipeline.store.jobs import delete_job_rows
+    from pipeline.store.jobs import delete_jobs
 
     removed = [int(job_id) for job_id, _ in pairs]
     for job_id, kept in pairs:
@@ -107,6 +107,5 @@ def merge_duplicate_jobs(con: duckdb.DuckDBPyConnection) -> int:
             {"kept": kept, "old": job_id},
         )
         con.execute("UPDATE api_operations SET job_id = ? WHERE job_id = ?", [kept, job_id])
-    delete_job_rows(con, removed)
-    con.execute("DELETE FROM ingest_jobs WHERE job_id IN (SELECT unnest(?))", [removed])
+    delete_jobs(con, removed)
     return len(removed)

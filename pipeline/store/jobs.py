@@ -396,10 +396,7 @@ def commit_job(
                 "AND j.job_id IN (SELECT unnest($old))",
                 {"new": job_id, "old": replace_job_ids, "source": source.source_id},
             )
-            delete_job_rows(con, replace_job_ids)
-            con.execute(
-                "DELETE FROM ingest_jobs WHERE job_id IN (SELECT unnest(?))", [replace_job_ids]
-            )
+            delete_jobs(con, replace_job_ids)
         _insert(con, "face_observations", faces)
         _insert(con, "frames", frames)
         _insert(con, "tracks", tracks)
@@ -420,6 +417,13 @@ def delete_job_rows(con: duckdb.DuckDBPyConnection, job_ids: list[int]) -> None:
     rollups.remove_jobs(con, job_ids)
     for table in ("face_observations", "frames", "tracks", "snapshot_files"):
         con.execute(f"DELETE FROM {table} WHERE job_id IN (SELECT unnest(?))", [job_ids])
+
+
+def delete_jobs(con: duckdb.DuckDBPyConnection, job_ids: list[int]) -> None:
+    """Delete these jobs, their rows and their share of the rollups (inside the caller's
+    transaction)."""
+    delete_job_rows(con, job_ids)
+    con.execute("DELETE FROM ingest_jobs WHERE job_id IN (SELECT unnest(?))", [job_ids])
 
 
 def done_job_ids(con: duckdb.DuckDBPyConnection, key: JobKey) -> list[int]:
