@@ -154,6 +154,57 @@ def test_differencing_recovers_nothing_of_a_withheld_person(tmp_path: Path) -> N
     assert hours["people_shown"].tolist() == [6] and hours["valence"].tolist() == [0.0]
 
 
+def _files_in_one_source(db: Path, files: list[list[Person]]) -> list[int]:
+    """Write each list of people as one ingest job (one file, a track per person) of one
+    source, as a CLI ingest of several videos into one source stores them; their job ids."""
+    write_people(db, "Files", "Ad", [person for people in files for person in people])
+    with connect(db) as con:
+        jobs = [
+            row[0] for row in con.execute("SELECT job_id FROM ingest_jobs ORDER BY 1").fetchall()
+        ]
+        firsts, at = [], 0
+        for people in files:
+            group = jobs[at : at + len(people)]
+            con.execute(
+                "UPDATE face_observations SET track_id = job_id, job_id = ? "
+                "WHERE job_id IN (SELECT unnest(?))",
+                [group[0], group],
+            )
+            firsts.append(group[0])
+            at += len(people)
+    return firsts
+
+
+def test_one_file_of_a_shared_source_is_shown_only_where_every_file_is_a_crowd(
+    tmp_path: Path,
+) -> None:
+    """An API operation whose video was already stored answers with that file's people even
+    where its source holds other files (read.job_series): the file's part of a cell is shown
+    only where every file there is a crowd of its own, so "the source minus this file"
+    isolates nobody; where shown, its figures are those of the file stored alone."""
+    smiling = [Person(0.0, 4.0) for _ in range(6)]
+    angry = [Person(0.0, 2.0, dominant="anger") for _ in range(6)]
+    late = [Person(2.0, 2.0, dominant="anger")]  # alone in the other file from 2 s on
+    shared = tmp_path / "shared.duckdb"
+    first, _ = _files_in_one_source(shared, [smiling, angry + late])
+    alone = tmp_path / "alone.duckdb"
+    _files_in_one_source(alone, [smiling])
+    with connect(shared, read_only=True) as con:
+        own = read.job_series(con, 1, first, 1.0, 5).set_index("bucket_offset_s")
+        source = raw.series(con, 1, 1.0, False, 5, source_id=1).set_index("bucket_offset_s")
+    with connect(alone, read_only=True) as con:
+        expected = raw.series(con, 1, 1.0, False, 5).set_index("bucket_offset_s")
+    assert own.index.tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert own["people"].tolist() == [6, 6, 6, 6]
+    assert not own.loc[[0.0, 1.0], "suppressed"].any()
+    assert own.loc[[2.0, 3.0], "suppressed"].all(), "a subtraction away from the lone viewer"
+    assert not source.loc[[2.0, 3.0], "suppressed"].any()  # 7 people in the source's cells
+    assert source.loc[0.0, "share_anger"] == 0.5  # the source's series mixes both files
+    shown = own.loc[[0.0, 1.0]]
+    pd.testing.assert_frame_equal(_figures(shown), _figures(expected.loc[[0.0, 1.0]]))
+    assert (shown["share_happiness"] == 1.0).all()
+
+
 def test_frame_level_figures_would_have_leaked_the_loner(tmp_path: Path) -> None:
     """The old rule (faces per bucket) shows the loner's 15 frames as a crowd: the attack
     this module prevents is real."""

@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.emotion.labels import LABELS
 from pipeline.service.video_result import processing_result
-from tests.real_photos import SELFIE, panning_clip, photo
+from tests.real_photos import SELFIE, panning_clip, photo, tiled
 from tests.test_service_server import (
     Server,
     add_key,
@@ -269,6 +269,50 @@ def test_an_operation_follows_its_video_analysed_again_with_force_into_its_own_s
     assert elsewhere.returncode == 0 and ": done" in elsewhere.stdout, elsewhere.stderr
     answer = server.get(location.removeprefix(server.url), keys["video"])
     assert answer.status_code == 404 and answer.json()["error"]["code"] == "NotFound"
+
+
+def test_a_video_stored_beside_others_answers_with_its_own_people(video_service, tmp_path) -> None:
+    """A video that a CLI ingest stored in a source beside other videos, sent to the API: the
+    operation answers with that file's own people ("Already ingested"), not the source's, and
+    keeps answering so after another video joins the source (each window shown only where
+    every file in it is a crowd of its own, read.job_series)."""
+    from pipeline.audience.read import series
+    from pipeline.store import catalog
+    from pipeline.store.database import connect
+
+    server, _ = video_service
+    key = add_key(server.db, "twin", "--campaign", "Ad test", "--stimulus", "Twin spot")
+    selfie = panning_clip(tmp_path / "selfie.mp4", photo(SELFIE), seconds=2.0, fps=10.0)
+    portraits = [photo(f"img{n}.jpg") for n in (1, 2, 4, 5, 6, 7, 8, 9)]
+    others = panning_clip(tmp_path / "others.mp4", tiled(portraits, 4, (240, 270)), 2.0, 10.0)
+    room = ("--campaign", "Ad test", "--stimulus", "Twin spot", "--source", "room")
+    stored = cli(server.db, "ingest", str(selfie), *room)
+    assert stored.returncode == 0 and ": done" in stored.stdout, stored.stdout + stored.stderr
+    started = server.post(VIDEO, key, data=selfie.read_bytes(), headers=BINARY)
+    assert started.status_code == 202, started.text
+    location = started.headers["Operation-Location"]
+    body, _ = _wait(server, location, key)
+    assert body["status"] == "Succeeded", body
+    own = json.loads(body["processingResult"])
+    assert any("events" in f for f in own["fragments"]), "seven people: a window is shown"
+
+    joined = cli(server.db, "ingest", str(others), *room)
+    assert joined.returncode == 0 and ": done" in joined.stdout, joined.stdout + joined.stderr
+    with connect(server.db, read_only=True) as con:
+        stimulus = catalog.get_stimulus(con, catalog.get_campaign(con, "Ad test"), "Twin spot")
+        source_id = con.execute(
+            "SELECT source_id FROM sources WHERE stimulus_id = ? AND name = 'room'",
+            [stimulus.stimulus_id],
+        ).fetchone()[0]
+        pooled = series(con, stimulus.stimulus_id, 1.0, False, 5, source_id)
+    first = next(f for f in own["fragments"] if "events" in f)
+    offset = first["start"] / own["timescale"]
+    room_mean = pooled.set_index("bucket_offset_s").loc[offset, "mean_happiness"]
+    own_mean = first["events"][0][0]["windowMeanScores"]["happiness"]
+    assert room_mean != pytest.approx(own_mean, abs=1e-4), "the room's series mixes both files"
+    after, _ = _wait(server, location, key)
+    assert json.loads(after["processingResult"]) == own, "the same file's people, before and after"
+    assert _run(server, key, selfie.read_bytes()) == own  # sent once more
 
 
 def test_withheld_windows_look_like_windows_without_faces() -> None:

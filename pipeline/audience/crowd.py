@@ -15,6 +15,8 @@ import pandas as pd
 from pipeline.errors import InputError
 
 CELL_KEYS = ["source_id", "cell"]
+# A source's cell split by ingest job (one file each): the unit of ``job_view``.
+JOB_CELL_KEYS = [*CELL_KEYS, "job_id"]
 
 
 def crowd_floor(configured: int, consented: bool) -> int:
@@ -37,11 +39,12 @@ def resolve_min_crowd(requested: int | None, configured: int, consented: bool) -
     return int(requested)
 
 
-def cell_people(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per base cell (source_id, cell): faces, people and whether it is a snapshot cell."""
+def cell_people(rows: pd.DataFrame, keys: list[str] = CELL_KEYS) -> pd.DataFrame:
+    """Per base cell (``keys``: source_id, cell by default): faces, people and whether it is
+    a snapshot cell."""
     if rows.empty:
-        return pd.DataFrame(columns=[*CELL_KEYS, "faces", "people", "snapshot"])
-    grouped = rows.groupby(CELL_KEYS, sort=True)
+        return pd.DataFrame(columns=[*keys, "faces", "people", "snapshot"])
+    grouped = rows.groupby(keys, sort=True)
     cells = grouped.agg(
         faces=("frames", "sum"),
         tracks=("track_id", "size"),
@@ -49,7 +52,7 @@ def cell_people(rows: pd.DataFrame) -> pd.DataFrame:
         snapshot=("snapshot", "any"),
     ).reset_index()
     cells["people"] = cells["most_in_snapshot"].where(cells["snapshot"], cells["tracks"])
-    return cells[[*CELL_KEYS, "faces", "people", "snapshot"]]
+    return cells[[*keys, "faces", "people", "snapshot"]]
 
 
 def mark_published(rows: pd.DataFrame, min_crowd: int) -> pd.DataFrame:
@@ -76,3 +79,25 @@ def mark_published(rows: pd.DataFrame, min_crowd: int) -> pd.DataFrame:
     for flag in ("published", "published_alone"):
         out[flag] = out[flag].fillna(False).astype(bool)
     return out
+
+
+def job_view(rows: pd.DataFrame, min_crowd: int, job_id: int) -> pd.DataFrame:
+    """The rows of one ingest job (one file) among ``mark_published`` rows, flagged
+    ``published`` where that file's part of a cell may be shown on its own: its source's part is
+    shown alone (``published_alone``) and every job with people in that source's cell has at
+    least ``min_crowd`` of its own.
+
+    Why: an API operation whose video the stimulus already holds answers with that file's
+    numbers, and the file may share its source with others (a folder ingested from the CLI).
+    All or nothing per cell, as for sources, so "the source minus this file" can never isolate
+    another file's few people.
+    """
+    own = rows[rows["job_id"] == job_id].copy()
+    if own.empty:
+        return own
+    jobs = cell_people(rows[rows["source_id"].isin(own["source_id"].unique())], JOB_CELL_KEYS)
+    jobs["big"] = jobs["people"] >= int(min_crowd)
+    crowded = jobs.groupby(CELL_KEYS, as_index=False).agg(every_job_big=("big", "all"))
+    own = own.merge(crowded, on=CELL_KEYS, how="left")
+    own["published"] = own["published_alone"] & own["every_job_big"].fillna(False).astype(bool)
+    return own.drop(columns=["every_job_big"])

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.audience.clock import localise
-from pipeline.audience.crowd import mark_published, resolve_min_crowd
+from pipeline.audience.crowd import job_view, mark_published, resolve_min_crowd
 from pipeline.audience.grid import base_cell_s, check_bucket
 from pipeline.audience.metrics import FIGURES, PERSON, group_counts, person_table, summarise
 from pipeline.settings import get_int
@@ -133,6 +133,24 @@ def series(
     sampled = sampled.groupby(key, as_index=False)["sampled_frames"].sum()
     out = summarise(rows, [key], min_crowd, sampled)
     return series_table(out, stimulus_id, bucket_s, by_clock, source_id)
+
+
+def job_series(
+    con: duckdb.DuckDBPyConnection, stimulus_id: int, job_id: int, bucket_s: float, min_crowd: int
+) -> pd.DataFrame:
+    """``series`` (offset buckets) of one ingest job's people only, under ``crowd.job_view``:
+    the numbers of one file whose source also holds other files. The crowd is counted on the
+    whole stimulus first, as everywhere, and the job's part is then shown only where every
+    file in its source's cell is a crowd of its own."""
+    bucket_s = check_bucket(bucket_s, False)
+    cells = store_people.person_cells(con, stimulus_id, base_cell_s(False), False)
+    rows = job_view(mark_published(cells, min_crowd), min_crowd, job_id)
+    if rows.empty:
+        return _empty_series()
+    source_id = int(rows["source_id"].iloc[0])
+    rows["bucket_offset_s"] = _bucket_of(rows["cell"], bucket_s, False)
+    out = summarise(rows, ["bucket_offset_s"], min_crowd)
+    return series_table(out, stimulus_id, bucket_s, False, source_id)
 
 
 def series_table(

@@ -157,6 +157,16 @@ def series(
     return _series_table(_groups(con, spec), stimulus_id, bucket_s, by_clock, min_crowd, source_id)
 
 
+def job_series(
+    con: duckdb.DuckDBPyConnection, stimulus_id: int, job_id: int, bucket_s: float, min_crowd: int
+) -> pd.DataFrame:
+    """``series`` (offset buckets) of one ingest job's people, where its source also holds
+    other files (``raw.job_series``: the crowd rule per file in a cell). From the face rows:
+    the rollups keep no file's own cells, and only an API operation whose video was stored
+    into such a source asks."""
+    return raw.job_series(con, stimulus_id, job_id, bucket_s, min_crowd)
+
+
 def series_of_stimuli(
     con: duckdb.DuckDBPyConnection,
     wanted: list[tuple[int, float, bool]],

@@ -5,7 +5,9 @@ The body is spooled into the upload folder and analysed by a queued ingest job i
 process (``python -m pipeline run-job``, as dashboard uploads are), so it survives a restart of
 the server; the job deletes the file when it ends, and a job whose process died is recorded
 as interrupted and reported Failed. Each operation gets its own source (``api-<id>``) under
-the key's campaign and stimulus, so its result is exactly that file's series.
+the key's campaign and stimulus, so its result is exactly that file's series; a video the
+stimulus already holds answers with that stored file's own people, even where its source
+holds other files.
 """
 
 from __future__ import annotations
@@ -153,7 +155,7 @@ async def recognize_in_video(request: Request, key: VideoKey) -> Response:
 
 
 def operation_status(operation_id: str, key: ApiKey, db_path: Path | None) -> dict[str, Any]:
-    from pipeline.audience.read import campaign_min_crowd, series
+    from pipeline.audience.read import campaign_min_crowd, job_series, series
     from pipeline.store import catalog, jobs
 
     with WRITE_LOCK, connect(db_path) as con:
@@ -186,17 +188,32 @@ def operation_status(operation_id: str, key: ApiKey, db_path: Path | None) -> di
         if job.status == "done":
             source = catalog.get_source(con, job.source_id)
             stimulus = catalog.get_stimulus_by_id(con, source.stimulus_id)
-            table = series(
-                con,
-                stimulus.stimulus_id,
-                bucket_s=window_s,
-                by_clock=False,
-                min_crowd=campaign_min_crowd(con, stimulus.campaign_id),
-                source_id=source.source_id,
-            )
+            min_crowd = campaign_min_crowd(con, stimulus.campaign_id)
+            if _shares_its_source(con, job):
+                table = job_series(con, stimulus.stimulus_id, job.job_id, window_s, min_crowd)
+            else:
+                table = series(
+                    con,
+                    stimulus.stimulus_id,
+                    bucket_s=window_s,
+                    by_clock=False,
+                    min_crowd=min_crowd,
+                    source_id=source.source_id,
+                )
             result = processing_result(table, window_s, duration_s, framerate, width, height)
             answer["processingResult"] = json.dumps(result)
     return answer
+
+
+def _shares_its_source(con: duckdb.DuckDBPyConnection, job: JobRecord) -> bool:
+    """Whether another file is stored in the job's source: then the source's series is not
+    this file's (an operation's own source holds only its video, but a stored twin found by
+    "Already ingested" may sit in a source that a CLI ingest filled with several)."""
+    row = con.execute(
+        "SELECT count(*) FROM ingest_jobs WHERE source_id = ? AND status = 'done' AND job_id <> ?",
+        [job.source_id, job.job_id],
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def _stored_twin(con: duckdb.DuckDBPyConnection, job_id: int) -> JobRecord | None:
