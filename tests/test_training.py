@@ -740,6 +740,12 @@ def test_a_pruned_network_keeps_the_channels_that_are_read(
     same = torch.load(same_path, map_location="cpu", weights_only=False)["model"]
     assert all(torch.equal(same[name], value) for name, value in state.items())
 
+    # Exported as cut, the card says the epochs are the wider network's.
+    cut_card = export_checkpoint(narrow_path, tmp_path / "cut").parent / "MODEL_CARD.md"
+    assert "cut to these widths from the channels of that wider network (widths 8-16-16-16" in (
+        cut_card.read_text()
+    )
+
     run = tmp_path / "tuned"
     tune = [*_TINY, "--widths", "8,8,16,8", "--out", str(run), "--init", str(narrow_path)]
     main([*tune, "--lr", "0"])
@@ -747,6 +753,7 @@ def test_a_pruned_network_keeps_the_channels_that_are_read(
     assert "fine-tune a network cut from the channels of a wider one (widths 8-16-16-16" in (
         card.read_text()
     )
+    assert "exported without training since" not in card.read_text()
     # Wider than the source; a stage short; a model file instead of a checkpoint.
     for source_path, widths in (
         (wide_path, "8,32,16,8"),

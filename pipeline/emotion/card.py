@@ -276,6 +276,7 @@ def _members_text(training: dict[str, Any], combined: str | None = None) -> str:
         return (
             f"{_epochs(only['epochs'])} ({only['train_minutes']} min on 2 CPU cores), "
             f"seed {only['seed']}.{_fine_tune_text(only.get('fine_tuned_from'))}{recovered}"
+            f"{_cut_text(only.get('pruned_from'))}"
         )
     each = "; ".join(
         f"{'specialist, ' if m.get('role') == 'specialist' else ''}seed {m['seed']}, "
@@ -283,6 +284,11 @@ def _members_text(training: dict[str, Any], combined: str | None = None) -> str:
         + (
             f" fine-tuning a network of {_epochs(m['fine_tuned_from']['epochs'])}"
             if m.get("fine_tuned_from")
+            else ""
+        )
+        + (
+            f", cut from widths {_widths_text(m['pruned_from'])} untrained since"
+            if m.get("pruned_from")
             else ""
         )
         + f", validation {m['valid_accuracy']:.2%} alone"
@@ -295,6 +301,22 @@ def _members_text(training: dict[str, Any], combined: str | None = None) -> str:
         "logits averaged"
     )
     return f"{how} ({each}; {training['train_minutes']} min on 2 CPU cores in all)."
+
+
+def _widths_text(pruned: dict[str, Any]) -> str:
+    return "-".join(str(w) for w in pruned["widths"])
+
+
+def _cut_text(pruned: dict[str, Any] | None) -> str:
+    """A network exported as ``prune`` cut it, with no training since: the epochs and minutes
+    above are the wider network's, and its accuracy is what the cut kept of that network's."""
+    if not pruned:
+        return ""
+    return (
+        " Then cut to these widths from the channels of that wider network (widths "
+        f"{_widths_text(pruned)}, pipeline/emotion/prune.py; checkpoint sha256 "
+        f"{pruned['sha256'][:12]}) and exported without training since."
+    )
 
 
 def _fine_tune_text(start: dict[str, Any] | None) -> str:
@@ -312,7 +334,7 @@ def _fine_tune_text(start: dict[str, Any] | None) -> str:
     pruned = start.get("pruned_from")
     network = (
         "a network cut from the channels of a wider one (widths "
-        f"{'-'.join(str(w) for w in pruned['widths'])}, pipeline/emotion/prune.py)"
+        f"{_widths_text(pruned)}, pipeline/emotion/prune.py)"
         if pruned
         else "a network of the same widths"
     )

@@ -129,6 +129,8 @@ def _member_record(
         "valid_accuracy": majority_accuracy(valid_logits, labels),
         **({"recovered_from": config["recovered_from"]} if config.get("recovered_from") else {}),
         **({"fine_tuned_from": config["init"]} if config.get("init") else {}),
+        # A network cut by pipeline/emotion/prune.py and exported without training since.
+        **({"pruned_from": config["pruned_from"]} if config.get("pruned_from") else {}),
     }
 
 
