@@ -104,17 +104,32 @@ def _stored(db: Path, job_id: int) -> dict[str, pd.DataFrame]:
 def test_any_batch_size_stores_the_same_rows(
     burst: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Also when the names sort against the capture times: the snapshots of a copy named
+    shot_08 (first taken) down to shot_00 (last), timed by their mtimes, are analysed and
+    numbered in time order."""
     db = _campaign_db(tmp_path / "burst.duckdb", "Burst")
+    renamed = tmp_path / "renamed"
+    renamed.mkdir()
+    for taken, path in enumerate(sorted(burst.glob("cam_*.jpg"))):
+        copy = renamed / f"shot_{8 - taken:02d}.jpg"
+        copy.write_bytes(path.read_bytes())
+        stamp = (START + dt.timedelta(seconds=taken)).replace(tzinfo=dt.UTC).timestamp()
+        os.utime(copy, (stamp, stamp))
     stored = {}
-    for name, size, workers in (("whole", "0", "1"), ("batches", "2", "2")):
+    for name, folder, size, workers in (
+        ("whole", burst, "0", "1"),
+        ("batches", burst, "2", "2"),
+        ("renamed", renamed, "2", "2"),
+    ):
         monkeypatch.setenv("EMOTION_SNAPSHOT_BATCH", size)
         monkeypatch.setenv("EMOTION_FILE_WORKERS", workers)
         target = Target("Burst", name, "display", "door_cam", "camera")
-        summary = ingest("images", burst, target, AnalysisParams(), db)
+        summary = ingest("images", folder, target, AnalysisParams(), db)
         assert summary.status == "done", summary.message
         stored[name] = _stored(db, summary.job_id)  # type: ignore[arg-type]
-    for table in ("frames", "faces", "tracks"):
-        pd.testing.assert_frame_equal(stored["whole"][table], stored["batches"][table])
+    for other in ("batches", "renamed"):
+        for table in ("frames", "faces", "tracks"):
+            pd.testing.assert_frame_equal(stored["whole"][table], stored[other][table])
     frames, tracks = stored["batches"]["frames"], stored["batches"]["tracks"]
     assert list(frames["frame_index"]) == list(range(9)) and frames["offset_s"].iloc[0] == 0.0
     # People were followed across batch boundaries (a batch holds two snapshots).
