@@ -14,7 +14,9 @@ from pipeline.emotion.adjust import (
     choose_tau,
     prior_bias,
 )
+from pipeline.emotion.holdout import natural_accuracy
 from pipeline.emotion.labels import LABELS
+from pipeline.emotion.metrics import wilson_interval
 
 PRIOR = np.array([0.09, 0.01, 0.01, 0.03, 0.26, 0.33, 0.14, 0.13])
 RARE = [LABELS.index(n) for n in ("contempt", "disgust", "fear")]
@@ -122,3 +124,38 @@ def test_per_class_rule_keeps_the_smallest_bias_with_the_best_recall_when_out_of
     assert steps[-1][0][0] == pytest.approx(BIAS_CAP)
     assert bias[LABELS.index("contempt")] == pytest.approx(0.55)
     assert bias[LABELS.index("disgust")] == bias[LABELS.index("fear")] == 0.0
+
+
+def test_confident_rule_holds_the_target_to_the_lower_end_of_the_fold_s_interval() -> None:
+    """40 contempt faces, the k-th trailing neutral by 1.2 k / 40 + 0.01 nats: the per-class
+    rule stops once 18 of 40 (0.45) are won back; the confident rule goes on until the 95 %
+    Wilson interval of the fold's recall starts at 0.45, and not one step further."""
+    spread = [1.2 * k / 40 + 0.01 for k in range(1, 41)]
+    probs, labels = _fold_by_class(
+        {"contempt": spread, "disgust": _spread(-1.0), "fear": _spread(-1.0)}
+    )
+    contempt = LABELS.index("contempt")
+
+    def won_back(bias_value: float) -> int:
+        bias = np.zeros(8)
+        bias[contempt] = bias_value
+        chosen = adjust_probabilities(probs, bias).argmax(axis=1)
+        return int(((chosen == contempt) & (labels == contempt)).sum())
+
+    point, _, _ = choose_rare_bias(probs, labels, target=0.45)
+    sure, _, reached = choose_rare_bias(probs, labels, target=0.45, confident=True)
+    assert reached and sure[contempt] > point[contempt]
+    assert won_back(point[contempt]) == 18
+    assert wilson_interval(won_back(sure[contempt]), 40)[0] >= 0.45
+    assert wilson_interval(won_back(sure[contempt] - BIAS_STEP), 40)[0] < 0.45
+    # Ten of ten disgust and fear faces: their interval starts above 0.45 already.
+    assert sure[LABELS.index("disgust")] == sure[LABELS.index("fear")] == 0.0
+
+
+def test_fold_accuracy_is_weighted_back_to_the_training_mix() -> None:
+    """The fold holds 20 % of each rare expression and 5 % of the others: a wrong contempt
+    face and a right neutral one are 1 in 2 plainly, 4 in 5 at the training mix."""
+    labels = np.array([LABELS.index("contempt"), LABELS.index("neutral"), -1])
+    scores = np.zeros((3, 8))
+    scores[:, LABELS.index("neutral")] = 1.0
+    assert natural_accuracy(scores, labels) == pytest.approx(0.8)

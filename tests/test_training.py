@@ -766,6 +766,67 @@ def test_a_pruned_network_keeps_the_channels_that_are_read(
     assert not (tmp_path / "x.pt").exists()
 
 
+def test_a_head_refitted_for_balanced_classes_is_chosen_on_the_fold(
+    mixed_runs: dict[str, Path], tmp_path: Path
+) -> None:
+    """``rebalance`` re-fits only the head (pipeline/emotion/rebalance.py), keeps the grid's
+    pair with the best class-mix fold accuracy, and that figure is the saved network's own
+    (recomputed through the whole network); a class-balanced re-fit moves the bias towards the
+    rare expressions; the card says so; a network that trained on the fold is refused."""
+    from itertools import product
+
+    import numpy as np
+
+    from pipeline.emotion.export import export_checkpoint
+    from pipeline.emotion.ferplus import load_split
+    from pipeline.emotion.holdout import holdout_mask, natural_accuracy, training_rows
+    from pipeline.emotion.labels import LABELS
+    from pipeline.emotion.rebalance import BETAS, PULLS, pooled_features, refit_head
+    from pipeline.emotion.rebalance import main as rebalance_main
+    from pipeline.emotion.train import predict_logits
+
+    source = mixed_runs["general"] / "best.pt"
+    out = tmp_path / "rebalanced" / "best.pt"
+    rebalance_main([str(source), "--out", str(out)])
+    before = torch.load(source, map_location="cpu", weights_only=False)
+    after = torch.load(out, map_location="cpu", weights_only=False)
+    for name, value in before["model"].items():
+        if not name.startswith("head."):
+            assert torch.equal(after["model"][name], value), name
+    record = after["config"]["head_refit"]
+    assert {(row["beta"], row["pull"]) for row in record["grid"]} == set(product(BETAS, PULLS))
+    best = max(row["fold_accuracy"] for row in record["grid"])
+    assert record["fold_accuracy"] == max(best, record["fold_accuracy_before"])
+    train = load_split("train")
+    fold = holdout_mask(train) & train.usable_for_training()
+    labels = train.majority_labels()[fold]
+    net = _tiny_net_from(after, (8, 16, 16, 16))
+    logits = predict_logits(net, train.images[fold], torch.device("cpu"))
+    assert natural_accuracy(logits, labels) == pytest.approx(record["fold_accuracy"], abs=1e-4)
+
+    # Weighting the rare expressions' votes raises their bias against neutral's.
+    wide = _tiny_net_from(before, (8, 16, 16, 16))
+    rows = np.flatnonzero(training_rows(train))[:3000]
+    head = (wide.head.weight.detach().numpy(), wide.head.bias.detach().numpy())
+    features = pooled_features(wide, train.images[rows])
+    votes, majority = train.vote_distribution()[rows], train.majority_labels()[rows]
+    neutral = LABELS.index("neutral")
+    gaps = {}
+    for beta in (0.0, 2.0):
+        _, bias = refit_head(features, votes, majority, head, beta, pull=1.0)
+        gaps[beta] = [bias[LABELS.index(name)] - bias[neutral] for name in ("contempt", "disgust")]
+    assert all(b > a for a, b in zip(gaps[0.0], gaps[2.0], strict=True)), gaps
+
+    card = export_checkpoint(out, tmp_path / "export").parent / "MODEL_CARD.md"
+    text = card.read_text()
+    assert "classifier head was then re-fitted" in text or "the trained head ships" in text
+    saw = {**before, "config": {**before["config"], "holdout_in_training": True}}
+    torch.save(saw, tmp_path / "saw.pt")
+    with pytest.raises(SystemExit) as refused:
+        rebalance_main([str(tmp_path / "saw.pt"), "--out", str(tmp_path / "x.pt")])
+    assert refused.value.code == 2 and not (tmp_path / "x.pt").exists()
+
+
 def _tiny_net_from(checkpoint: dict, widths: tuple[int, ...]):
     from pipeline.emotion.network import ExpressionNet
 

@@ -276,7 +276,7 @@ def _members_text(training: dict[str, Any], combined: str | None = None) -> str:
         return (
             f"{_epochs(only['epochs'])} ({only['train_minutes']} min on 2 CPU cores), "
             f"seed {only['seed']}.{_fine_tune_text(only.get('fine_tuned_from'))}{recovered}"
-            f"{_cut_text(only.get('pruned_from'))}"
+            f"{_cut_text(only.get('pruned_from'))}{_refit_text(only.get('head_refit'))}"
         )
     each = "; ".join(
         f"{'specialist, ' if m.get('role') == 'specialist' else ''}seed {m['seed']}, "
@@ -316,6 +316,24 @@ def _cut_text(pruned: dict[str, Any] | None) -> str:
         " Then cut to these widths from the channels of that wider network (widths "
         f"{_widths_text(pruned)}, pipeline/emotion/prune.py; checkpoint sha256 "
         f"{pruned['sha256'][:12]}) and exported without training since."
+    )
+
+
+def _refit_text(refit: dict[str, Any] | None) -> str:
+    """A head re-fitted for balanced classes after training (pipeline/emotion/rebalance.py)."""
+    if not refit:
+        return ""
+    if refit.get("kept_trained_head"):
+        return (
+            " No class-balanced re-fit of its head beat the trained one on the held-out fold "
+            "(pipeline/emotion/rebalance.py): the trained head ships."
+        )
+    return (
+        " Its classifier head was then re-fitted on the training faces' features with each "
+        f"face's loss weighted by (n_max / n_class)^{refit['beta']} of its votes, held near the "
+        f"trained head (pull {refit['pull']}; pipeline/emotion/rebalance.py), the pair chosen "
+        "on the held-out fold: fold accuracy at the training class mix "
+        f"{refit['fold_accuracy_before']:.2%} before, {refit['fold_accuracy']:.2%} after."
     )
 
 

@@ -131,6 +131,8 @@ def _member_record(
         **({"fine_tuned_from": config["init"]} if config.get("init") else {}),
         # A network cut by pipeline/emotion/prune.py and exported without training since.
         **({"pruned_from": config["pruned_from"]} if config.get("pruned_from") else {}),
+        # A head re-fitted for balanced classes by pipeline/emotion/rebalance.py.
+        **({"head_refit": config["head_refit"]} if config.get("head_refit") else {}),
     }
 
 
@@ -227,16 +229,22 @@ def _rare_adjustment(
     graph's calibrated scores (N, 8) of the fold's faces."""
     probs = torch.softmax(torch.from_numpy(fold_scores), dim=1).numpy()
     chosen_on = "held-out fold (pipeline/emotion/holdout.py), never validation"
-    if rule == "per-class":
-        bias, steps, reached = choose_rare_bias(probs, fold_labels)
+    if rule in ("per-class", "confident"):
+        confident = rule == "confident"
+        bias, steps, reached = choose_rare_bias(probs, fold_labels, confident=confident)
+        reaching = (
+            "fold recall whose 95 % Wilson interval starts at or above"
+            if confident
+            else "fold recall"
+        )
         return {
-            "rule_name": "per-class",
+            "rule_name": rule,
             "tau": None,
             "bias": bias_by_label(bias),
             "reached": reached,
             "chosen_on": chosen_on,
             "rule": f"smallest bias per rare expression, in steps of {BIAS_STEP} up to "
-            f"{BIAS_CAP}, reaching fold recall {TARGET_RECALL} for {', '.join(RARE_CLASSES)}"
+            f"{BIAS_CAP}, reaching {reaching} {TARGET_RECALL} for {', '.join(RARE_CLASSES)}"
             + ("" if reached else "; not reached by all: those keep their best fold recall"),
             "fold_recall_by_bias": [{"bias": b, **recall} for b, recall in steps],
         }
@@ -256,7 +264,7 @@ def export_checkpoint(
     checkpoint_paths: str | Path | Sequence[str | Path],
     out_dir: Path,
     data_dir: Path | None = None,
-    adjust_rare: bool | Literal["prior", "per-class"] = False,
+    adjust_rare: bool | Literal["prior", "per-class", "confident"] = False,
     int8: bool = False,
 ) -> Path:
     """Write ``emotion.onnx``, ``emotion.json`` and ``MODEL_CARD.md`` into out_dir.
@@ -264,9 +272,11 @@ def export_checkpoint(
     One checkpoint ships as it is; several ship as one graph that averages their logits, or,
     when class-balanced and unweighted runs are given together, a SpecialistMix.
     ``adjust_rare`` bakes in a rare-expression logit adjustment chosen on the held-out fold:
-    True or "prior" for the prior shift, "per-class" for biases on the rare expressions only
-    (pipeline/emotion/adjust.py). ``int8`` ships the graph quantized (pipeline/emotion/quantize.py),
-    its temperature and bias fitted on the quantized graph's scores.
+    True or "prior" for the prior shift, "per-class" for biases on the rare expressions only,
+    "confident" for those biases with the fold's recall held to the target at its 95 % lower
+    bound (pipeline/emotion/adjust.py). ``int8`` ships the graph quantized
+    (pipeline/emotion/quantize.py), its temperature and bias fitted on the quantized graph's
+    scores.
     """
     rule = "prior" if adjust_rare is True else adjust_rare or None
     if rule is not None and rule not in RULES:
@@ -451,7 +461,8 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="bake in a rare-expression logit adjustment chosen on the held-out fold "
         "(pipeline/emotion/adjust.py): 'prior' (the default rule) shifts every class by its "
-        "frequency, 'per-class' raises only the rare expressions; off by default: it buys "
+        "frequency, 'per-class' raises only the rare expressions, 'confident' raises them until "
+        "the fold's recall reaches the target at its 95 %% lower bound; off by default: it buys "
         "rare-class recall with calibration and rare-class precision "
         "(benchmarks/logit_adjustment.py)",
     )

@@ -47,13 +47,30 @@ def holdout_mask(split: FerplusSplit) -> np.ndarray:
     if split.names is None:
         raise ValueError("the held-out fold is drawn by FER+ file name; this split has none")
     labels = split.majority_labels()
-    share = np.array(
-        [RARE_SHARE if name in RARE_CLASSES else OTHER_SHARE for name in LABELS] + [0.0]
-    )
     # Faces without a majority label (-1) get share 0 through the last entry.
-    limits = share[labels]
+    limits = _share_by_label()[labels]
     fractions = np.fromiter((_fraction(str(n)) for n in split.names), float, len(split.names))
     return fractions < limits
+
+
+def _share_by_label() -> np.ndarray:
+    """(9,) the fold's share of each class in ``LABELS`` order, then 0 for "no majority"."""
+    return np.array(
+        [RARE_SHARE if name in RARE_CLASSES else OTHER_SHARE for name in LABELS] + [0.0]
+    )
+
+
+def natural_accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Majority accuracy of fold ``scores`` (N, 8) with each face weighted by 1 / its class's
+    share of the fold: the accuracy at the training split's class mix.
+
+    Why: the fold holds 20 % of each rare expression and 5 % of the others, four times the
+    rare faces of the natural mix, so its plain accuracy rewards rare answers four times too
+    much for choosing anything that trades common faces for rare ones."""
+    keep = labels >= 0
+    weights = 1.0 / _share_by_label()[labels[keep]]
+    right = np.asarray(scores)[keep].argmax(axis=1) == labels[keep]
+    return float((weights * right).sum() / weights.sum()) if keep.any() else float("nan")
 
 
 def training_rows(split: FerplusSplit, include_holdout: bool = False) -> np.ndarray:

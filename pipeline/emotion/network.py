@@ -75,10 +75,13 @@ class ExpressionNet(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(c_in, num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C): the pooled features the head reads (rebalance.py re-fits the head on them)."""
         x = self.stages(self.stem(self.standardize(x)))
-        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
-        return self.head(self.dropout(x))
+        return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.features(x)))
 
 
 class LogitAverage(nn.Module):
