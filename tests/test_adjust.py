@@ -159,3 +159,11 @@ def test_fold_accuracy_is_weighted_back_to_the_training_mix() -> None:
     scores = np.zeros((3, 8))
     scores[:, LABELS.index("neutral")] = 1.0
     assert natural_accuracy(scores, labels) == pytest.approx(0.8)
+
+
+def test_confident_rule_leaves_an_expression_the_fold_lacks_alone() -> None:
+    """No disgust face on the fold: nothing to hold to the target, so no bias (and no error)."""
+    probs, labels = _fold_by_class({"contempt": _spread(2.0), "fear": _spread(-1.0)})
+    bias, _, reached = choose_rare_bias(probs, labels, target=0.45, confident=True)
+    assert bias[LABELS.index("disgust")] == 0.0 and not reached
+    assert bias[LABELS.index("contempt")] > 0.0

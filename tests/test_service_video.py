@@ -295,6 +295,14 @@ def test_a_video_stored_beside_others_answers_with_its_own_people(video_service,
     assert body["status"] == "Succeeded", body
     own = json.loads(body["processingResult"])
     assert any("events" in f for f in own["fragments"]), "seven people: a window is shown"
+    with connect(server.db, read_only=True) as con:
+        title, twin_source = con.execute(
+            "SELECT j.error_title, (SELECT s.name FROM ingest_jobs d JOIN sources s USING "
+            "(source_id) WHERE d.content_hash = j.content_hash AND d.status = 'done') "
+            "FROM api_operations o JOIN ingest_jobs j USING (job_id) WHERE o.operation_id = ?",
+            [location.rsplit("/", 1)[-1]],
+        ).fetchone()
+    assert (title, twin_source) == ("Already ingested", "room"), "answered by the stored twin"
 
     joined = cli(server.db, "ingest", str(others), *room)
     assert joined.returncode == 0 and ": done" in joined.stdout, joined.stdout + joined.stderr
@@ -309,6 +317,7 @@ def test_a_video_stored_beside_others_answers_with_its_own_people(video_service,
     offset = first["start"] / own["timescale"]
     room_mean = pooled.set_index("bucket_offset_s").loc[offset, "mean_happiness"]
     own_mean = first["events"][0][0]["windowMeanScores"]["happiness"]
+    assert room_mean == room_mean and own_mean == own_mean  # both shown: not NaN
     assert room_mean != pytest.approx(own_mean, abs=1e-4), "the room's series mixes both files"
     after, _ = _wait(server, location, key)
     assert json.loads(after["processingResult"]) == own, "the same file's people, before and after"

@@ -20,13 +20,16 @@ common class by its frequency, which costs accuracy where the model is already r
 A third, ``confident``, is the per-class rule with the target met with 95 % confidence: the
 lower end of the Wilson interval of the fold's recall must reach it. Why: the fold holds 21
 disgust and 32 contempt faces, so a point estimate just above 0.45 is as likely as not to be
-below it on unseen faces (the shipped model's disgust: fold 0.48, validation 0.32).
+below it on unseen faces (model 2026.12.02-82339f87's disgust: fold 0.48, validation 0.32). The
+shipped model carries this rule's bias; the rule itself was picked over ``per-class`` after
+seeing both on validation (README), so for the shipped model validation checks the bias
+values, chosen on the fold, but not the choice of rule.
 
-Export bakes either in only when asked (``--rare-adjustment [prior|per-class]``): the product
-averages the probabilities over people, so calibrated probabilities matter to it as well as
-argmax recall, and the recall bought is paid in rare-class precision, calibration and accuracy
-(benchmarks/logit_adjustment.py measures both rules on the installed model; the README has
-the figures of the shipped one, which carries the per-class rule's bias).
+Export bakes one in only when asked (``--rare-adjustment [prior|per-class|confident]``): the
+product averages the probabilities over people, so calibrated probabilities matter to it as
+well as argmax recall, and the recall bought is paid in rare-class precision, calibration and
+accuracy (benchmarks/logit_adjustment.py measures the rules on the installed model; the README
+has the figures of the shipped one).
 """
 
 from __future__ import annotations
@@ -99,10 +102,11 @@ def _evidence(recall: dict[str, float], labels: np.ndarray, confident: bool) -> 
     if not confident:
         return recall
     faces = {name: int((labels == LABELS.index(name)).sum()) for name in RARE_CLASSES}
+    # No face of an expression on the fold: nothing to hold to the target (NaN, as its recall).
     return {
         name: wilson_interval(round(recall[name] * faces[name]), faces[name])[0]
         if faces[name]
-        else 0.0
+        else float("nan")
         for name in RARE_CLASSES
     }
 

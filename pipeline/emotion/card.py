@@ -133,8 +133,10 @@ def _holdout_section(manifest: dict[str, Any]) -> str:
     )
     if manifest.get("logit_adjustment"):
         caveat += (
-            " Its rare-expression logit adjustment was chosen on them, so its rare-class "
-            "recall here is where that choice aimed, not an independent check; validation is."
+            " Its rare-expression logit adjustment (and a re-fitted head's settings, if any) "
+            "was chosen on them, so its figures here are where that choice aimed, not an "
+            "independent check; validation is, except for choices made after seeing it, which "
+            "the README names."
         )
     rows: list[list[object]] = [
         [
@@ -329,7 +331,8 @@ def _refit_text(refit: dict[str, Any] | None) -> str:
             "(pipeline/emotion/rebalance.py): the trained head ships."
         )
     return (
-        " Its classifier head was then re-fitted on the training faces' features with each "
+        " Before this export its classifier head was re-fitted on the training faces' features "
+        "with each "
         f"face's loss weighted by (n_max / n_class)^{refit['beta']} of its votes, held near the "
         f"trained head (pull {refit['pull']}; pipeline/emotion/rebalance.py), the pair chosen "
         "on the held-out fold: fold accuracy at the training class mix "

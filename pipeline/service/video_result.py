@@ -4,10 +4,11 @@ One fragment per window of ``window_s`` seconds from the start of the video to i
 window with published figures carries ``interval`` and ``events``: one event holding
 ``windowFaceDistribution`` (share of face rows per dominant expression) and
 ``windowMeanScores`` (mean score per expression, averaged over people), both straight from
-``pipeline.audience.read.series``. A window without faces, or whose people are fewer than the
-campaign's minimum crowd, is a fragment with ``start`` and ``duration`` only, the way the
-original API marked fragments without faces: a withheld window is never told apart from an
-empty one, and no figure of it leaves the server.
+``pipeline.audience.read.series`` (or ``read.job_series`` where the video shares its source).
+A window without faces, or whose people are fewer than the campaign's minimum crowd, is a
+fragment with ``start`` and ``duration`` only, the way the original API marked fragments
+without faces: a withheld window is never told apart from an empty one, and no figure of it
+leaves the server.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ def processing_result(
 ) -> dict[str, Any]:
     """The result object (the API sends it JSON-encoded as a string) for one video.
 
-    ``table``: ``audience.read.series`` of the video's source with ``window_s`` buckets (an
-    ad timeline: ``bucket_offset_s``), the minimum crowd already applied (``suppressed``).
+    ``table``: ``audience.read.series`` of the video's source, or ``read.job_series`` of its
+    job where the source holds other files, with ``window_s`` buckets (an ad timeline:
+    ``bucket_offset_s``), the minimum crowd already applied (``suppressed``).
     """
     shown: dict[int, pd.Series] = {}
     for _, row in table.iterrows():
