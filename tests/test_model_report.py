@@ -165,3 +165,24 @@ def test_card_says_whether_a_rare_class_adjustment_is_in_the_model() -> None:
     text = _adjustment_text(manifest(per_class))
     assert "tau" not in text
     assert text.endswith("(the rule, chosen on the held-out fold); logit bias contempt +0.70.")
+
+
+def test_the_card_says_which_members_had_their_head_re_fitted() -> None:
+    """An ensemble's member line names a re-fitted head (rebalance.py), not a kept one."""
+    from pipeline.emotion.card import _members_text
+
+    def member(seed: int, refit: dict | None) -> dict:
+        row = {"seed": seed, "epochs": 10, "train_minutes": 5.0, "valid_accuracy": 0.8}
+        return row | ({"head_refit": refit} if refit else {})
+
+    text = _members_text(
+        {
+            "members": [
+                member(1, {"beta": 0.75, "pull": 0.01, "kept_trained_head": False}),
+                member(2, {"beta": None, "pull": None, "kept_trained_head": True}),
+                member(3, None),
+            ],
+            "train_minutes": 15.0,
+        }
+    )
+    assert text.count("head re-fitted") == 1 and "beta 0.75, pull 0.01" in text

@@ -798,7 +798,7 @@ def test_a_head_refitted_for_balanced_classes_is_chosen_on_the_fold(
     best = max(row["fold_accuracy"] for row in record["grid"])
     assert record["fold_accuracy"] == max(best, record["fold_accuracy_before"])
     train = load_split("train")
-    fold = holdout_mask(train) & train.usable_for_training()
+    fold = holdout_mask(train)
     labels = train.majority_labels()[fold]
     net = _tiny_net_from(after, (8, 16, 16, 16))
     logits = predict_logits(net, train.images[fold], torch.device("cpu"))

@@ -293,6 +293,11 @@ def _members_text(training: dict[str, Any], combined: str | None = None) -> str:
             if m.get("pruned_from")
             else ""
         )
+        + (
+            f", head re-fitted (beta {m['head_refit']['beta']}, pull {m['head_refit']['pull']})"
+            if m.get("head_refit") and not m["head_refit"].get("kept_trained_head")
+            else ""
+        )
         + f", validation {m['valid_accuracy']:.2%} alone"
         for m in members
     )

@@ -144,7 +144,7 @@ def rebalance(checkpoint_path: Path, out: Path, data_dir: Path | None = None) ->
     net.load_state_dict(checkpoint["model"])
     split = load_split("train", data_dir or default_dataset_dir())
     rows = training_rows(split)
-    fold = holdout_mask(split) & split.usable_for_training()
+    fold = holdout_mask(split)  # the fold export and the card measure
     labels = split.majority_labels()
     head = (
         net.head.weight.detach().numpy().copy(),
