@@ -25,10 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._report import print_table, save_json
 from benchmarks.real_photo_sets import PHOTOS, SELFIE, _read
 from pipeline.emotion.card import render_model_card
-from pipeline.emotion.classifier import shared_classifier
+from pipeline.emotion.classifier import ExpressionClassifier, shared_classifier
 from pipeline.emotion.ferplus import load_split
 from pipeline.emotion.labels import LABELS
 from pipeline.emotion.manifest import manifest_path_for
+from pipeline.emotion.mirror import unsure
 from pipeline.face_eval import compare_alignment, labelled_scenes
 from pipeline.faces import DetectedFace, FaceFinder
 from pipeline.settings import get_int, get_setting
@@ -48,12 +49,30 @@ def _turned(image: np.ndarray, degrees: float) -> np.ndarray:
 
 
 def _answers(finder: FaceFinder, image: np.ndarray, faces: list[DetectedFace]) -> dict:
+    """Each method's probabilities as shipped, and whether the classifier mirrored each face
+    (its one view's top probability under the model's threshold: pipeline/emotion/mirror.py):
+    real photos say how often that happens outside FER+, which sets the time per face."""
     classifier = shared_classifier()
-    box = classifier.predict_proba([finder.face_crop(image, f.box, None) for f in faces])
-    aligned = classifier.predict_proba(
-        [finder.face_crop(image, f.box, f.landmarks, align=True) for f in faces]
-    )
-    return {"box": box, "aligned": aligned}
+    crops = {
+        "box": [finder.face_crop(image, f.box, None) for f in faces],
+        "aligned": [finder.face_crop(image, f.box, f.landmarks, align=True) for f in faces],
+    }
+    answers: dict = {m: classifier.predict_proba(c) for m, c in crops.items()}
+    for method, method_crops in crops.items():
+        one_view = _one_view().predict_proba(method_crops)
+        answers[f"{method}_mirrored"] = unsure(one_view, classifier.mirror_below)
+    return answers
+
+
+_one_view_classifier: list[ExpressionClassifier] = []
+
+
+def _one_view() -> ExpressionClassifier:
+    if not _one_view_classifier:
+        _one_view_classifier.append(
+            ExpressionClassifier(Path(get_setting("EMOTION_MODEL_PATH")), mirror_below=0.0)
+        )
+    return _one_view_classifier[0]
 
 
 def _main_face(faces: list[DetectedFace]) -> list[DetectedFace]:
@@ -89,6 +108,10 @@ def real_photos(finder: FaceFinder) -> dict[str, object]:
                     **{f"{m}_top": LABELS[int(upright[m][k].argmax())] for m in ("box", "aligned")},
                     **{f"{m}_p": float(upright[m][k].max()) for m in ("box", "aligned")},
                     **{f"{m}_kept_when_turned": kept[m] for m in ("box", "aligned")},
+                    **{
+                        f"{m}_mirrored": bool(upright[f"{m}_mirrored"][k])
+                        for m in ("box", "aligned")
+                    },
                     "turns": kept["turns"],
                 }
             )
@@ -100,6 +123,7 @@ def real_photos(finder: FaceFinder) -> dict[str, object]:
             m: {n: sum(r[f"{m}_top"] == n for r in rows) for n in LABELS}
             for m in ("box", "aligned")
         },
+        "mirrored": {m: sum(r[f"{m}_mirrored"] for r in rows) for m in ("box", "aligned")},
         "turned_photos": turns,
         "kept_when_turned": {
             m: sum(r[f"{m}_kept_when_turned"] for r in rows) for m in ("box", "aligned")
@@ -153,6 +177,10 @@ def main() -> None:
         f"Real photos: {s['faces']} faces (main face of 62 photos + the selfie's faces)",
         [
             ("same top expression, box vs aligned", f"{s['same_top_expression']}/{s['faces']}"),
+            *[
+                (f"mirror image scored too (unsure), {m}", f"{s['mirrored'][m]}/{s['faces']}")
+                for m in ("box", "aligned")
+            ],
             *[
                 (
                     f"top expression kept when turned +-{TILT_DEG:g} deg, {m}",

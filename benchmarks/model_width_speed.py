@@ -1,12 +1,14 @@
 """What a narrower expression network would cost per face on this CPU, against the shipped one.
 
-Why: the shipped wide network (widths 48-384) meets the model issue's 2 ms per face only on
-CPUs with AVX-512 VNNI; on AVX2 it takes about twice that. Before anyone spends hours training
-a narrower network, this measures what it would cost here. int8 speed does not depend on the
-weights' values, so each candidate is a seeded untrained network put through the export's own
-int8 path (the flip-averaged QDQ graph, activation ranges from training faces); the shipped
-file is timed in turn with them, round after round, and the ratios to it are the figures that
-carry across machines.
+Why: the shipped wide network (widths 48-384) averaged with its mirror image for every face
+took twice the model issue's 2 ms per face on a 2-core AVX2 CPU; it meets it there only by
+mirroring the unsure faces alone (pipeline/emotion/mirror.py). Before anyone spends hours
+training a narrower network, this measures what it would cost here. int8 speed does not depend
+on the weights' values, so each candidate is a seeded untrained network put through the
+export's own int8 path (the one-view QDQ graph, activation ranges from training faces); the
+shipped file is timed in turn with them, round after round, and the ratios to it are the
+figures that carry across machines. These are the graphs' own times, one view per face: the
+classifier adds a second view for the faces it is unsure of (the card says how many).
 
 Exported model files given as arguments (a trained candidate, with its manifest beside it)
 are timed in the same rounds, so a trained network's cost is checked against the untrained
@@ -122,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
         for label, r in results.items()
     ]
     print_table(
-        f"int8 flip-averaged graphs, batch {BATCH}, 2 threads, {ROUNDS} rounds in turn ({cpu})",
+        f"int8 one-view graphs, batch {BATCH}, 2 threads, {ROUNDS} rounds in turn ({cpu})",
         rows,
         ("graph", "ms/face (median)", "range", "x shipped"),
     )

@@ -49,15 +49,22 @@ def test_train_resume_and_export(ferplus_valid, tmp_path: Path) -> None:
     assert probs.shape == (5, 8)
     manifest = json.loads((tmp_path / "model" / "emotion.json").read_text())
     assert manifest["validation"]["faces"] == 3191
-    # Flip averaging is measured both ways at export; the mirrored graph is the one that ships.
+    # The mirrored pass is measured three ways at export (no face, every face, the unsure
+    # faces below the fold's threshold); the last is what ships.
     flip = manifest["flip_averaging"]
     assert flip["with_flip"]["accuracy"] == pytest.approx(manifest["validation"]["accuracy"])
     assert 0.0 < flip["without_flip"]["accuracy"] < 1.0
+    assert 0.0 < flip["every_face"]["accuracy"] < 1.0
     assert flip["accuracy_gain_points"] == pytest.approx(
         100 * (flip["with_flip"]["accuracy"] - flip["without_flip"]["accuracy"])
     )
+    mirror = manifest["mirror"]
+    assert mirror["chosen_on"].startswith("held-out fold")
+    assert classifier.mirror_below == (mirror["below"] or float("inf"))
+    assert len(mirror["fold_by_threshold"]) == 10
     card = (tmp_path / "model" / "MODEL_CARD.md").read_text()
-    assert f"{flip['without_flip']['accuracy']:.2%} without" in card
+    assert f"for none {flip['without_flip']['accuracy']:.2%}" in card
+    assert f"for every face {flip['every_face']['accuracy']:.2%}" in card
     # Plain by default; asked for, the rare-class adjustment is chosen on the held-out fold
     # (this model trained without it) and baked into the graph: the same as adding the bias
     # to the plain model's logits.
@@ -357,8 +364,8 @@ def test_int8_export_is_calibrated_on_its_own_scores_and_compared_with_float32(
 ) -> None:
     """With --int8 the mix ships quantized: its convolutions run in int8, and its temperature
     and per-class bias are fitted on the quantized graph's own scores and written in after
-    quantizing, so the file gives softmax(its own uncalibrated scores / T + bias), and those
-    scores are the float32 mix's within int8 rounding. The manifest and card compare it with
+    quantizing, so the classifier gives softmax(the file's own uncalibrated scores of both
+    views, averaged, / T + bias), and those scores are the float32 mix's within int8 rounding. The manifest and card compare it with
     the same graph in float32."""
     import numpy as np
     import onnx
@@ -394,10 +401,15 @@ def test_int8_export_is_calibrated_on_its_own_scores_and_compared_with_float32(
     session = onnxruntime.InferenceSession(str(uncalibrated), providers=["CPUExecutionProvider"])
 
     def int8_scores(images: np.ndarray) -> np.ndarray:
-        x = to_model_input(images)
-        return np.concatenate(
-            [session.run(None, {"faces": x[i : i + 512]})[0] for i in range(0, len(x), 512)]
-        )
+        """The one-view graph's scores of the faces averaged with their mirror images'."""
+        views = []
+        for x in (to_model_input(images), to_model_input(images[:, :, ::-1])):
+            views.append(
+                np.concatenate(
+                    [session.run(None, {"faces": x[i : i + 512]})[0] for i in range(0, len(x), 512)]
+                )
+            )
+        return 0.5 * (views[0] + views[1])
 
     scores = int8_scores(ferplus_valid.images)
     float_scores = predict_logits(mix, ferplus_valid.images, torch.device("cpu"))

@@ -11,6 +11,7 @@ import onnxruntime as ort
 
 from pipeline.emotion.labels import LABELS
 from pipeline.emotion.manifest import ModelManifest, manifest_path_for, sha256_of
+from pipeline.emotion.mirror import combine_views, unsure
 from pipeline.emotion.preprocess import INPUT_SIZE, to_model_input
 from pipeline.errors import ModelError
 
@@ -18,7 +19,15 @@ from pipeline.errors import ModelError
 class ExpressionClassifier:
     """One onnxruntime session over the shipped model, checked against its manifest on load."""
 
-    def __init__(self, model_path: Path, threads: int = 2, batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        threads: int = 2,
+        batch_size: int = 64,
+        mirror_below: float | None = None,
+    ) -> None:
+        """mirror_below: the manifest's threshold for the mirrored pass unless given (0 mirrors
+        no face, infinity every face: export and the benchmarks measure both)."""
         if not model_path.is_file():
             raise ModelError("Model missing", f"No expression model at {model_path}.")
         try:
@@ -43,6 +52,7 @@ class ExpressionClassifier:
             str(model_path), options, providers=["CPUExecutionProvider"]
         )
         self._batch_size = batch_size
+        self.mirror_below = self.manifest.mirror_below if mirror_below is None else mirror_below
         self.version = self.manifest.version
 
     def predict_proba(self, faces: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
@@ -52,6 +62,17 @@ class ExpressionClassifier:
         as DeepFace's ``extract_faces`` returns them.
         """
         inputs = to_model_input(faces)
+        out = self._run(inputs)
+        # The faces one view leaves unsure are scored again from their mirror image, in
+        # batches of their own (pipeline/emotion/mirror.py).
+        again = np.flatnonzero(unsure(out, self.mirror_below))
+        if len(again):
+            mirrored = np.ascontiguousarray(inputs[again][..., ::-1])
+            out[again] = combine_views(out[again], self._run(mirrored))
+        return out
+
+    def _run(self, inputs: np.ndarray) -> np.ndarray:
+        """The graph's probabilities float32 (N, 8) of model inputs (N, 1, 48, 48), batched."""
         out = np.empty((len(inputs), len(LABELS)), dtype=np.float32)
         for start in range(0, len(inputs), self._batch_size):
             chunk = inputs[start : start + self._batch_size]

@@ -35,6 +35,7 @@ from pipeline.emotion.adjust import (
     training_prior,
 )
 from pipeline.emotion.card import publish
+from pipeline.emotion.classifier import ExpressionClassifier
 from pipeline.emotion.ferplus import FerplusSplit, default_dataset_dir, load_split
 from pipeline.emotion.flip_check import compare_flip
 from pipeline.emotion.half_weights import store_weights_as_half
@@ -42,6 +43,7 @@ from pipeline.emotion.holdout import RARE_CLASSES, holdout_mask, saw_fold
 from pipeline.emotion.labels import LABELS
 from pipeline.emotion.manifest import manifest_path_for, sha256_of
 from pipeline.emotion.metrics import fit_temperature, majority_accuracy
+from pipeline.emotion.mirror import EVERY_FACE, THRESHOLDS, choose_threshold
 from pipeline.emotion.network import ExportWrapper, ExpressionNet, LogitAverage, SpecialistMix
 from pipeline.emotion.precision_check import compare_precision
 from pipeline.emotion.preprocess import INPUT_SIZE, to_model_input
@@ -78,7 +80,7 @@ def _write_int8_onnx(
     net: torch.nn.Module,
     path: Path,
     faces: np.ndarray,
-    flip: bool = True,
+    flip: bool = False,
     calibration: tuple[float, np.ndarray] | None = None,
 ) -> None:
     """The int8 graph of ``net`` (pipeline/emotion/quantize.py), ending at its uncalibrated
@@ -92,16 +94,51 @@ def _write_int8_onnx(
 
 
 def _file_scores(path: Path, images: np.ndarray) -> np.ndarray:
-    """float32 (N, 8) scores of uint8 faces from a graph file that ends at its uncalibrated
-    scores: a temperature and a bias fitted on them are fitted on what the file computes."""
+    """float32 (N, 8) scores of uint8 faces from a one-view graph file that ends at its
+    uncalibrated scores, averaged with those of their mirror images: a temperature and a bias
+    fitted on them are fitted on what the file computes for a mirrored face."""
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     inputs = to_model_input(images)
-    return np.concatenate(
-        [
-            session.run(None, {INPUT_NAME: inputs[start : start + 256]})[0]
-            for start in range(0, len(inputs), 256)
-        ]
+    views = [
+        np.concatenate(
+            [
+                session.run(None, {INPUT_NAME: view[start : start + 256]})[0]
+                for start in range(0, len(view), 256)
+            ]
+        )
+        for view in (inputs, np.ascontiguousarray(inputs[..., ::-1]))
+    ]
+    return 0.5 * (views[0] + views[1])
+
+
+def _mirror_rule(
+    model_path: Path, train: FerplusSplit | None, fold: np.ndarray | None
+) -> dict[str, Any]:
+    """When the shipped file's classifier scores the mirror image too (pipeline/emotion/
+    mirror.py): the threshold chosen on the held-out fold from the file's own probabilities,
+    or every face when no fold is left that the model never trained on."""
+    if train is None or fold is None:
+        return {
+            "below": None,
+            "rule": "every face: the model trained on the held-out fold, so no unseen faces "
+            "were left to choose a threshold on",
+            "chosen_on": None,
+        }
+    classifier = ExpressionClassifier(model_path, mirror_below=0.0)
+    fold_images = np.asarray(train.images[fold])
+    below, table = choose_threshold(
+        classifier.predict_proba(fold_images),
+        classifier.predict_proba(np.ascontiguousarray(fold_images[:, :, ::-1])),
     )
+    return {
+        "below": None if below == EVERY_FACE else below,
+        "rule": "smallest threshold on one view's top probability, in steps of 0.05 from "
+        f"{THRESHOLDS[0]} to {THRESHOLDS[-1]}, at which no fold face changes its top "
+        "expression against mirroring every face; faces below it get the mirrored pass, "
+        "combined by the geometric mean of both views' probabilities (= the mean of logits)",
+        "chosen_on": "held-out fold (pipeline/emotion/holdout.py), never validation",
+        "fold_by_threshold": table,
+    }
 
 
 def _load_member(checkpoint_path: Path) -> tuple[ExpressionNet, dict[str, Any]]:
@@ -307,9 +344,11 @@ def export_checkpoint(
     ]
     seen_fold = any(saw_fold(c) for _, c in loaded)
     choose_bias = bool(rule) and not seen_fold
-    train = load_split("train", folder) if choose_bias or int8 else None
-    fold = holdout_mask(train) if train is not None and choose_bias else None
-    faces = calibration_faces(train) if train is not None and int8 else None
+    # The training split gives the held-out fold (the mirror threshold, the bias) and the
+    # int8 calibration faces.
+    train = load_split("train", folder)
+    fold = None if seen_fold else holdout_mask(train)
+    faces = calibration_faces(train) if int8 else None
 
     out_dir.mkdir(parents=True, exist_ok=True)
     model_path = out_dir / MODEL_FILE
@@ -324,7 +363,7 @@ def export_checkpoint(
     else:
         temperature = fit_temperature(_graph_scores(net, views, configs), labels)
     adjustment = None
-    if train is not None and fold is not None and rule:
+    if fold is not None and choose_bias:
         fold_images = train.images[fold]
         fold_scores = (
             _file_scores(scored, fold_images)
@@ -338,20 +377,14 @@ def export_checkpoint(
     if adjustment is not None:
         bias = np.array([adjustment["bias"][name] for name in LABELS])  # type: ignore[index]
 
-    def write(path: Path, flip: bool) -> None:
-        if faces is not None:
-            _write_int8_onnx(net, path, faces, flip, (temperature, bias))
-        else:
-            _write_onnx(
-                ExportWrapper(net, temperature, flip=flip, bias=torch.from_numpy(bias)), path
-            )
-
     if staging is not None:
         append_calibration(scored, temperature, bias)
         shutil.move(scored, model_path)
         shutil.rmtree(staging)
     else:
-        write(model_path, flip=True)
+        _write_onnx(
+            ExportWrapper(net, temperature, flip=False, bias=torch.from_numpy(bias)), model_path
+        )
     sha256 = sha256_of(model_path)
     manifest = {
         "name": "reaction-expressions",
@@ -368,8 +401,11 @@ def export_checkpoint(
             "resize": "INTER_AREA when shrinking, INTER_LINEAR when enlarging",
             "crop": "face box as found by a detector; trained with 0.8-1.25x zoom jitter",
         },
-        "output": {"name": "probabilities", "meaning": "calibrated softmax over labels"},
-        "flip_averaged": True,
+        "output": {
+            "name": "probabilities",
+            "meaning": "calibrated softmax over labels, of the face as given (one view); the "
+            "classifier adds the mirror image's for unsure faces (see mirror)",
+        },
         "temperature": temperature,
         "architecture": {
             "kind": "ResNet"
@@ -408,19 +444,17 @@ def export_checkpoint(
         "sha256": sha256,
         "size_bytes": model_path.stat().st_size,
     }
-    # The shipped file's manifest must exist before it can be loaded for the comparison.
+    # The shipped file's manifest must exist before it can be loaded to choose its mirror
+    # threshold; the comparisons then run with the threshold in place.
     manifest_path_for(model_path).write_text(json.dumps(manifest))
-    manifest["flip_averaging"] = compare_flip(
-        model_path,
-        lambda path: write(path, flip=False),
-        manifest,
-        valid,
-    )
+    manifest["mirror"] = _mirror_rule(model_path, train, fold)
+    manifest_path_for(model_path).write_text(json.dumps(manifest))
+    manifest["flip_averaging"] = compare_flip(model_path, valid)
     if int8:
         manifest["int8_vs_float32"] = compare_precision(
             model_path,
             lambda path: _write_onnx(
-                ExportWrapper(net, temperature, bias=torch.from_numpy(bias)), path
+                ExportWrapper(net, temperature, flip=False, bias=torch.from_numpy(bias)), path
             ),
             manifest,
             valid,

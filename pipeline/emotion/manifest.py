@@ -43,3 +43,14 @@ class ModelManifest:
             version=raw["version"],
             raw=raw,
         )
+
+    @property
+    def mirror_below(self) -> float:
+        """Faces whose top probability is below this get the mirrored pass as well
+        (pipeline/emotion/mirror.py): 0 for a graph that mirrors nothing outside itself (older
+        models averaged both views inside the graph), infinity for every face."""
+        mirror = self.raw.get("mirror")
+        if not mirror:
+            return 0.0
+        below = mirror.get("below")
+        return float("inf") if below is None else float(below)

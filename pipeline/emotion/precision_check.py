@@ -17,7 +17,7 @@ from typing import Any
 
 from pipeline.emotion.card import SPEED_BATCH, SPEED_THREADS
 from pipeline.emotion.ferplus import FerplusSplit
-from pipeline.emotion.flip_check import measure_graph
+from pipeline.emotion.flip_check import measure_graphs
 from pipeline.emotion.manifest import manifest_path_for, sha256_of
 
 
@@ -29,7 +29,7 @@ def compare_precision(
 ) -> dict[str, Any]:
     """The shipped int8 file against the float32 graph ``write_float_graph(path)`` writes (as
     a float32 export ships it: weights stored in float16, computed in float32), measured one
-    after the other, with the share of validation faces whose top expression both give."""
+    in turn, with the share of validation faces whose top expression both give."""
     with tempfile.TemporaryDirectory() as folder:
         float_path = Path(folder) / model_path.name
         write_float_graph(float_path)
@@ -38,8 +38,7 @@ def compare_precision(
         manifest_path_for(float_path).write_text(
             json.dumps({**manifest, "sha256": sha256_of(float_path), "architecture": architecture})
         )
-        int8, int8_top = measure_graph(model_path, valid)
-        float32, float32_top = measure_graph(float_path, valid)
+        (int8, int8_top), (float32, float32_top) = measure_graphs([model_path, float_path], valid)
     return {
         "int8": int8,
         "float32": float32,

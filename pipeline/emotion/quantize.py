@@ -89,8 +89,7 @@ class _Faces(CalibrationDataReader):
 def quantize_graph(float_path: Path, out_path: Path, input_name: str, faces: np.ndarray) -> None:
     """Write the int8 version of the float32 ONNX graph at ``float_path`` to ``out_path``.
 
-    faces: uint8 (N, 48, 48), see :func:`calibration_faces`; export quantizes the graph with
-    and without the mirrored pass from the same faces, so both get their ranges from them.
+    faces: uint8 (N, 48, 48), see :func:`calibration_faces`.
     """
     with tempfile.TemporaryDirectory() as folder:
         prepared = Path(folder) / "prepared.onnx"

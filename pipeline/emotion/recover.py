@@ -10,8 +10,9 @@ batch normalisation folded in (weight and bias), and the graph keeps the network
 names (``/net/stages/stages.2/conv1/Conv``), so the float network is recovered exactly up to the
 storage: an int8 graph gives back its int8 weights times their scales, which the network then
 computes in float32. The recovered batch normalisations are identities carrying the folded
-biases. Only single-network graphs (one ``ExpressionNet`` under the flip-averaging wrapper) are
-supported: ensembles and specialist mixes name their members differently.
+biases. Only single-network graphs (one ``ExpressionNet`` under the export wrapper, with the
+mirrored pass inside, as models up to 2026.12.07-f08577e7 had it, or without) are supported:
+ensembles and specialist mixes name their members differently.
 
 The checkpoint's configuration comes from the model's manifest (widths, blocks, the member's
 seed, epochs and minutes), with ``recovered_from`` naming the file, so the next manifest says

@@ -52,3 +52,25 @@ def ms_per_face(
         offset = (r * batch) % (len(faces) - batch)
         classifier.predict_proba(faces[offset : offset + batch])
     return 1000 * (time.perf_counter() - start) / (repeats * batch)
+
+
+def ms_per_face_in_turn(
+    classifiers: dict[str, ExpressionClassifier],
+    faces: np.ndarray,
+    batch: int,
+    repeats: int,
+    rounds: int = 5,
+) -> dict[str, float]:
+    """Median ms/face of each classifier over ``rounds`` rounds in which each is timed in
+    turn (:func:`ms_per_face`).
+
+    Why: on a shared 2-core machine one timing of the same file ranged over 40 % within a
+    minute (2026-12-07: 1.45 to 2.11 ms per face), so a comparison of single timings taken
+    one after the other says more about the neighbours than the graphs; timed in turn, each
+    round's noise falls on all of them, and the median drops the rounds it hit hardest.
+    """
+    times: dict[str, list[float]] = {name: [] for name in classifiers}
+    for _ in range(rounds):
+        for name, classifier in classifiers.items():
+            times[name].append(ms_per_face(classifier, faces, batch, repeats))
+    return {name: float(np.median(values)) for name, values in times.items()}
