@@ -74,7 +74,8 @@ def test_the_threshold_is_the_smallest_that_changes_no_top_expression() -> None:
 
 def _tiny_model(tmp_path: Path, flip: bool) -> Path:
     """A small random network exported as a float graph, with or without the mirrored pass
-    inside, and the manifest the classifier needs (threshold: every face)."""
+    inside, and the manifest the classifier needs (one view: its threshold mirrors every
+    face; both views: it says so, as older manifests do, and nothing more is mirrored)."""
     from pipeline.emotion.export import _write_float_onnx
     from pipeline.emotion.network import ExportWrapper, ExpressionNet
 
@@ -88,7 +89,11 @@ def _tiny_model(tmp_path: Path, flip: bool) -> Path:
     _write_float_onnx(ExportWrapper(net, 0.4, flip=flip, bias=bias), path)
     manifest = json.loads(MODEL.with_suffix(".json").read_text())
     manifest.update({"sha256": sha256_of(path), "version": "test"})
-    manifest["mirror"] = None if flip else {"below": None, "rule": "every face"}
+    manifest.pop("mirror", None)
+    if flip:  # as the manifests of models that averaged both views inside the graph
+        manifest["flip_averaged"] = True
+    else:
+        manifest["mirror"] = {"below": None, "rule": "every face"}
     path.with_suffix(".json").write_text(json.dumps(manifest))
     return path
 
@@ -119,8 +124,14 @@ def test_the_shipped_model_mirrors_the_faces_below_its_fold_threshold(ferplus_va
         one_view.predict_proba(fold_faces),
         one_view.predict_proba(np.ascontiguousarray(fold_faces[:, :, ::-1])),
     )
-    assert chosen == below
-    assert table == manifest.raw["mirror"]["fold_by_threshold"]
+    # On the CPU that exported it these are equal; int8 kernels of another CPU may round a
+    # face at a threshold's edge the other way (22 fold faces lie within 0.001 of one).
+    assert abs(chosen - below) <= 0.05 + 1e-9
+    recorded = manifest.raw["mirror"]["fold_by_threshold"]
+    assert [row["below"] for row in table] == [row["below"] for row in recorded]
+    for row, saved in zip(table, recorded, strict=True):
+        assert abs(row["mirrored_share"] - saved["mirrored_share"]) <= 0.005
+        assert abs(row["changed_faces"] - saved["changed_faces"]) <= 2
 
     faces = ferplus_valid.images[:512]
     single = one_view.predict_proba(faces)
@@ -141,12 +152,16 @@ def test_the_shipped_model_mirrors_the_faces_below_its_fold_threshold(ferplus_va
 def test_an_older_manifest_or_an_override_sets_the_mirrored_faces(
     tmp_path: Path, below: float
 ) -> None:
-    """A manifest from before the mirrored pass left the classifier (its graph averages both
-    views itself) mirrors nothing more; a caller's threshold wins over the manifest's."""
+    """A manifest from before the mirrored pass left the graph (``flip_averaged``: the graph
+    averages both views itself) mirrors nothing more; a one-view manifest without its rule
+    (an export cut short) mirrors every face; a caller's threshold wins over the manifest's."""
     plain = _tiny_model(tmp_path, flip=False)
     assert ExpressionClassifier(plain).mirror_below == EVERY_FACE
     assert ExpressionClassifier(plain, mirror_below=below).mirror_below == below
     raw = json.loads(plain.with_suffix(".json").read_text())
     del raw["mirror"]
     plain.with_suffix(".json").write_text(json.dumps(raw))
+    assert ExpressionClassifier(plain).mirror_below == EVERY_FACE
+    plain.with_suffix(".json").write_text(json.dumps({**raw, "flip_averaged": True}))
     assert ExpressionClassifier(plain).mirror_below == 0.0
+    assert ExpressionClassifier(plain, mirror_below=below).mirror_below == below

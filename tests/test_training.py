@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.emotion.mirror import EVERY_FACE
+
 torch = pytest.importorskip("torch", reason="training needs requirements-train.txt")
 
 pytestmark = pytest.mark.training
@@ -81,8 +83,11 @@ def test_train_resume_and_export(ferplus_valid, tmp_path: Path) -> None:
     assert adjustment["tau"] in TAU_GRID.tolist()
     faces = list(ferplus_valid.images[:32])
     bias = np.array([adjustment["bias"][name] for name in manifest["labels"]])
-    expected = adjust_probabilities(classifier.predict_proba(faces), bias)
-    assert np.allclose(ExpressionClassifier(adjusted).predict_proba(faces), expected, atol=1e-4)
+    # Both views of every face on both sides: which faces are unsure depends on the bias.
+    both = ExpressionClassifier(model, mirror_below=EVERY_FACE)
+    expected = adjust_probabilities(both.predict_proba(faces), bias)
+    got = ExpressionClassifier(adjusted, mirror_below=EVERY_FACE).predict_proba(faces)
+    assert np.allclose(got, expected, atol=1e-4)
 
 
 def test_ensemble_export_averages_the_members_logits(ferplus_valid, tmp_path: Path) -> None:
@@ -122,7 +127,8 @@ def test_ensemble_export_averages_the_members_logits(ferplus_valid, tmp_path: Pa
     expected = torch.softmax(
         torch.from_numpy(np.mean(member_logits, axis=0) / manifest["temperature"]), dim=1
     ).numpy()
-    assert np.allclose(ExpressionClassifier(model).predict_proba(list(faces)), expected, atol=2e-3)
+    both = ExpressionClassifier(model, mirror_below=EVERY_FACE)  # as the expected: both views
+    assert np.allclose(both.predict_proba(list(faces)), expected, atol=2e-3)
     parameters = manifest["architecture"]["parameters"]
     assert parameters == 2 * sum(p.numel() for p in nets[0].parameters())
     import onnx
@@ -353,7 +359,9 @@ def test_specialist_mix_takes_the_rare_columns_from_the_weighted_member(
             views.append(mixed)
         scores = 0.5 * (views[0] + views[1]) / expected_temperature + torch.from_numpy(bias)
     expected = torch.softmax(scores, dim=1).numpy()
-    got = ExpressionClassifier(mixed_runs["teacher"]).predict_proba(list(faces))
+    got = ExpressionClassifier(mixed_runs["teacher"], mirror_below=EVERY_FACE).predict_proba(
+        list(faces)
+    )
     assert np.allclose(got, expected, atol=2e-3)
     card = (mixed_runs["teacher"].parent / "MODEL_CARD.md").read_text()
     assert "specialist, seed 2" in card and "the specialists' loss weighted" in card
@@ -365,8 +373,8 @@ def test_int8_export_is_calibrated_on_its_own_scores_and_compared_with_float32(
     """With --int8 the mix ships quantized: its convolutions run in int8, and its temperature
     and per-class bias are fitted on the quantized graph's own scores and written in after
     quantizing, so the classifier gives softmax(the file's own uncalibrated scores of both
-    views, averaged, / T + bias), and those scores are the float32 mix's within int8 rounding. The manifest and card compare it with
-    the same graph in float32."""
+    views, averaged, / T + bias), and those scores are the float32 mix's within int8
+    rounding. The manifest and card compare it with the same graph in float32."""
     import numpy as np
     import onnx
     import onnxruntime
@@ -429,14 +437,15 @@ def test_int8_export_is_calibrated_on_its_own_scores_and_compared_with_float32(
     expected = torch.softmax(
         torch.from_numpy(scores[:64] / manifest["temperature"] + bias), dim=1
     ).numpy()
-    got = ExpressionClassifier(model).predict_proba(ferplus_valid.images[:64])
+    both = ExpressionClassifier(model, mirror_below=EVERY_FACE)  # both views, as the scores
+    got = both.predict_proba(ferplus_valid.images[:64])
     assert np.allclose(got, expected, atol=1e-4)
 
     # The comparison is with the float32 mix under the same calibration, face by face (the
     # float32 file stores float16 weights, which may tip a near tie).
     compared = manifest["int8_vs_float32"]
     labels = ferplus_valid.majority_labels()
-    int8_top = ExpressionClassifier(model).predict_proba(ferplus_valid.images).argmax(axis=1)
+    int8_top = both.predict_proba(ferplus_valid.images).argmax(axis=1)
     float_top = (float_scores / manifest["temperature"] + bias).argmax(axis=1)
     assert compared["same_top_expression"] == pytest.approx(
         (int8_top == float_top).mean(), abs=2e-3
@@ -607,12 +616,13 @@ def test_a_recovered_checkpoint_computes_what_the_model_file_computes(
         ).numpy()
 
     float_model = export_checkpoint(general, tmp_path / "float")
-    shipped = ExpressionClassifier(float_model).predict_proba(faces)
+    # Both views of every face, as the recovered network is scored.
+    shipped = ExpressionClassifier(float_model, mirror_below=EVERY_FACE).predict_proba(faces)
     assert np.allclose(recovered_probs(float_model), shipped, atol=1e-4)
 
     int8_model = export_checkpoint(general, tmp_path / "int8", int8=True)
     assert is_quantized(int8_model)
-    shipped = ExpressionClassifier(int8_model).predict_proba(faces)
+    shipped = ExpressionClassifier(int8_model, mirror_below=EVERY_FACE).predict_proba(faces)
     recovered = recovered_probs(int8_model)
     # The file computes in int8 and the recovery in float32 from the same weights: measured
     # 0.0002 at most and every top expression the same on this tiny network.

@@ -405,7 +405,7 @@ def _mirror_rule_text(manifest: dict[str, Any]) -> str:
     if not mirror:
         return "flip-averaged inside the graph (every face)"
     if mirror.get("below") is None:
-        return f"the mirror image's scores averaged in for every face ({mirror['rule']})"
+        return f"the mirror image's scores averaged in for every face ({mirror.get('rule', '')})"
     return (
         f"the mirror image's scores averaged in for faces whose top probability is below "
         f"{mirror['below']:.2f} ({mirror['rule']}; chosen on the {mirror['chosen_on']})"

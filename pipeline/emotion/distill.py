@@ -23,6 +23,7 @@ import numpy as np
 
 from pipeline.emotion.classifier import ExpressionClassifier
 from pipeline.emotion.manifest import ModelManifest
+from pipeline.emotion.mirror import EVERY_FACE
 
 TARGETS_FILE = "teacher_targets.npz"
 
@@ -54,7 +55,9 @@ def teacher_probabilities(teacher_path: Path, faces: np.ndarray, cache_dir: Path
         with np.load(cache) as saved:
             if str(saved["sha256"]) == teacher and str(saved["faces_sha256"]) == faces_digest:
                 return np.asarray(saved["probabilities"], dtype=np.float32)
-    probabilities = ExpressionClassifier(teacher_path).predict_proba(faces)
+    # Both views of every face: targets as left/right-symmetric as the teacher can make them
+    # (the time the mirrored pass costs does not matter offline).
+    probabilities = ExpressionClassifier(teacher_path, mirror_below=EVERY_FACE).predict_proba(faces)
     cache_dir.mkdir(parents=True, exist_ok=True)
     temporary = cache.with_suffix(".tmp.npz")
     np.savez(

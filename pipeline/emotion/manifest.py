@@ -47,10 +47,12 @@ class ModelManifest:
     @property
     def mirror_below(self) -> float:
         """Faces whose top probability is below this get the mirrored pass as well
-        (pipeline/emotion/mirror.py): 0 for a graph that mirrors nothing outside itself (older
-        models averaged both views inside the graph), infinity for every face."""
+        (pipeline/emotion/mirror.py): 0 for a graph that averages both views itself (models up
+        to 2026.12.07-f08577e7, whose manifests say ``flip_averaged``), infinity for every
+        face, also when a one-view graph's manifest lacks its rule (an export cut short): the
+        slower answer rather than a silently less accurate one."""
         mirror = self.raw.get("mirror")
         if not mirror:
-            return 0.0
+            return 0.0 if self.raw.get("flip_averaged") else float("inf")
         below = mirror.get("below")
         return float("inf") if below is None else float(below)

@@ -151,18 +151,19 @@ class SpecialistMix(nn.Module):
 
 
 class ExportWrapper(nn.Module):
-    """What ships: flip-averaged, temperature-scaled probabilities.
+    """What ships: temperature-scaled probabilities of one view of the face.
 
-    Averaging the logits of the face and its mirror image costs one extra pass and removes
-    left/right bias (a smirk, i.e. contempt, is one-sided); the temperature is fitted on
-    validation so that the probabilities are calibrated.
+    With ``flip`` the graph also averages the logits of the face and its mirror image inside
+    (as models up to 2026.12.07-f08577e7 shipped); export now leaves that out and the
+    classifier scores the mirror image only of unsure faces (pipeline/emotion/mirror.py). The
+    temperature is fitted on validation so that the probabilities are calibrated.
     """
 
     def __init__(
         self,
         net: ExpressionNet | LogitAverage | SpecialistMix,
         temperature: float,
-        flip: bool = True,
+        flip: bool = False,
         bias: torch.Tensor | None = None,
         num_classes: int = len(LABELS),
         calibrated: bool = True,
