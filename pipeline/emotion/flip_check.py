@@ -15,15 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.emotion.card import SPEED_BATCH, SPEED_THREADS
+from pipeline.emotion.card import SPEED_BATCH, SPEED_REPEATS, SPEED_ROUNDS, SPEED_THREADS
 from pipeline.emotion.classifier import ExpressionClassifier
 from pipeline.emotion.ferplus import FerplusSplit
 from pipeline.emotion.metrics import classification_report
 from pipeline.emotion.mirror import EVERY_FACE, unsure
 from pipeline.emotion.speed import ms_per_face_in_turn
-
-SPEED_REPEATS = 30
-SPEED_ROUNDS = 5
 
 
 def measure_graphs(
