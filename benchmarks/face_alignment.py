@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from functools import cache
 from pathlib import Path
 
 import cv2
@@ -64,15 +65,10 @@ def _answers(finder: FaceFinder, image: np.ndarray, faces: list[DetectedFace]) -
     return answers
 
 
-_one_view_classifier: list[ExpressionClassifier] = []
-
-
+@cache
 def _one_view() -> ExpressionClassifier:
-    if not _one_view_classifier:
-        _one_view_classifier.append(
-            ExpressionClassifier(Path(get_setting("EMOTION_MODEL_PATH")), mirror_below=0.0)
-        )
-    return _one_view_classifier[0]
+    """The installed model without the mirrored pass (one session for the whole run)."""
+    return ExpressionClassifier(Path(get_setting("EMOTION_MODEL_PATH")), mirror_below=0.0)
 
 
 def _main_face(faces: list[DetectedFace]) -> list[DetectedFace]:

@@ -26,6 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -41,7 +42,7 @@ from pipeline.emotion.manifest import ModelManifest
 from pipeline.emotion.network import ExpressionNet
 from pipeline.emotion.preprocess import to_model_input
 from pipeline.emotion.quantize import calibration_faces
-from pipeline.emotion.speed import cpu_description
+from pipeline.emotion.speed import cpu_description, timed_in_turn
 
 SHIPPED = Path(__file__).resolve().parents[1] / "pipeline" / "models" / "emotion.onnx"
 CANDIDATES = {"32-256 (the recipe's widths)": (32, 64, 128, 256), "48-384": (48, 96, 192, 384)}
@@ -100,10 +101,10 @@ def main(argv: list[str] | None = None) -> None:
             path = Path(folder) / f"candidate_{number}.onnx"
             _write_int8_onnx(ExpressionNet(widths, BLOCKS).eval(), path, calibration)
             sessions[label] = _session(path)
-        times: dict[str, list[float]] = {label: [] for label in sessions}
-        for _ in range(ROUNDS):
-            for label, session in sessions.items():
-                times[label].append(_ms_per_face(session, batches))
+        times = timed_in_turn(
+            {label: partial(_ms_per_face, session, batches) for label, session in sessions.items()},
+            ROUNDS,
+        )
     shipped = times["shipped file (48-384, trained)"]
     results = {
         label: {

@@ -67,7 +67,7 @@ class ExpressionClassifier:
         # batches of their own (pipeline/emotion/mirror.py).
         again = np.flatnonzero(unsure(out, self.mirror_below))
         if len(again):
-            mirrored = np.ascontiguousarray(inputs[again][..., ::-1])
+            mirrored = inputs[again, :, :, ::-1]  # a new array, in C order
             out[again] = combine_views(out[again], self._run(mirrored))
         return out
 

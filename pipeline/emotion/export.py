@@ -111,13 +111,11 @@ def _file_scores(path: Path, images: np.ndarray) -> np.ndarray:
     return 0.5 * (views[0] + views[1])
 
 
-def _mirror_rule(
-    model_path: Path, train: FerplusSplit | None, fold: np.ndarray | None
-) -> dict[str, Any]:
+def _mirror_rule(model_path: Path, fold_images: np.ndarray | None) -> dict[str, Any]:
     """When the shipped file's classifier scores the mirror image too (pipeline/emotion/
-    mirror.py): the threshold chosen on the held-out fold from the file's own probabilities,
-    or every face when no fold is left that the model never trained on."""
-    if train is None or fold is None:
+    mirror.py): the threshold chosen on the held-out fold's faces (uint8 (N, 48, 48)) from the
+    file's own probabilities, or every face when the model trained on the fold (None)."""
+    if fold_images is None:
         return {
             "below": None,
             "rule": "every face: the model trained on the held-out fold, so no unseen faces "
@@ -125,7 +123,6 @@ def _mirror_rule(
             "chosen_on": None,
         }
     classifier = ExpressionClassifier(model_path, mirror_below=0.0)
-    fold_images = np.asarray(train.images[fold])
     below, table = choose_threshold(
         classifier.predict_proba(fold_images),
         classifier.predict_proba(np.ascontiguousarray(fold_images[:, :, ::-1])),
@@ -447,7 +444,9 @@ def export_checkpoint(
     # The shipped file's manifest must exist before it can be loaded to choose its mirror
     # threshold; the comparisons then run with the threshold in place.
     manifest_path_for(model_path).write_text(json.dumps(manifest))
-    manifest["mirror"] = _mirror_rule(model_path, train, fold)
+    manifest["mirror"] = _mirror_rule(
+        model_path, None if fold is None else np.asarray(train.images[fold])
+    )
     manifest_path_for(model_path).write_text(json.dumps(manifest))
     manifest["flip_averaging"] = compare_flip(model_path, valid)
     if int8:

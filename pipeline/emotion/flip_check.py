@@ -23,25 +23,33 @@ from pipeline.emotion.mirror import EVERY_FACE, unsure
 from pipeline.emotion.speed import ms_per_face_in_turn
 
 
+def measure(
+    classifiers: dict[str, ExpressionClassifier], valid: FerplusSplit
+) -> dict[str, tuple[dict[str, float], np.ndarray]]:
+    """Each classifier's validation accuracy and ms/face (the card's batch and threads, timed
+    in turn: medians of :data:`SPEED_ROUNDS` rounds), with its probabilities (N, 8) of the
+    validation faces, so that they can be compared face by face without scoring them again."""
+    labels = valid.majority_labels()
+    timed = ms_per_face_in_turn(classifiers, valid.images, SPEED_BATCH, SPEED_REPEATS, SPEED_ROUNDS)
+    measured = {}
+    for name, classifier in classifiers.items():
+        probs = classifier.predict_proba(valid.images)
+        accuracy = classification_report(probs, labels).accuracy
+        measured[name] = ({"accuracy": accuracy, "ms_per_face": timed[name]}, probs)
+    return measured
+
+
 def measure_graphs(
     model_paths: list[Path], valid: FerplusSplit
 ) -> list[tuple[dict[str, float], np.ndarray]]:
-    """Validation accuracy and ms/face (the card's batch and threads, timed in turn: medians
-    of :data:`SPEED_ROUNDS` rounds) of graph files that each have a manifest beside them, and
-    each one's top expression per validation face (int (N,)), so that graphs can be compared
-    face by face without scoring them again."""
+    """:func:`measure` of graph files that each have a manifest beside them, in their order,
+    with each one's top expression per validation face (int (N,))."""
     classifiers = {
         str(path): ExpressionClassifier(path, threads=SPEED_THREADS, batch_size=SPEED_BATCH)
         for path in model_paths
     }
-    labels = valid.majority_labels()
-    timed = ms_per_face_in_turn(classifiers, valid.images, SPEED_BATCH, SPEED_REPEATS, SPEED_ROUNDS)
-    measured = []
-    for name, classifier in classifiers.items():
-        probs = classifier.predict_proba(valid.images)
-        accuracy = classification_report(probs, labels).accuracy
-        measured.append(({"accuracy": accuracy, "ms_per_face": timed[name]}, probs.argmax(axis=1)))
-    return measured
+    measured = measure(classifiers, valid)
+    return [(measured[str(path)][0], measured[str(path)][1].argmax(axis=1)) for path in model_paths]
 
 
 def compare_flip(model_path: Path, valid: FerplusSplit) -> dict[str, Any]:
@@ -55,15 +63,9 @@ def compare_flip(model_path: Path, valid: FerplusSplit) -> dict[str, Any]:
         )
         for mode, below in modes.items()
     }
-    labels = valid.majority_labels()
-    measured = {
-        mode: {"accuracy": classification_report(c.predict_proba(valid.images), labels).accuracy}
-        for mode, c in classifiers.items()
-    }
-    timed = ms_per_face_in_turn(classifiers, valid.images, SPEED_BATCH, SPEED_REPEATS, SPEED_ROUNDS)
-    for mode, ms in timed.items():
-        measured[mode]["ms_per_face"] = ms
-    one_view = classifiers["without_flip"].predict_proba(valid.images)
+    results = measure(classifiers, valid)
+    measured = {mode: figures for mode, (figures, _) in results.items()}
+    one_view = results["without_flip"][1]
     share = float(unsure(one_view, classifiers["with_flip"].mirror_below).mean())
     shipped, without = measured["with_flip"], measured["without_flip"]
     gain = shipped["accuracy"] - without["accuracy"]

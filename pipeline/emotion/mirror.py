@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-# Thresholds tried, smallest first; above the last one every face is mirrored.
+# Thresholds tried, smallest first; when none keeps every top expression, every face is
+# mirrored (EVERY_FACE).
 THRESHOLDS = tuple(round(0.5 + 0.05 * step, 2) for step in range(10))
 EVERY_FACE = float("inf")
 # Probabilities are float32; a log of an underflowed zero would poison the mean.

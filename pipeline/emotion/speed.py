@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import platform
 import time
+from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +56,21 @@ def ms_per_face(
     return 1000 * (time.perf_counter() - start) / (repeats * batch)
 
 
+def timed_in_turn(timers: Mapping[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:
+    """Each timer's result in each of ``rounds`` rounds, the timers run in turn within a round.
+
+    Why: on a shared 2-core machine one timing of the same file ranged over 40 % within a
+    minute (2026-12-07: 1.45 to 2.11 ms per face), so a comparison of single timings taken
+    one after the other says more about the neighbours than the graphs; timed in turn, each
+    round's noise falls on all of them, and a median drops the rounds it hit hardest.
+    """
+    times: dict[str, list[float]] = {name: [] for name in timers}
+    for _ in range(rounds):
+        for name, timer in timers.items():
+            times[name].append(timer())
+    return times
+
+
 def ms_per_face_in_turn(
     classifiers: dict[str, ExpressionClassifier],
     faces: np.ndarray,
@@ -61,16 +78,11 @@ def ms_per_face_in_turn(
     repeats: int,
     rounds: int = 5,
 ) -> dict[str, float]:
-    """Median ms/face of each classifier over ``rounds`` rounds in which each is timed in
-    turn (:func:`ms_per_face`).
-
-    Why: on a shared 2-core machine one timing of the same file ranged over 40 % within a
-    minute (2026-12-07: 1.45 to 2.11 ms per face), so a comparison of single timings taken
-    one after the other says more about the neighbours than the graphs; timed in turn, each
-    round's noise falls on all of them, and the median drops the rounds it hit hardest.
-    """
-    times: dict[str, list[float]] = {name: [] for name in classifiers}
-    for _ in range(rounds):
-        for name, classifier in classifiers.items():
-            times[name].append(ms_per_face(classifier, faces, batch, repeats))
+    """Median ms/face (:func:`ms_per_face`) of each classifier over ``rounds`` rounds timed in
+    turn (:func:`timed_in_turn`)."""
+    timers = {
+        name: partial(ms_per_face, classifier, faces, batch, repeats)
+        for name, classifier in classifiers.items()
+    }
+    times = timed_in_turn(timers, rounds)
     return {name: float(np.median(values)) for name, values in times.items()}
